@@ -1,0 +1,299 @@
+//! The client side: typed, consuming states from CONNECT to CONNACK, with
+//! re-authentication that reuses the SaltedPassword.
+//!
+//! ```text
+//! start ──▶ AwaitingServerFirst ──on_server_first──▶ AwaitingServerFinal ──on_server_final──▶ Authenticated
+//!   ▲                                                                                            │
+//!   └───────────────────────────────── reauthenticate ◀──────────────────────────────────────────┘
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::RangeInclusive;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::connection::ChannelBinding;
+use crate::credentials::DEFAULT_ITERATIONS;
+use crate::crypto::{self, Key};
+use crate::error::Error;
+use crate::mechanism::Mechanism;
+use crate::message::{
+    CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFinal, ServerFinalOutcome, ServerFirst, push_proof,
+    write_client_final_without_proof,
+};
+use crate::saslprep::{Mode, saslprep};
+
+/// Client settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    iteration_window: RangeInclusive<u32>,
+    nonce_len: usize,
+    max_message_len: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientConfig {
+    /// Defaults: iteration window 4096..=1,000,000, 24-byte nonces, 4 KiB message limit.
+    pub fn new() -> Self {
+        Self { iteration_window: DEFAULT_ITERATIONS..=1_000_000, nonce_len: 24, max_message_len: DEFAULT_MAX_MESSAGE_LEN }
+    }
+
+    /// Iteration counts the client accepts. Checked before any PBKDF2 work, so a hostile
+    /// server cannot make the client burn CPU (too high) or weaken the exchange (too low).
+    pub fn iteration_window(mut self, window: RangeInclusive<u32>) -> Self {
+        self.iteration_window = window;
+        self
+    }
+
+    /// Random bytes per client nonce (at least 18).
+    pub fn nonce_len(mut self, bytes: usize) -> Self {
+        self.nonce_len = bytes.clamp(crate::server::MIN_NONCE_LEN, 96);
+        self
+    }
+
+    /// Largest SCRAM message accepted from the server, in bytes (default 4096).
+    pub fn max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes;
+        self
+    }
+}
+
+/// Per-connection options for [`start_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientOptions<'a> {
+    /// Authorization identity to send (`a=`).
+    pub authzid: Option<&'a str>,
+    /// TLS channel binding of the connection. Required for `-PLUS` mechanisms; with a
+    /// non-PLUS mechanism its presence makes the client send the `y` flag.
+    pub channel_binding: Option<&'a ChannelBinding>,
+}
+
+/// Cached SaltedPassword for re-authentication.
+#[derive(Clone)]
+struct SaltedCache {
+    salt: Vec<u8>,
+    iterations: u32,
+    salted: Key,
+}
+
+/// Everything a client keeps across an exchange (password prepared, zeroized on drop).
+#[derive(Clone)]
+struct Session {
+    config: ClientConfig,
+    mechanism: Mechanism,
+    username: String,
+    authzid: Option<String>,
+    password: Zeroizing<String>,
+    channel_binding: Option<ChannelBinding>,
+    cache: Option<SaltedCache>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waiting for the server-first-message (AUTH 0x18 from the server).
+#[derive(Debug)]
+pub struct AwaitingServerFirst {
+    session: Session,
+    gs2_header: String,
+    client_first_bare: String,
+    client_nonce: String,
+}
+
+/// Waiting for the server-final-message (CONNACK, or AUTH 0x00 after re-authentication).
+#[derive(Debug)]
+pub struct AwaitingServerFinal {
+    session: Session,
+    expected_signature: Key,
+}
+
+/// Authentication succeeded; can start a re-authentication.
+#[derive(Debug)]
+pub struct Authenticated {
+    session: Session,
+}
+
+/// Starts an exchange: prepares username and password (SASLprep) and returns the state
+/// and the client-first-message for CONNECT's Authentication Data.
+pub fn start<R: CryptoRng + ?Sized>(
+    config: &ClientConfig,
+    mechanism: Mechanism,
+    username: &str,
+    password: &str,
+    rng: &mut R,
+) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
+    start_with(config, mechanism, username, password, ClientOptions::default(), rng)
+}
+
+/// [`start`] with an authorization identity and/or channel binding.
+pub fn start_with<R: CryptoRng + ?Sized>(
+    config: &ClientConfig,
+    mechanism: Mechanism,
+    username: &str,
+    password: &str,
+    options: ClientOptions<'_>,
+    rng: &mut R,
+) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
+    let session = Session::new(config, mechanism, username, password, options)?;
+    Ok(session.begin(&random_nonce(config.nonce_len, rng)))
+}
+
+pub(crate) fn start_with_nonce(
+    config: &ClientConfig,
+    mechanism: Mechanism,
+    username: &str,
+    password: &str,
+    options: ClientOptions<'_>,
+    nonce: &str,
+) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
+    Ok(Session::new(config, mechanism, username, password, options)?.begin(nonce))
+}
+
+fn random_nonce<R: CryptoRng + ?Sized>(len: usize, rng: &mut R) -> String {
+    let mut raw = [0u8; 96];
+    let raw = raw.get_mut(..len).unwrap_or_default();
+    rng.fill_bytes(raw);
+    crate::message::encode_nonce(raw)
+}
+
+impl Session {
+    fn new(
+        config: &ClientConfig,
+        mechanism: Mechanism,
+        username: &str,
+        password: &str,
+        options: ClientOptions<'_>,
+    ) -> Result<Self, Error> {
+        let username =
+            saslprep(username, Mode::Query).map_err(|source| Error::Saslprep { what: "username", source })?;
+        if username.is_empty() {
+            return Err(Error::EmptyUsername);
+        }
+        let authzid = options
+            .authzid
+            .map(|a| saslprep(a, Mode::Query).map(|a| a.into_owned()))
+            .transpose()
+            .map_err(|source| Error::Saslprep { what: "authzid", source })?;
+        let password = Zeroizing::new(
+            saslprep(password, Mode::Stored)
+                .map_err(|source| Error::Saslprep { what: "password", source })?
+                .into_owned(),
+        );
+        if mechanism.is_plus() && options.channel_binding.is_none() {
+            return Err(Error::ChannelBindingNotSupported);
+        }
+        Ok(Self {
+            config: config.clone(),
+            mechanism,
+            username: username.into_owned(),
+            authzid,
+            password,
+            channel_binding: options.channel_binding.cloned(),
+            cache: None,
+        })
+    }
+
+    fn begin(self, nonce: &str) -> (AwaitingServerFirst, Vec<u8>) {
+        let flag = match (&self.channel_binding, self.mechanism.is_plus()) {
+            (Some(b), true) => CbindFlag::Used(b.kind().name()),
+            (Some(_), false) => CbindFlag::SupportedNotUsed,
+            (None, _) => CbindFlag::NotSupported,
+        };
+        let (message, bare_start) = ClientFirst::write(flag, self.authzid.as_deref(), &self.username, nonce);
+        let state = AwaitingServerFirst {
+            gs2_header: message.get(..bare_start).unwrap_or_default().into(),
+            client_first_bare: message.get(bare_start..).unwrap_or_default().into(),
+            client_nonce: nonce.into(),
+            session: self,
+        };
+        (state, message.into_bytes())
+    }
+}
+
+impl AwaitingServerFirst {
+    /// Handles the server-first-message: checks the nonce and the iteration count, derives
+    /// (or reuses) the SaltedPassword and returns the client-final-message for AUTH 0x18.
+    pub fn on_server_first(self, data: &[u8]) -> Result<(AwaitingServerFinal, Vec<u8>), Error> {
+        let mut session = self.session;
+        let first = ServerFirst::parse(data, session.config.max_message_len)?;
+        let nonce_ok = first.nonce().len() > self.client_nonce.len() && first.nonce().starts_with(&self.client_nonce);
+        if !nonce_ok {
+            return Err(Error::NonceMismatch);
+        }
+        let window = &session.config.iteration_window;
+        if !window.contains(&first.iterations()) {
+            return Err(Error::IterationCountOutOfRange {
+                iterations: first.iterations(),
+                min: *window.start(),
+                max: *window.end(),
+            });
+        }
+        let hash = session.mechanism.hash();
+        let salted = match &session.cache {
+            Some(c) if c.salt == first.salt() && c.iterations == first.iterations() => c.salted.clone(),
+            _ => crypto::hi(hash, session.password.as_bytes(), first.salt(), first.iterations()),
+        };
+        let cbind_data = match (&session.channel_binding, session.mechanism.is_plus()) {
+            (Some(b), true) => b.data(),
+            _ => &[],
+        };
+        let mut message = write_client_final_without_proof(self.gs2_header.as_bytes(), cbind_data, first.nonce());
+        let auth_message: [&[u8]; 5] =
+            [self.client_first_bare.as_bytes(), b",", first.as_str().as_bytes(), b",", message.as_bytes()];
+        let client_key = crypto::client_key(hash, &salted);
+        let stored_key = crypto::stored_key(hash, &client_key);
+        let client_signature = crypto::hmac(hash, stored_key.as_bytes(), &auth_message);
+        let proof = crypto::xor(&client_key, &client_signature);
+        let server_key = crypto::server_key(hash, &salted);
+        let expected_signature = crypto::hmac(hash, server_key.as_bytes(), &auth_message);
+        push_proof(&mut message, &proof);
+        session.cache = Some(SaltedCache { salt: first.salt().to_vec(), iterations: first.iterations(), salted });
+        Ok((AwaitingServerFinal { session, expected_signature }, message.into_bytes()))
+    }
+}
+
+impl AwaitingServerFinal {
+    /// Handles the server-final-message: `v=` must equal the expected server signature
+    /// (constant-time); `e=` is returned as [`Error::ServerError`].
+    pub fn on_server_final(self, data: &[u8]) -> Result<Authenticated, Error> {
+        let last = ServerFinal::parse(data, self.session.mechanism.hash().output_len(), self.session.config.max_message_len)?;
+        match last.outcome() {
+            ServerFinalOutcome::Error(e) => Err(Error::ServerError(e.clone())),
+            ServerFinalOutcome::Verifier(v) if *v == self.expected_signature => Ok(Authenticated { session: self.session }),
+            ServerFinalOutcome::Verifier(_) => Err(Error::InvalidServerSignature),
+        }
+    }
+}
+
+impl Authenticated {
+    /// The mechanism that authenticated (the Authentication Method for AUTH 0x19).
+    pub fn mechanism(&self) -> Mechanism {
+        self.session.mechanism
+    }
+
+    /// Starts a re-authentication (AUTH 0x19 with the returned client-first-message).
+    /// The SaltedPassword is reused when the server sends the same salt and count.
+    pub fn reauthenticate<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (AwaitingServerFirst, Vec<u8>) {
+        let nonce = random_nonce(self.session.config.nonce_len, rng);
+        self.session.begin(&nonce)
+    }
+
+    pub(crate) fn reauthenticate_with_nonce(self, nonce: &str) -> (AwaitingServerFirst, Vec<u8>) {
+        self.session.begin(nonce)
+    }
+}

@@ -1,0 +1,127 @@
+//! What the broker knows about a connection: identifiers for providers and
+//! templates, and the TLS channel-binding data for `-PLUS` mechanisms.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+
+use zeroize::Zeroizing;
+
+/// A channel-binding type (RFC 5056, RFC 5929, RFC 9266).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChannelBindingType {
+    /// `tls-exporter` (RFC 9266): TLS exporter, label `EXPORTER-Channel-Binding`, empty context, 32 bytes.
+    /// The binding for TLS 1.3.
+    TlsExporter,
+    /// `tls-server-end-point` (RFC 5929 §4): hash of the server certificate.
+    TlsServerEndPoint,
+    /// `tls-unique` (RFC 5929 §3): TLS 1.2 Finished message. Not defined for TLS 1.3.
+    TlsUnique,
+}
+
+impl ChannelBindingType {
+    /// The registered name used in the gs2 header (`p=<name>`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TlsExporter => "tls-exporter",
+            Self::TlsServerEndPoint => "tls-server-end-point",
+            Self::TlsUnique => "tls-unique",
+        }
+    }
+
+    /// Looks up a type by its registered name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::TlsExporter, Self::TlsServerEndPoint, Self::TlsUnique].into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Channel-binding data for one TLS connection, as both ends compute it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChannelBinding {
+    kind: ChannelBindingType,
+    data: Zeroizing<Vec<u8>>,
+}
+
+impl ChannelBinding {
+    /// Binding data of the given type (e.g. 32 bytes from rustls `export_keying_material`
+    /// with label `EXPORTER-Channel-Binding` and no context, for `tls-exporter`).
+    pub fn new(kind: ChannelBindingType, data: impl Into<Vec<u8>>) -> Self {
+        Self { kind, data: Zeroizing::new(data.into()) }
+    }
+
+    /// The type.
+    pub fn kind(&self) -> ChannelBindingType {
+        self.kind
+    }
+
+    /// The binding data.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl fmt::Debug for ChannelBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelBinding").field("kind", &self.kind).field("data", &"<redacted>").finish()
+    }
+}
+
+/// Facts about the connection being authenticated, owned by the broker and shared
+/// with the engine (through an `Arc`) so providers can see them.
+///
+/// Every field is optional information except what the broker chooses to fill.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// MQTT client identifier from CONNECT.
+    pub client_id: String,
+    /// MQTT User Name from CONNECT, if any (not necessarily the SCRAM username).
+    pub mqtt_username: Option<String>,
+    /// Remote address.
+    pub peer: Option<SocketAddr>,
+    /// Listener name (e.g. `tcp:default`).
+    pub listener: String,
+    /// Protocol name (e.g. `mqtt`).
+    pub protocol: String,
+    /// TLS client certificate common name.
+    pub cert_common_name: Option<String>,
+    /// TLS client certificate subject.
+    pub cert_subject: Option<String>,
+    /// Client attributes the broker attached before authentication.
+    pub client_attrs: BTreeMap<String, String>,
+    /// TLS channel binding of this connection; `None` on plain TCP.
+    pub channel_binding: Option<ChannelBinding>,
+}
+
+impl ConnectionInfo {
+    /// Connection info with just a client id; set other fields as needed.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Self { client_id: client_id.into(), protocol: "mqtt".into(), ..Self::default() }
+    }
+
+    /// Sets the peer address.
+    pub fn with_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// Sets the listener name.
+    pub fn with_listener(mut self, listener: impl Into<String>) -> Self {
+        self.listener = listener.into();
+        self
+    }
+
+    /// Sets the MQTT User Name.
+    pub fn with_mqtt_username(mut self, name: impl Into<String>) -> Self {
+        self.mqtt_username = Some(name.into());
+        self
+    }
+
+    /// Sets the channel binding.
+    pub fn with_channel_binding(mut self, binding: ChannelBinding) -> Self {
+        self.channel_binding = Some(binding);
+        self
+    }
+}

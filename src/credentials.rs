@@ -1,0 +1,270 @@
+//! Stored credentials (RFC 5802 §3): what a server keeps instead of a password,
+//! derived from a password and read or written in the EMQX hex and PostgreSQL
+//! verifier forms.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand_core::CryptoRng;
+
+use crate::crypto::{self, Key};
+use crate::error::Error;
+use crate::mechanism::HashAlgorithm;
+use crate::saslprep::{Mode, saslprep};
+
+/// Iteration count used when none is given (RFC 7677 §4 minimum for SCRAM-SHA-256).
+pub const DEFAULT_ITERATIONS: u32 = 4096;
+
+/// Salt length used when a salt is generated, in bytes.
+pub const DEFAULT_SALT_LEN: usize = 16;
+
+/// Why stored credentials could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialsError {
+    /// A field is not valid hex.
+    #[error("{field} is not valid hex")]
+    InvalidHex {
+        /// Field name.
+        field: &'static str,
+    },
+    /// A field is not valid base64.
+    #[error("{field} is not valid base64")]
+    InvalidBase64 {
+        /// Field name.
+        field: &'static str,
+    },
+    /// A key has the wrong length for the hash.
+    #[error("{field} is {found} bytes; {hash} needs {expected}")]
+    WrongLength {
+        /// Field name.
+        field: &'static str,
+        /// Hash of the credentials.
+        hash: HashAlgorithm,
+        /// Required length.
+        expected: usize,
+        /// Length found.
+        found: usize,
+    },
+    /// The salt is empty.
+    #[error("salt is empty")]
+    EmptySalt,
+    /// The iteration count is zero or not a number.
+    #[error("iteration count must be a positive 32-bit integer")]
+    InvalidIterations,
+    /// A PostgreSQL verifier does not have the shape `SCRAM-SHA-256$<i>:<salt>$<stored>:<server>`.
+    #[error("not a SCRAM verifier of the form SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>: {0}")]
+    MalformedVerifier(&'static str),
+}
+
+/// What a server stores for one user and one hash: salt, iteration count,
+/// StoredKey and ServerKey. Never the password.
+///
+/// `Debug` shows the hash, salt length and iteration count only; keys are zeroized on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    hash: HashAlgorithm,
+    salt: Vec<u8>,
+    iterations: u32,
+    stored_key: Key,
+    server_key: Key,
+}
+
+impl fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("hash", &self.hash)
+            .field("salt_len", &self.salt.len())
+            .field("iterations", &self.iterations)
+            .field("keys", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The EMQX form of stored credentials: lowercase hex strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmqxHex {
+    /// Hex salt.
+    pub salt: String,
+    /// Hex StoredKey.
+    pub stored_key: String,
+    /// Hex ServerKey.
+    pub server_key: String,
+}
+
+impl StoredCredentials {
+    /// Builds credentials from their parts, checking key lengths, salt and count.
+    pub fn from_parts(
+        hash: HashAlgorithm,
+        salt: &[u8],
+        iterations: u32,
+        stored_key: &[u8],
+        server_key: &[u8],
+    ) -> Result<Self, CredentialsError> {
+        if salt.is_empty() {
+            return Err(CredentialsError::EmptySalt);
+        }
+        if iterations == 0 {
+            return Err(CredentialsError::InvalidIterations);
+        }
+        let key = |field, bytes: &[u8]| {
+            if bytes.len() == hash.output_len() {
+                Key::from_slice(bytes).ok_or(CredentialsError::InvalidIterations)
+            } else {
+                Err(CredentialsError::WrongLength { field, hash, expected: hash.output_len(), found: bytes.len() })
+            }
+        };
+        Ok(Self {
+            hash,
+            salt: salt.to_vec(),
+            iterations,
+            stored_key: key("stored_key", stored_key)?,
+            server_key: key("server_key", server_key)?,
+        })
+    }
+
+    /// Derives credentials from a password (SASLprep'd as a stored string, RFC 5802 §2.2).
+    pub fn derive(hash: HashAlgorithm, password: &str, salt: &[u8], iterations: u32) -> Result<Self, Error> {
+        if salt.is_empty() {
+            return Err(CredentialsError::EmptySalt.into());
+        }
+        if iterations == 0 {
+            return Err(CredentialsError::InvalidIterations.into());
+        }
+        let prepared = saslprep(password, Mode::Stored).map_err(|source| Error::Saslprep { what: "password", source })?;
+        let salted = crypto::hi(hash, prepared.as_bytes(), salt, iterations);
+        if let alloc::borrow::Cow::Owned(mut s) = prepared {
+            zeroize::Zeroize::zeroize(&mut s);
+        }
+        Ok(Self::from_salted_password(hash, &salted, salt, iterations))
+    }
+
+    /// Derives credentials with a fresh random salt of [`DEFAULT_SALT_LEN`] bytes.
+    pub fn generate<R: CryptoRng + ?Sized>(
+        hash: HashAlgorithm,
+        password: &str,
+        iterations: u32,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let mut salt = [0u8; DEFAULT_SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        Self::derive(hash, password, &salt, iterations)
+    }
+
+    /// Builds credentials from an already computed SaltedPassword.
+    pub fn from_salted_password(hash: HashAlgorithm, salted: &Key, salt: &[u8], iterations: u32) -> Self {
+        let client_key = crypto::client_key(hash, salted);
+        Self {
+            hash,
+            salt: salt.to_vec(),
+            iterations,
+            stored_key: crypto::stored_key(hash, &client_key),
+            server_key: crypto::server_key(hash, salted),
+        }
+    }
+
+    /// Whether `password` produces these credentials. Both keys are compared in constant time.
+    pub fn verify_password(&self, password: &str) -> Result<bool, Error> {
+        let other = Self::derive(self.hash, password, &self.salt, self.iterations)?;
+        let stored = self.stored_key.ct_eq_bytes(other.stored_key.as_bytes());
+        let server = self.server_key.ct_eq_bytes(other.server_key.as_bytes());
+        Ok(stored & server)
+    }
+
+    /// The hash these credentials belong to.
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
+
+    /// The salt.
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+
+    /// The iteration count.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// StoredKey = H(ClientKey).
+    pub fn stored_key(&self) -> &Key {
+        &self.stored_key
+    }
+
+    /// ServerKey = HMAC(SaltedPassword, "Server Key").
+    pub fn server_key(&self) -> &Key {
+        &self.server_key
+    }
+
+    /// Reads the EMQX form: hex salt, StoredKey and ServerKey (either case).
+    pub fn from_emqx_hex(
+        hash: HashAlgorithm,
+        salt: &str,
+        stored_key: &str,
+        server_key: &str,
+        iterations: u32,
+    ) -> Result<Self, CredentialsError> {
+        let decode = |field, s: &str| hex::decode(s.trim()).map_err(|_| CredentialsError::InvalidHex { field });
+        Self::from_parts(
+            hash,
+            &decode("salt", salt)?,
+            iterations,
+            &decode("stored_key", stored_key)?,
+            &decode("server_key", server_key)?,
+        )
+    }
+
+    /// Writes the EMQX form (lowercase hex).
+    pub fn to_emqx_hex(&self) -> EmqxHex {
+        EmqxHex {
+            salt: hex::encode(&self.salt),
+            stored_key: hex::encode(self.stored_key.as_bytes()),
+            server_key: hex::encode(self.server_key.as_bytes()),
+        }
+    }
+
+    /// Writes the PostgreSQL verifier form:
+    /// `SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>`
+    /// (`SCRAM-SHA-512$...` for SHA-512).
+    pub fn to_postgres(&self) -> String {
+        alloc::format!(
+            "{}${}:{}${}:{}",
+            self.hash.mechanism().name(),
+            self.iterations,
+            STANDARD.encode(&self.salt),
+            STANDARD.encode(self.stored_key.as_bytes()),
+            STANDARD.encode(self.server_key.as_bytes()),
+        )
+    }
+
+    /// Reads the PostgreSQL verifier form written by [`StoredCredentials::to_postgres`].
+    pub fn from_postgres(verifier: &str) -> Result<Self, CredentialsError> {
+        use CredentialsError::MalformedVerifier as Bad;
+        let mut parts = verifier.trim().split('$');
+        let (Some(method), Some(iter_salt), Some(keys), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Bad("expected three '$'-separated parts"));
+        };
+        let hash = match method {
+            "SCRAM-SHA-256" => HashAlgorithm::Sha256,
+            "SCRAM-SHA-512" => HashAlgorithm::Sha512,
+            _ => return Err(Bad("method must be SCRAM-SHA-256 or SCRAM-SHA-512")),
+        };
+        let (iterations, salt) = iter_salt.split_once(':').ok_or(Bad("expected <iterations>:<salt>"))?;
+        let (stored, server) = keys.split_once(':').ok_or(Bad("expected <StoredKey>:<ServerKey>"))?;
+        let iterations = parse_iterations(iterations)?;
+        let b64 = |field, s: &str| STANDARD.decode(s).map_err(|_| CredentialsError::InvalidBase64 { field });
+        Self::from_parts(hash, &b64("salt", salt)?, iterations, &b64("stored_key", stored)?, &b64("server_key", server)?)
+    }
+}
+
+/// Parses a positive decimal iteration count without sign, spaces or leading zeros.
+pub(crate) fn parse_iterations(s: &str) -> Result<u32, CredentialsError> {
+    if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CredentialsError::InvalidIterations);
+    }
+    s.parse().map_err(|_| CredentialsError::InvalidIterations)
+}

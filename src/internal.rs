@@ -1,0 +1,35 @@
+//! Test and fuzzing seams. Not part of the stable API; do not use in production.
+//!
+//! Fixed nonces make transcripts reproducible; with them, an exchange is only as
+//! secure as the nonce you choose.
+
+use alloc::vec::Vec;
+
+use crate::client::{AwaitingServerFirst, Authenticated, ClientConfig, ClientOptions};
+use crate::error::Error;
+use crate::mechanism::Mechanism;
+use crate::mqtt::Reply;
+use crate::provider::Lookup;
+use crate::server::{NeedCredentials, ServerChallenge};
+
+/// [`NeedCredentials::continue_with`] with a fixed server nonce part instead of random bytes.
+pub fn continue_with_nonce(pending: NeedCredentials, lookup: Lookup, server_nonce: &str) -> (ServerChallenge, Reply) {
+    pending.continue_with_nonce(lookup, server_nonce)
+}
+
+/// [`crate::client::start_with`] with a fixed client nonce.
+pub fn client_start_with_nonce(
+    config: &ClientConfig,
+    mechanism: Mechanism,
+    username: &str,
+    password: &str,
+    options: ClientOptions<'_>,
+    nonce: &str,
+) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
+    crate::client::start_with_nonce(config, mechanism, username, password, options, nonce)
+}
+
+/// [`Authenticated::reauthenticate`] with a fixed client nonce.
+pub fn client_reauthenticate_with_nonce(state: Authenticated, nonce: &str) -> (AwaitingServerFirst, Vec<u8>) {
+    state.reauthenticate_with_nonce(nonce)
+}

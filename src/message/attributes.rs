@@ -1,0 +1,261 @@
+//! The attribute grammar shared by all four messages (RFC 5802 §7): fields split
+//! on `,`, `<letter>=<value>` attributes, saslname escaping, nonces and base64.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{MessageKind, Problem};
+use crate::crypto::{Key, MAX_OUTPUT_LEN};
+use crate::error::Error;
+
+/// One `<letter>=<value>` attribute, borrowed from a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    /// The attribute letter.
+    pub name: char,
+    /// The value after `=` (never empty).
+    pub value: &'a str,
+}
+
+/// Iterator over the optional extensions at the end of a message, in wire order.
+///
+/// Built only from text a parser already validated, so every item is well formed.
+#[derive(Clone, Debug)]
+pub struct Attributes<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Attributes<'a> {
+    pub(crate) fn new(raw: &'a str) -> Self {
+        Self { rest: raw }
+    }
+
+    /// The raw text of all extensions, without the leading comma (empty when none).
+    pub fn as_str(&self) -> &'a str {
+        self.rest
+    }
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = Attribute<'a>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (field, rest) = self.rest.split_once(',').unwrap_or((self.rest, ""));
+        self.rest = rest;
+        let mut chars = field.chars();
+        let name = chars.next()?;
+        let value = chars.as_str().strip_prefix('=')?;
+        Some(Attribute { name, value })
+    }
+}
+
+/// Rejects input over `max`, not UTF-8, empty, or containing NUL.
+pub(crate) fn preflight(bytes: &[u8], kind: MessageKind, max: usize) -> Result<&str, Error> {
+    if bytes.len() > max {
+        return Err(Error::TooLong { message: kind, len: bytes.len(), max });
+    }
+    let text = core::str::from_utf8(bytes).map_err(|_| malformed(kind, Problem::NotUtf8))?;
+    if text.is_empty() {
+        return Err(malformed(kind, Problem::Empty));
+    }
+    if text.as_bytes().contains(&0) {
+        return Err(malformed(kind, Problem::ContainsNul));
+    }
+    Ok(text)
+}
+
+pub(crate) fn malformed(message: MessageKind, problem: Problem) -> Error {
+    Error::Malformed { message, problem }
+}
+
+/// Walks the comma-separated fields of one message.
+pub(crate) struct Fields<'a> {
+    rest: Option<&'a str>,
+    kind: MessageKind,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(text: &'a str, kind: MessageKind) -> Self {
+        Self { rest: Some(text), kind }
+    }
+
+    /// The next field, raw.
+    pub(crate) fn next_raw(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match rest.split_once(',') {
+            Some((field, tail)) => {
+                self.rest = Some(tail);
+                Some(field)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+
+    /// Whether the next field starts with `name=`.
+    pub(crate) fn peek_is(&self, name: char) -> bool {
+        self.rest.is_some_and(|r| attr_value(r, name).is_some())
+    }
+
+    /// The next field, which must be `name=<non-empty value>`; returns the value.
+    pub(crate) fn expect(&mut self, name: char) -> Result<&'a str, Error> {
+        let field = self.next_raw().ok_or(malformed(self.kind, Problem::MissingAttribute(name)))?;
+        let value = attr_value(field, name).ok_or(malformed(self.kind, Problem::ExpectedAttribute(name)))?;
+        if value.is_empty() {
+            return Err(malformed(self.kind, Problem::EmptyValue(name)));
+        }
+        Ok(value)
+    }
+
+    /// Everything not yet consumed (`None` when the message ended exactly).
+    pub(crate) fn remainder(&self) -> Option<&'a str> {
+        self.rest
+    }
+
+    /// Validates the remaining fields as extensions and returns their raw text.
+    pub(crate) fn extensions(self) -> Result<&'a str, Error> {
+        let Some(rest) = self.rest else { return Ok("") };
+        validate_extensions(rest, self.kind)?;
+        Ok(rest)
+    }
+}
+
+/// Checks that `raw` is `attr-val *("," attr-val)` (RFC 5802 §7 `extensions`).
+pub(crate) fn validate_extensions(raw: &str, kind: MessageKind) -> Result<(), Error> {
+    for field in raw.split(',') {
+        let mut chars = field.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.as_str().strip_prefix('=').is_some_and(|v| !v.is_empty());
+        if !ok {
+            return Err(malformed(kind, if field.is_empty() { Problem::EmptyField } else { Problem::InvalidExtension }));
+        }
+    }
+    Ok(())
+}
+
+fn attr_value(field: &str, name: char) -> Option<&str> {
+    field.strip_prefix(name)?.strip_prefix('=')
+}
+
+/// Escapes a name for the wire: `,` → `=2C`, `=` → `=3D` (RFC 5802 §5.1).
+pub fn escape_saslname(name: &str) -> Cow<'_, str> {
+    if !name.contains([',', '=']) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            ',' => out.push_str("=2C"),
+            '=' => out.push_str("=3D"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Reverses [`escape_saslname`]. `None` if a `=` is not followed by `2C` or `3D`
+/// (upper case only, as the RFC's grammar says), or the name is empty.
+pub fn unescape_saslname(wire: &str) -> Option<Cow<'_, str>> {
+    if wire.is_empty() {
+        return None;
+    }
+    if !wire.contains('=') {
+        return Some(Cow::Borrowed(wire));
+    }
+    let mut out = String::with_capacity(wire.len());
+    let mut rest = wire;
+    while let Some((head, tail)) = rest.split_once('=') {
+        out.push_str(head);
+        if let Some(t) = tail.strip_prefix("2C") {
+            out.push(',');
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix("3D") {
+            out.push('=');
+            rest = t;
+        } else {
+            return None;
+        }
+    }
+    out.push_str(rest);
+    Some(Cow::Owned(out))
+}
+
+/// Whether `nonce` is `1*printable`: ASCII 0x21..=0x7E except `,`.
+pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
+    !nonce.is_empty() && nonce.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b',')
+}
+
+/// Strict base64 (standard alphabet, canonical padding, no trailing bits).
+pub(crate) fn decode_base64(value: &str, attribute: char, kind: MessageKind) -> Result<Vec<u8>, Error> {
+    STANDARD.decode(value).map_err(|_| malformed(kind, Problem::InvalidBase64(attribute)))
+}
+
+/// Decodes a base64 proof or signature that must be exactly `expected` bytes, without allocating.
+pub(crate) fn decode_key(value: &str, attribute: char, expected: usize, kind: MessageKind) -> Result<Key, Error> {
+    let mut buf = [0u8; MAX_OUTPUT_LEN + 3];
+    let found = STANDARD
+        .decode_slice(value, &mut buf)
+        .map_err(|e| match e {
+            base64::DecodeSliceError::OutputSliceTooSmall => {
+                malformed(kind, Problem::WrongLength { attribute, expected, found: value.len() / 4 * 3 })
+            }
+            base64::DecodeSliceError::DecodeError(_) => malformed(kind, Problem::InvalidBase64(attribute)),
+        })?;
+    if found != expected {
+        return Err(malformed(kind, Problem::WrongLength { attribute, expected, found }));
+    }
+    let key = buf.get(..found).and_then(Key::from_slice);
+    zeroize::Zeroize::zeroize(&mut buf);
+    key.ok_or(malformed(kind, Problem::WrongLength { attribute, expected, found }))
+}
+
+/// Standard padded base64.
+pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saslname_round_trip() {
+        for name in ["user", "a,b", "a=b", "=,=", "=2C", "ünï,cöde="] {
+            let wire = escape_saslname(name);
+            assert!(!wire.contains(','));
+            assert_eq!(unescape_saslname(&wire).as_deref(), Some(name));
+        }
+        for bad in ["", "a=", "a=2", "a=2c", "a=3d", "a=41", "=="] {
+            assert_eq!(unescape_saslname(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn nonces() {
+        assert!(is_printable_nonce("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"));
+        assert!(!is_printable_nonce(""));
+        assert!(!is_printable_nonce("a b"));
+        assert!(!is_printable_nonce("a,b"));
+        assert!(!is_printable_nonce("é"));
+    }
+
+    #[test]
+    fn strict_base64() {
+        let k = MessageKind::ClientFinal;
+        assert_eq!(decode_base64("biws", 'c', k).unwrap(), b"n,,");
+        assert!(decode_base64("biw", 'c', k).is_err());
+        assert!(decode_base64("bi ws", 'c', k).is_err());
+        assert!(decode_base64("YQ", 'c', k).is_err(), "padding required");
+        assert!(decode_base64("YR==", 'c', k).is_err(), "trailing bits");
+        assert!(decode_base64("YQ==", 'c', k).is_ok());
+        assert!(decode_base64("-_==", 'c', k).is_err(), "url-safe alphabet");
+    }
+}

@@ -1,0 +1,151 @@
+//! `client-final-message = channel-binding "," nonce ["," extensions] "," proof`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::attributes::{
+    Fields, decode_base64, decode_key, encode_base64, malformed, preflight, validate_extensions,
+};
+use super::{Attributes, MessageKind, Problem, is_printable_nonce};
+use crate::crypto::Key;
+use crate::error::Error;
+
+const KIND: MessageKind = MessageKind::ClientFinal;
+
+/// A parsed `client-final-message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientFinal<'a> {
+    without_proof: &'a str,
+    channel_binding: Vec<u8>,
+    nonce: &'a str,
+    extensions: &'a str,
+    proof: Key,
+}
+
+impl<'a> ClientFinal<'a> {
+    /// Parses a client-final-message of at most `max_len` bytes whose proof must be
+    /// `proof_len` bytes (the hash output length).
+    pub fn parse(bytes: &'a [u8], proof_len: usize, max_len: usize) -> Result<Self, Error> {
+        let text = preflight(bytes, KIND, max_len)?;
+        let (without_proof, proof_field) =
+            text.rsplit_once(',').ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
+        let proof_b64 = proof_field.strip_prefix("p=").ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
+        if proof_b64.is_empty() {
+            return Err(malformed(KIND, Problem::EmptyValue('p')));
+        }
+        let mut fields = Fields::new(without_proof, KIND);
+        if fields.peek_is('m') {
+            return Err(Error::MandatoryExtension { message: KIND });
+        }
+        let channel_binding = decode_base64(fields.expect('c')?, 'c', KIND)?;
+        let nonce = fields.expect('r')?;
+        if !is_printable_nonce(nonce) {
+            return Err(malformed(KIND, Problem::InvalidNonce));
+        }
+        let extensions = fields.remainder().unwrap_or("");
+        if fields.remainder().is_some() {
+            validate_extensions(extensions, KIND)?;
+        }
+        let proof = decode_key(proof_b64, 'p', proof_len, KIND)?;
+        Ok(Self { without_proof, channel_binding, nonce, extensions, proof })
+    }
+
+    /// `client-final-message-without-proof`, exactly as received (the end of the AuthMessage).
+    pub fn without_proof(&self) -> &'a str {
+        self.without_proof
+    }
+
+    /// The decoded `c=` value: gs2 header followed by any channel-binding data.
+    pub fn channel_binding(&self) -> &[u8] {
+        &self.channel_binding
+    }
+
+    /// The combined nonce.
+    pub fn nonce(&self) -> &'a str {
+        self.nonce
+    }
+
+    /// Optional extensions before the proof, in order.
+    pub fn extensions(&self) -> Attributes<'a> {
+        Attributes::new(self.extensions)
+    }
+
+    /// The client proof.
+    pub fn proof(&self) -> &Key {
+        &self.proof
+    }
+}
+
+/// Writes `c=<base64(gs2 header + cbind data)>,r=<nonce>`.
+pub fn write_client_final_without_proof(gs2_header: &[u8], cbind_data: &[u8], nonce: &str) -> String {
+    let mut input = Vec::with_capacity(gs2_header.len() + cbind_data.len());
+    input.extend_from_slice(gs2_header);
+    input.extend_from_slice(cbind_data);
+    let mut out = String::with_capacity(nonce.len() + input.len() * 4 / 3 + 8);
+    out.push_str("c=");
+    out.push_str(&encode_base64(&input));
+    out.push_str(",r=");
+    out.push_str(nonce);
+    out
+}
+
+/// Appends `,p=<base64 proof>` to a client-final-message-without-proof.
+pub(crate) fn push_proof(out: &mut String, proof: &Key) {
+    out.push_str(",p=");
+    out.push_str(&encode_base64(proof.as_bytes()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+
+    #[test]
+    fn rfc7677() {
+        let m = ClientFinal::parse(RFC.as_bytes(), 32, 4096).unwrap();
+        assert_eq!(m.channel_binding(), b"n,,");
+        assert_eq!(m.without_proof(), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+        assert_eq!(m.proof().len(), 32);
+        let mut again = write_client_final_without_proof(b"n,,", b"", m.nonce());
+        push_proof(&mut again, m.proof());
+        assert_eq!(again, RFC);
+    }
+
+    #[test]
+    fn extensions_kept() {
+        let s = "c=biws,r=abc,x=1,q=w=x,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+        let m = ClientFinal::parse(s.as_bytes(), 32, 4096).unwrap();
+        assert_eq!(m.without_proof(), "c=biws,r=abc,x=1,q=w=x");
+        assert_eq!(m.extensions().count(), 2);
+    }
+
+    #[test]
+    fn rejects() {
+        let p = "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+        for bad in [
+            alloc::format!("c=biws,r=abc"),
+            alloc::format!("r=abc,c=biws,{p}"),
+            alloc::format!("c=biws,{p}"),
+            alloc::format!("c=biw,r=abc,{p}"),
+            alloc::format!("c=,r=abc,{p}"),
+            alloc::format!("c=biws,r=abc,,{p}"),
+            alloc::format!("c=biws,r=abc,1=2,{p}"),
+            alloc::format!("c=biws,r=abc,p="),
+            alloc::format!("c=biws,r=abc,p=dHzb"),
+            alloc::format!("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ"),
+            alloc::format!("c=biws,r=abc,{p},x=1"),
+            alloc::format!("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=dHzb"),
+        ] {
+            assert!(ClientFinal::parse(bad.as_bytes(), 32, 4096).is_err(), "{bad:?}");
+        }
+        assert!(matches!(
+            ClientFinal::parse(alloc::format!("m=1,c=biws,r=abc,{p}").as_bytes(), 32, 4096),
+            Err(Error::MandatoryExtension { .. })
+        ));
+        assert!(matches!(
+            ClientFinal::parse(alloc::format!("c=biws,r=abc,{p}").as_bytes(), 64, 4096),
+            Err(Error::Malformed { problem: Problem::WrongLength { .. }, .. })
+        ));
+    }
+}

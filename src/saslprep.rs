@@ -1,0 +1,537 @@
+//! RFC 4013 SASLprep: the stringprep (RFC 3454) profile that SCRAM
+//! (RFC 5802 §2.2) applies to user names and passwords.
+//!
+//! [`saslprep`] runs the four steps of RFC 4013 §2:
+//!
+//! 1. **Map**: non-ASCII space characters (table C.1.2) become U+0020 SPACE,
+//!    and the "commonly mapped to nothing" characters (table B.1) are removed.
+//!    U+200B ZERO WIDTH SPACE is in both tables (Unicode 3.2 classified it as
+//!    a space separator); like PostgreSQL, GNU libidn and the `stringprep`
+//!    crate it is mapped to SPACE, the first mapping RFC 4013 §2.1 lists, so
+//!    that SCRAM credentials derived here match those implementations.
+//! 2. **Normalize** with Unicode NFKC.
+//! 3. **Prohibit** the characters of tables C.1.2, C.2.1, C.2.2, C.3, C.4,
+//!    C.5, C.6, C.7, C.8 and C.9.
+//! 4. **Check bidi** (RFC 3454 §6): a string containing a RandALCat
+//!    character (table D.1) must not contain an LCat character (table D.2),
+//!    and must begin and end with a RandALCat character.
+//!
+//! Unassigned code points (table A.1) are rejected in [`Mode::Stored`] and
+//! let through in [`Mode::Query`] (RFC 3454 §7).
+//!
+//! The tables are those of RFC 3454 (Unicode 3.2), generated into
+//! `src/saslprep/tables.rs` by `tools/gen_saslprep_tables.py`. NFKC, however,
+//! comes from the `unicode-normalization` crate, which implements the
+//! current Unicode version rather than the Unicode 3.2 that RFC 4013 names.
+//! For code points assigned in Unicode 3.2 the results agree, by Unicode's
+//! normalization stability policy; strings with code points unassigned in
+//! 3.2 are rejected in [`Mode::Stored`] anyway.
+//!
+//! Inputs are often passwords, so no error (neither its `Display` nor its
+//! `Debug` form) carries any character of the input: only a position and the
+//! name of an RFC 3454 table.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::cmp::Ordering;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+use zeroize::Zeroize;
+
+mod tables;
+
+/// How strictly unassigned code points (RFC 3454 table A.1) are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// "Queries" (RFC 3454 §7): unassigned code points are allowed. Use for
+    /// strings that are only compared, such as a password being checked.
+    Query,
+    /// "Stored strings" (RFC 3454 §7): unassigned code points are an error.
+    /// Use for strings that are stored, such as a password being set.
+    Stored,
+}
+
+/// Why a string failed SASLprep.
+///
+/// No variant holds any character of the input, and neither does the
+/// `Display` or `Debug` output.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaslprepError {
+    /// A prohibited character (RFC 4013 §2.3) was found.
+    #[error("prohibited character at position {position} (RFC 3454 table {table})")]
+    Prohibited {
+        /// Index, in characters, in the mapped and normalized string.
+        position: usize,
+        /// The RFC 3454 table that prohibits the character, e.g.
+        /// `"C.2.1 (ASCII control characters)"`.
+        table: &'static str,
+    },
+    /// A code point unassigned in Unicode 3.2 (RFC 3454 table A.1) was
+    /// found in [`Mode::Stored`].
+    #[error("unassigned code point at position {position} (RFC 3454 table A.1)")]
+    Unassigned {
+        /// Index, in characters, in the mapped and normalized string.
+        position: usize,
+    },
+    /// The string violates the bidirectional text rules of RFC 3454 §6.
+    #[error("invalid bidirectional text (RFC 3454 section 6)")]
+    Bidi,
+}
+
+/// The prohibited-output tables of RFC 4013 §2.3, in RFC order.
+const PROHIBITED: &[(&[(u32, u32)], &str)] = &[
+    (tables::C_1_2, "C.1.2 (non-ASCII space characters)"),
+    (tables::C_2_1, "C.2.1 (ASCII control characters)"),
+    (tables::C_2_2, "C.2.2 (non-ASCII control characters)"),
+    (tables::C_3, "C.3 (private use)"),
+    (tables::C_4, "C.4 (non-character code points)"),
+    (tables::C_5, "C.5 (surrogate codes)"),
+    (tables::C_6, "C.6 (inappropriate for plain text)"),
+    (tables::C_7, "C.7 (inappropriate for canonical representation)"),
+    (tables::C_8, "C.8 (change display properties or deprecated)"),
+    (tables::C_9, "C.9 (tagging characters)"),
+];
+
+/// Prepares `input` with SASLprep (RFC 4013).
+///
+/// Returns [`Cow::Borrowed`] when the prepared string equals `input`; a
+/// string of printable ASCII characters and spaces takes that path without
+/// allocating. An empty result is not an error: callers decide.
+///
+/// When a new string is built it is allocated once at its exact length, and
+/// it is zeroized before being dropped on the error path.
+///
+/// # Errors
+///
+/// [`SaslprepError`] if the prepared string contains a prohibited
+/// character, violates the bidi rules, or (in [`Mode::Stored`]) contains a
+/// code point unassigned in Unicode 3.2.
+pub fn saslprep(input: &str, mode: Mode) -> Result<Cow<'_, str>, SaslprepError> {
+    if input.bytes().all(|b| matches!(b, 0x20..=0x7E)) {
+        return Ok(Cow::Borrowed(input));
+    }
+    if !input.chars().any(is_mapped) && is_nfkc_quick(input.chars()) == IsNormalized::Yes {
+        check(input, mode)?;
+        return Ok(Cow::Borrowed(input));
+    }
+
+    let mut prepared = map_and_normalize(input);
+    if let Err(err) = check(&prepared, mode) {
+        prepared.zeroize();
+        return Err(err);
+    }
+    if prepared == input {
+        prepared.zeroize();
+        return Ok(Cow::Borrowed(input));
+    }
+    Ok(Cow::Owned(prepared))
+}
+
+/// Whether the mapping step (RFC 4013 §2.1) changes `c`.
+fn is_mapped(c: char) -> bool {
+    !c.is_ascii() && (in_table(tables::C_1_2, c) || in_table(tables::B_1, c))
+}
+
+/// The mapping step (RFC 4013 §2.1) for one character.
+fn map_char(c: char) -> Option<char> {
+    if c.is_ascii() {
+        Some(c)
+    } else if in_table(tables::C_1_2, c) {
+        Some(' ')
+    } else if in_table(tables::B_1, c) {
+        None
+    } else {
+        Some(c)
+    }
+}
+
+/// Steps 1 and 2: map, then normalize with NFKC. The output is measured
+/// first so that it is allocated once, leaving no stray copies behind.
+fn map_and_normalize(input: &str) -> String {
+    let normalized = || input.chars().filter_map(map_char).nfkc();
+    let len = normalized().map(char::len_utf8).sum();
+    let mut out = String::with_capacity(len);
+    out.extend(normalized());
+    out
+}
+
+/// Steps 3 and 4, and the unassigned code point check, on the mapped and
+/// normalized string.
+fn check(s: &str, mode: Mode) -> Result<(), SaslprepError> {
+    let mut has_rand_al = false;
+    let mut has_l = false;
+    for (position, c) in s.chars().enumerate() {
+        if matches!(c, ' '..='~') {
+            has_l |= c.is_ascii_alphabetic();
+            continue;
+        }
+        if let Some(&(_, table)) = PROHIBITED.iter().find(|(t, _)| in_table(t, c)) {
+            return Err(SaslprepError::Prohibited { position, table });
+        }
+        if mode == Mode::Stored && in_table(tables::A_1, c) {
+            return Err(SaslprepError::Unassigned { position });
+        }
+        has_rand_al |= is_rand_al(c);
+        has_l |= in_table(tables::D_2, c);
+    }
+    if has_rand_al
+        && (has_l
+            || !s.chars().next().is_some_and(is_rand_al)
+            || !s.chars().next_back().is_some_and(is_rand_al))
+    {
+        return Err(SaslprepError::Bidi);
+    }
+    Ok(())
+}
+
+/// RFC 3454 table D.1: bidirectional category "R" or "AL".
+fn is_rand_al(c: char) -> bool {
+    in_table(tables::D_1, c)
+}
+
+/// Whether `c` lies in one of the sorted, inclusive ranges of `table`.
+fn in_table(table: &[(u32, u32)], c: char) -> bool {
+    let cp = u32::from(c);
+    table
+        .binary_search_by(|&(first, last)| {
+            if last < cp {
+                Ordering::Less
+            } else if first > cp {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+    use alloc::format;
+    use proptest::prelude::*;
+
+    fn owned(s: &str) -> Result<Cow<'static, str>, SaslprepError> {
+        Ok(Cow::Owned(s.into()))
+    }
+
+    #[test]
+    fn rfc4013_section3_examples() {
+        assert_eq!(saslprep("I\u{00AD}X", Mode::Stored), owned("IX"));
+        assert_eq!(saslprep("user", Mode::Stored), owned("user"));
+        assert_eq!(saslprep("USER", Mode::Stored), owned("USER"));
+        assert_eq!(saslprep("\u{00AA}", Mode::Stored), owned("a"));
+        assert_eq!(saslprep("\u{2168}", Mode::Stored), owned("IX"));
+        assert!(matches!(
+            saslprep("\u{0007}", Mode::Stored),
+            Err(SaslprepError::Prohibited { position: 0, table }) if table.starts_with("C.2.1 ")
+        ));
+        assert_eq!(saslprep("\u{0627}\u{0031}", Mode::Stored), Err(SaslprepError::Bidi));
+    }
+
+    #[test]
+    fn mapping() {
+        assert_eq!(saslprep("a\u{00A0}b", Mode::Stored), owned("a b"));
+        assert_eq!(saslprep("\u{3000}", Mode::Stored), owned(" "));
+        // U+200B is in both C.1.2 and B.1; like PostgreSQL, libidn and the
+        // `stringprep` crate we map it to SPACE (see the module docs).
+        assert_eq!(saslprep("a\u{200B}b", Mode::Stored), owned("a b"));
+        assert_eq!(saslprep("a\u{FEFF}b\u{FE0F}", Mode::Stored), owned("ab"));
+        assert_eq!(saslprep("\u{00AD}", Mode::Stored), owned(""));
+        assert_eq!(saslprep("cafe\u{0301}", Mode::Stored), owned("caf\u{00E9}"));
+    }
+
+    #[test]
+    fn unchanged_input_is_borrowed() {
+        for s in ["", "user", "p@ss w0rd~", "caf\u{00E9}", "\u{0627}\u{0628}", "\u{4E00}"] {
+            assert!(matches!(saslprep(s, Mode::Stored), Ok(Cow::Borrowed(b)) if b == s), "{s:?}");
+        }
+        assert!(matches!(saslprep("I\u{00AD}X", Mode::Query), Ok(Cow::Owned(_))));
+    }
+
+    #[test]
+    fn prohibited() {
+        let table = |s: &str| match saslprep(s, Mode::Query) {
+            Err(SaslprepError::Prohibited { table, .. }) => table.split(' ').next(),
+            _ => None,
+        };
+        assert_eq!(table("\u{0000}"), Some("C.2.1"));
+        assert_eq!(table("\u{007F}"), Some("C.2.1"));
+        assert_eq!(table("\u{0085}"), Some("C.2.2"));
+        assert_eq!(table("\u{E000}"), Some("C.3"));
+        assert_eq!(table("\u{FFFF}"), Some("C.4"));
+        assert_eq!(table("\u{FFFD}"), Some("C.6"));
+        assert_eq!(table("\u{2FF0}"), Some("C.7"));
+        assert_eq!(table("\u{200E}"), Some("C.8"));
+        assert_eq!(table("\u{E0001}"), Some("C.9"));
+        // Positions count characters of the mapped and normalized string.
+        let at = |s: &str| match saslprep(s, Mode::Query) {
+            Err(SaslprepError::Prohibited { position, .. }) => Some(position),
+            _ => None,
+        };
+        assert_eq!(at("ab\u{0007}"), Some(2));
+        assert_eq!(at("\u{2168}\u{0007}"), Some(2));
+        assert_eq!(at("\u{00AD}\u{00E9}\u{0007}"), Some(1));
+    }
+
+    #[test]
+    fn unassigned_depends_on_mode() {
+        // U+0221 was assigned in Unicode 4.0, after 3.2.
+        assert_eq!(saslprep("\u{0221}", Mode::Query), Ok(Cow::Borrowed("\u{0221}")));
+        assert_eq!(
+            saslprep("a\u{0221}", Mode::Stored),
+            Err(SaslprepError::Unassigned { position: 1 })
+        );
+    }
+
+    #[test]
+    fn bidi() {
+        assert!(saslprep("\u{0627}\u{0628}", Mode::Stored).is_ok());
+        assert!(saslprep("\u{0627}1\u{0628}", Mode::Stored).is_ok());
+        assert!(saslprep("\u{05D0}", Mode::Stored).is_ok());
+        assert_eq!(saslprep("\u{0627}a\u{0628}", Mode::Stored), Err(SaslprepError::Bidi));
+        assert_eq!(saslprep("1\u{0627}", Mode::Stored), Err(SaslprepError::Bidi));
+        assert_eq!(saslprep("\u{05D0}\u{00E9}\u{05D0}", Mode::Query), Err(SaslprepError::Bidi));
+    }
+
+    #[test]
+    fn errors_do_not_reveal_the_input() {
+        let inputs = ["p\u{00E4}ss\u{0007}w\u{00F6}rd", "\u{0627}secret", "s\u{E000}cret", "x\u{0221}"];
+        for input in inputs {
+            let err = saslprep(input, Mode::Stored).unwrap_err();
+            assert_leaks_nothing(input, &err);
+        }
+    }
+
+    fn assert_leaks_nothing(input: &str, err: &SaslprepError) {
+        for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
+            // No character but printable ASCII, and no code point notation.
+            assert!(text.chars().all(|c| matches!(c, ' '..='~' | '\n')), "{text}");
+            for notation in ["U+", "\\u", "0x", "0X"] {
+                assert!(!text.contains(notation), "{text}");
+            }
+            if input.chars().count() > 1 {
+                assert!(!text.contains(input));
+            }
+        }
+    }
+
+    #[test]
+    fn tables_are_sorted_disjoint_ranges() {
+        let all = [
+            tables::A_1,
+            tables::B_1,
+            tables::D_1,
+            tables::D_2,
+        ];
+        for table in all.iter().chain(PROHIBITED.iter().map(|(t, _)| t)) {
+            assert!(!table.is_empty());
+            assert!(table.iter().all(|&(first, last)| first <= last && last <= 0x10_FFFF));
+            assert!(table.windows(2).all(|w| w[0].1 < w[1].0));
+        }
+        assert_eq!(tables::C_5, &[(0xD800, 0xDFFF)]);
+    }
+
+    /// Tables A.1, B.1 and C.* match the `stringprep` crate's, which are
+    /// written out from RFC 3454 independently.
+    #[test]
+    fn tables_match_stringprep_crate() {
+        use stringprep::tables as sp;
+        let pairs: [(&[(u32, u32)], fn(char) -> bool); 11] = [
+            (tables::A_1, sp::unassigned_code_point),
+            (tables::B_1, sp::commonly_mapped_to_nothing),
+            (tables::C_1_2, sp::non_ascii_space_character),
+            (tables::C_2_1, sp::ascii_control_character),
+            (tables::C_2_2, sp::non_ascii_control_character),
+            (tables::C_3, sp::private_use),
+            (tables::C_4, sp::non_character_code_point),
+            (tables::C_6, sp::inappropriate_for_plain_text),
+            (tables::C_7, sp::inappropriate_for_canonical_representation),
+            (tables::C_8, sp::change_display_properties_or_deprecated),
+            (tables::C_9, sp::tagging_character),
+        ];
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            for (i, (ours, theirs)) in pairs.iter().enumerate() {
+                assert_eq!(in_table(ours, c), theirs(c), "table #{i}, U+{:04X}", u32::from(c));
+            }
+        }
+    }
+
+    /// Code points assigned in Unicode 3.2 whose LCat membership (table D.2)
+    /// differs between Unicode 3.2 and the current Unicode of `unicode-bidi`,
+    /// which the `stringprep` crate uses for its bidi check, among those
+    /// that can appear in a prepared string.
+    const BIDI_L_CHANGED: &[(u32, u32)] = &[
+        (0x0CBF, 0x0CBF), // KANNADA VOWEL SIGN I: NSM in 3.2, now L
+        (0x0CC6, 0x0CC6), // KANNADA VOWEL SIGN E: NSM in 3.2, now L
+        (0x1734, 0x1734), // HANUNOO SIGN PAMUDPOD: NSM in 3.2, now L
+        (0x17B4, 0x17B5), // KHMER VOWEL INHERENT AQ, AA: L in 3.2, now NSM
+        (0x1885, 0x1886), // MONGOLIAN LETTER ALI GALI BALUDA, THREE BALUDA: L, now NSM
+        (0x2132, 0x2132), // TURNED CAPITAL F: ON in 3.2, now L
+        (0x2800, 0x28FF), // BRAILLE PATTERNS: ON in 3.2, now L
+        (0x302E, 0x302F), // HANGUL TONE MARKS: NSM in 3.2, now L
+    ];
+
+    fn bidi_tables_differ(c: char) -> bool {
+        in_table(tables::D_1, c) != stringprep::tables::bidi_r_or_al(c)
+            || in_table(tables::D_2, c) != stringprep::tables::bidi_l(c)
+    }
+
+    #[test]
+    fn bidi_differences_from_stringprep_crate_are_documented() {
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let can_be_output = !in_table(tables::A_1, c)
+                && !PROHIBITED.iter().any(|(t, _)| in_table(t, c))
+                && core::iter::once(c).nfkc().eq(core::iter::once(c));
+            if can_be_output && bidi_tables_differ(c) {
+                assert!(in_table(BIDI_L_CHANGED, c), "U+{:04X}", u32::from(c));
+                assert_eq!(in_table(tables::D_1, c), stringprep::tables::bidi_r_or_al(c));
+            }
+        }
+        // RFC 3454 (Unicode 3.2) accepts Braille between Hebrew letters;
+        // the `stringprep` crate, reading Braille as L, rejects it.
+        assert!(saslprep("\u{05D0}\u{2800}\u{05D0}", Mode::Stored).is_ok());
+        assert!(stringprep::saslprep("\u{05D0}\u{2800}\u{05D0}").is_err());
+    }
+
+    /// Compares [`Mode::Stored`], which like `stringprep::saslprep` rejects
+    /// unassigned code points, with the `stringprep` crate. The only
+    /// tolerated disagreement is a bidi verdict on a string containing a
+    /// code point whose table D.1/D.2 membership changed after Unicode 3.2.
+    fn assert_agrees_with_stringprep(s: &str) {
+        let ours = saslprep(s, Mode::Stored);
+        let theirs = stringprep::saslprep(s);
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{s:?}"),
+            (Err(_), Err(_)) => {}
+            (Err(SaslprepError::Bidi), Ok(_)) | (Ok(_), Err(_)) => {
+                let bidi = ours.is_err()
+                    || theirs.is_err_and(|e| e.to_string() == "prohibited bidirectional text");
+                let changed = map_and_normalize(s).chars().any(bidi_tables_differ);
+                assert!(bidi && changed, "{s:?}: ours {ours:?}");
+            }
+            (Err(e), Ok(_)) => panic!("{s:?}: ours {e:?}, stringprep Ok"),
+        }
+    }
+
+    /// [`Mode::Query`] differs from [`Mode::Stored`] only by letting
+    /// unassigned code points through.
+    fn assert_modes_consistent(s: &str) {
+        let stored = saslprep(s, Mode::Stored);
+        let query = saslprep(s, Mode::Query);
+        if let Err(SaslprepError::Unassigned { .. }) = stored {
+            if let Ok(q) = &query {
+                assert!(q.chars().any(|c| in_table(tables::A_1, c)), "{s:?}");
+            }
+        } else {
+            assert_eq!(query, stored, "{s:?}");
+        }
+        for result in [stored, query] {
+            match result {
+                // A prepared string is a fixed point.
+                Ok(out) => assert_eq!(saslprep(&out, Mode::Query), Ok(Cow::Borrowed(&*out))),
+                Err(err) => assert_leaks_nothing(s, &err),
+            }
+        }
+    }
+
+    /// Every code point in `planes`, alone and in two bidi contexts.
+    fn check_every_code_point(planes: core::ops::RangeInclusive<u32>) {
+        let mut buf = String::new();
+        let code_points = planes.start() << 16..=(planes.end() << 16 | 0xFFFF);
+        for c in code_points.filter_map(char::from_u32) {
+            let alone = c.encode_utf8(&mut [0; 4]).to_string();
+            assert_agrees_with_stringprep(&alone);
+            if c >= '\u{30000}' && in_table(tables::A_1, c) {
+                // Planes 3 to 13, all unassigned in Unicode 3.2: the cheap
+                // form of `assert_modes_consistent`.
+                assert_eq!(saslprep(&alone, Mode::Query), Ok(Cow::Borrowed(&*alone)));
+            } else {
+                assert_modes_consistent(&alone);
+            }
+            // Bidi contexts, for the characters that may appear at all.
+            if saslprep(&alone, Mode::Stored).is_ok() {
+                for (prefix, suffix) in [("\u{05D0}", "\u{05D0}"), ("", "a")] {
+                    buf.clear();
+                    buf.extend([prefix, &alone, suffix]);
+                    assert_agrees_with_stringprep(&buf);
+                    assert_modes_consistent(&buf);
+                }
+            }
+        }
+    }
+
+    // Split by planes so that the test harness runs them in parallel.
+    #[test]
+    fn every_code_point_of_plane_0() {
+        check_every_code_point(0..=0);
+    }
+
+    #[test]
+    fn every_code_point_of_plane_1() {
+        check_every_code_point(1..=1);
+    }
+
+    #[test]
+    fn every_code_point_of_plane_2() {
+        check_every_code_point(2..=2);
+    }
+
+    #[test]
+    fn every_code_point_of_planes_3_to_9() {
+        check_every_code_point(3..=9);
+    }
+
+    #[test]
+    fn every_code_point_of_planes_10_to_16() {
+        check_every_code_point(10..=16);
+    }
+
+    /// Characters near the edges of every table, and a few hand-picked ones.
+    fn interesting_chars() -> Vec<char> {
+        let all = [tables::A_1, tables::B_1, tables::D_1, tables::D_2, BIDI_L_CHANGED];
+        let edges = all
+            .iter()
+            .chain(PROHIBITED.iter().map(|(t, _)| t))
+            .flat_map(|t| t.iter())
+            .flat_map(|&(first, last)| [first.saturating_sub(1), first, last, last + 1]);
+        let picked = [0x20, 0x41, 0x31, 0x0301, 0x0627, 0x05D0, 0x2168, 0xFDFA, 0xFB1D, 0xAC00];
+        edges.chain(picked).filter_map(char::from_u32).collect()
+    }
+
+    fn interesting_string() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            3 => proptest::char::range(' ', '~'),
+            2 => proptest::char::range('\u{80}', '\u{24F}'),
+            2 => proptest::char::range('\u{0590}', '\u{06FF}'),
+            1 => proptest::char::range('\u{FB1D}', '\u{FEFF}'),
+            1 => proptest::char::range('\u{3000}', '\u{33FF}'),
+            1 => proptest::char::range('\u{1D400}', '\u{1D7FF}'),
+            3 => proptest::sample::select(interesting_chars()),
+            1 => any::<char>(),
+        ];
+        proptest::collection::vec(c, 0..8).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn arbitrary_strings_agree_with_stringprep(s in any::<String>()) {
+            assert_agrees_with_stringprep(&s);
+            assert_modes_consistent(&s);
+        }
+
+        #[test]
+        fn interesting_strings_agree_with_stringprep(s in interesting_string()) {
+            assert_agrees_with_stringprep(&s);
+            assert_modes_consistent(&s);
+        }
+    }
+}
