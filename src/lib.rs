@@ -16,6 +16,8 @@ pub mod mechanism;
 pub mod message;
 pub mod mqtt;
 pub mod provider;
+#[cfg(feature = "serde")]
+pub mod record;
 pub mod saslprep;
 pub mod server;
 

@@ -429,10 +429,7 @@ pub(super) const C_1_2: &[(u32, u32)] = &[
 ];
 
 /// RFC 3454 table C.2.1: ASCII control characters.
-pub(super) const C_2_1: &[(u32, u32)] = &[
-    (0x0000, 0x001F),
-    (0x007F, 0x007F),
-];
+pub(super) const C_2_1: &[(u32, u32)] = &[(0x0000, 0x001F), (0x007F, 0x007F)];
 
 /// RFC 3454 table C.2.2: Non-ASCII control characters.
 pub(super) const C_2_2: &[(u32, u32)] = &[
@@ -450,11 +447,7 @@ pub(super) const C_2_2: &[(u32, u32)] = &[
 ];
 
 /// RFC 3454 table C.3: Private use.
-pub(super) const C_3: &[(u32, u32)] = &[
-    (0xE000, 0xF8FF),
-    (0xF0000, 0xFFFFD),
-    (0x100000, 0x10FFFD),
-];
+pub(super) const C_3: &[(u32, u32)] = &[(0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)];
 
 /// RFC 3454 table C.4: Non-character code points.
 pub(super) const C_4: &[(u32, u32)] = &[
@@ -479,19 +472,13 @@ pub(super) const C_4: &[(u32, u32)] = &[
 ];
 
 /// RFC 3454 table C.5: Surrogate codes.
-pub(super) const C_5: &[(u32, u32)] = &[
-    (0xD800, 0xDFFF),
-];
+pub(super) const C_5: &[(u32, u32)] = &[(0xD800, 0xDFFF)];
 
 /// RFC 3454 table C.6: Inappropriate for plain text.
-pub(super) const C_6: &[(u32, u32)] = &[
-    (0xFFF9, 0xFFFD),
-];
+pub(super) const C_6: &[(u32, u32)] = &[(0xFFF9, 0xFFFD)];
 
 /// RFC 3454 table C.7: Inappropriate for canonical representation.
-pub(super) const C_7: &[(u32, u32)] = &[
-    (0x2FF0, 0x2FFB),
-];
+pub(super) const C_7: &[(u32, u32)] = &[(0x2FF0, 0x2FFB)];
 
 /// RFC 3454 table C.8: Change display properties or are deprecated.
 pub(super) const C_8: &[(u32, u32)] = &[
@@ -502,10 +489,7 @@ pub(super) const C_8: &[(u32, u32)] = &[
 ];
 
 /// RFC 3454 table C.9: Tagging characters.
-pub(super) const C_9: &[(u32, u32)] = &[
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
-];
+pub(super) const C_9: &[(u32, u32)] = &[(0xE0001, 0xE0001), (0xE0020, 0xE007F)];
 
 /// RFC 3454 table D.1: Characters with bidirectional property "R" or "AL".
 pub(super) const D_1: &[(u32, u32)] = &[
