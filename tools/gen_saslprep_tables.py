@@ -107,10 +107,16 @@ def generate():
     for name, table, pred, desc in TABLES:
         rs = ranges(pred)
         w("\n/// RFC 3454 table %s: %s.\n" % (table, desc))
-        w("pub(super) const %s: &[(u32, u32)] = &[\n" % name)
-        for lo, hi in rs:
-            w("    (0x%04X, 0x%04X),\n" % (lo, hi))
-        w("];\n")
+        items = ["(0x%04X, 0x%04X)" % (lo, hi) for lo, hi in rs]
+        decl = "pub(super) const %s: &[(u32, u32)] = &[" % name
+        one_line = decl + ", ".join(items) + "];"
+        if len(one_line) <= 100:  # rustfmt's default max_width
+            w(one_line + "\n")
+        else:
+            w(decl + "\n")
+            for item in items:
+                w("    %s,\n" % item)
+            w("];\n")
 
 
 if __name__ == "__main__":
