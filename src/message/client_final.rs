@@ -124,18 +124,18 @@ mod tests {
     fn rejects() {
         let p = "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
         for bad in [
-            alloc::format!("c=biws,r=abc"),
+            alloc::string::String::from("c=biws,r=abc"),
             alloc::format!("r=abc,c=biws,{p}"),
             alloc::format!("c=biws,{p}"),
             alloc::format!("c=biw,r=abc,{p}"),
             alloc::format!("c=,r=abc,{p}"),
             alloc::format!("c=biws,r=abc,,{p}"),
             alloc::format!("c=biws,r=abc,1=2,{p}"),
-            alloc::format!("c=biws,r=abc,p="),
-            alloc::format!("c=biws,r=abc,p=dHzb"),
-            alloc::format!("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ"),
+            alloc::string::String::from("c=biws,r=abc,p="),
+            alloc::string::String::from("c=biws,r=abc,p=dHzb"),
+            alloc::string::String::from("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ"),
             alloc::format!("c=biws,r=abc,{p},x=1"),
-            alloc::format!("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=dHzb"),
+            alloc::string::String::from("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=dHzb"),
         ] {
             assert!(ClientFinal::parse(bad.as_bytes(), 32, 4096).is_err(), "{bad:?}");
         }

@@ -11,6 +11,18 @@ mod memory;
 #[cfg(feature = "std")]
 pub use memory::MemoryProvider;
 
+#[cfg(feature = "std")]
+pub mod cache;
+mod chain;
+#[cfg(feature = "http")]
+pub mod http;
+
+#[cfg(feature = "std")]
+pub use cache::Cached;
+pub use chain::{BoxLookup, Chain, DynCredentialProvider, OnNotFound};
+#[cfg(feature = "http")]
+pub use http::{HttpConfig, HttpProvider};
+
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -61,6 +73,8 @@ impl UserRecord {
 pub struct IgnoreReason(pub String);
 
 /// A provider's answer.
+// Moved once per handshake; boxing the record would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// The user exists.
