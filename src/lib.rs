@@ -1,4 +1,79 @@
-//! Sans-IO SCRAM for MQTT 5 enhanced authentication (placeholder docs; rewritten below).
+//! Sans-IO SCRAM-SHA-256 / SCRAM-SHA-512 (RFC 5802, RFC 7677) for MQTT 5 enhanced
+//! authentication (MQTT 5.0 §4.12), server and client.
+//!
+//! The engine never opens sockets, spawns tasks, reads a clock or draws randomness on
+//! its own: the broker feeds it the Authentication Method and Data of CONNECT and AUTH
+//! packets, the current time and a `CryptoRng`, and gets back typed decisions: *send
+//! AUTH 0x18 with these bytes*, *send CONNACK 0x00 with these bytes*, *reject with 0x87*,
+//! *I need credentials for user X*.
+//!
+//! # A broker's loop
+//! ```
+//! use std::{sync::Arc, time::{Duration, Instant}};
+//! use mqtt_scram::{ConnectionInfo, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, HashAlgorithm};
+//! use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
+//! # use mqtt_scram::{client::{self, ClientConfig}, Mechanism};
+//! # let mut rng = rand::rng();
+//! # let (client, connect_data) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rng)?;
+//! let store = MemoryProvider::new();      // or HttpProvider, FileProvider, a Chain, a Cache...
+//! store.insert("alice", UserRecord::new(StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl-NaCl!!", 4096)?));
+//! let server = ScramServer::new(ServerConfig::new([0x5a; 32]));   // keep the mock key secret and stable
+//! let epoch = Instant::now();
+//! let conn = Arc::new(ConnectionInfo::new("client-1"));
+//!
+//! // CONNECT arrived with Authentication Method "SCRAM-SHA-256" and Authentication Data:
+//! let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&connect_data) };
+//! let pending = match server.start(&conn, start, epoch.elapsed()) {
+//!     Ok(pending) => pending,
+//!     Err(rejection) => { /* send rejection.reply (CONNACK 0x87 / 0x8C) and close */ return Ok(()) }
+//! };
+//! let lookup = store.lookup_sync(&pending.request());          // async providers: `.lookup(..).await`
+//! let (challenge, auth) = pending.continue_with(lookup, &mut rng);
+//! // send `auth`: AUTH 0x18 with auth.data (server-first-message); arm a timer for challenge.deadline()
+//! # let (client, auth_data) = client.on_server_first(auth.data.as_deref().unwrap_or_default())?;
+//! // AUTH 0x18 arrived from the client with its client-final-message:
+//! match challenge.finish(0x18, "SCRAM-SHA-256", Some(&auth_data), epoch.elapsed()) {
+//!     Outcome::Accepted { reply, identity } => {
+//!         // send `reply`: CONNACK 0x00 with v=ServerSignature; the client is `identity`
+//!         # client.on_server_final(reply.data.as_deref().unwrap_or_default())?;
+//!         assert_eq!(identity.username, "alice");
+//!     }
+//!     Outcome::Rejected(rejection) => { /* send rejection.reply (CONNACK 0x87, e=...) and close */ }
+//! }
+//! # Ok::<(), mqtt_scram::Error>(())
+//! ```
+//!
+//! # A client
+//! ```
+//! use mqtt_scram::{client::{self, ClientConfig}, Mechanism};
+//! let config = ClientConfig::new().iteration_window(4096..=600_000);
+//! let (state, connect_data) = client::start(&config, Mechanism::ScramSha512, "alice", "pencil", &mut rand::rng())?;
+//! // send CONNECT with Authentication Method "SCRAM-SHA-512" and Data `connect_data`;
+//! // on AUTH 0x18: let (state, data) = state.on_server_first(&server_first)?;  → send AUTH 0x18 with data
+//! // on CONNACK 0x00: let authenticated = state.on_server_final(&server_final)?;
+//! // later: let (state, data) = authenticated.reauthenticate(&mut rng);  → send AUTH 0x19 with data
+//! # let _ = (state, connect_data);
+//! # Ok::<(), mqtt_scram::Error>(())
+//! ```
+//!
+//! # Security properties
+//! - **Unknown users** get a mock challenge (salt = HMAC(mock key, username), the configured
+//!   iteration count) and fail at the last step with the same CONNACK 0x87 `e=invalid-proof`
+//!   and the same work as a wrong password. Provider failures look the same.
+//! - **Handshake deadline** (default 30 s): a client-final-message after it is rejected; the
+//!   states expose `deadline()` so the broker can drop stalled clients.
+//! - **Iteration window** on the client (default 4096..=1,000,000), checked before PBKDF2.
+//! - **Constant-time** proof and signature checks (`subtle`); keys, passwords and salted
+//!   passwords are zeroized on drop and never printed by `Debug` or errors.
+//! - **Bounded input**: every SCRAM message is capped (4 KiB by default); parsers return
+//!   errors, never panic, on any bytes.
+//! - **Channel binding** (`-PLUS`, `tls-exporter` / `tls-server-end-point`) with downgrade detection.
+//!
+//! # Features
+//! - `std` (default): `MemoryProvider`, `std::error::Error`. Without it the core is `no_std + alloc`.
+//! - `serde`: the JSON record format ([`record`]).
+//! - `cli` (default): the `mqtt-scram` binary.
+//! - `http`: the EMQX-compatible HTTP credential provider.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
