@@ -11,8 +11,8 @@ use std::time::Instant;
 use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
 use mqtt_scram::{
-    ConnectionInfo, HashAlgorithm, Identity, Mechanism, Outcome, Reply, ScramServer, ServerConfig, StartPacket,
-    StoredCredentials,
+    ConnectionInfo, HashAlgorithm, Identity, Mechanism, Outcome, Reply, ScramServer, ServerConfig,
+    StartPacket, StoredCredentials,
 };
 
 fn show(direction: &str, packet: &str, data: Option<&[u8]>) {
@@ -21,7 +21,11 @@ fn show(direction: &str, packet: &str, data: Option<&[u8]>) {
 }
 
 fn reply_name(reply: &Reply) -> String {
-    format!("{} {}", format!("{:?}", reply.packet).to_uppercase(), reply.reason_code)
+    format!(
+        "{} {}",
+        format!("{:?}", reply.packet).to_uppercase(),
+        reply.reason_code
+    )
 }
 
 fn exchange(
@@ -37,7 +41,8 @@ fn exchange(
     let mechanism = Mechanism::ScramSha256;
     let (state, first, start) = match current {
         None => {
-            let (state, first) = client::start(&ClientConfig::new(), mechanism, user, password, &mut rng).unwrap();
+            let (state, first) =
+                client::start(&ClientConfig::new(), mechanism, user, password, &mut rng).unwrap();
             show("client →", "CONNECT SCRAM-SHA-256", Some(&first));
             (state, first, None)
         }
@@ -48,8 +53,16 @@ fn exchange(
         }
     };
     let packet = match start {
-        None => StartPacket::Connect { method: mechanism.name(), data: Some(&first) },
-        Some(current) => StartPacket::Reauthenticate { reason_code: 0x19, method: mechanism.name(), data: Some(&first), current },
+        None => StartPacket::Connect {
+            method: mechanism.name(),
+            data: Some(&first),
+        },
+        Some(current) => StartPacket::Reauthenticate {
+            reason_code: 0x19,
+            method: mechanism.name(),
+            data: Some(&first),
+            current,
+        },
     };
     let pending = match server.start(conn, packet, epoch.elapsed()) {
         Ok(p) => p,
@@ -61,13 +74,20 @@ fn exchange(
     let lookup = store.lookup_sync(&pending.request());
     let (challenge, auth) = pending.continue_with(lookup, &mut rng);
     show("server →", &reply_name(&auth), auth.data.as_deref());
-    let (state, last) = state.on_server_first(auth.data.as_deref().unwrap()).unwrap();
+    let (state, last) = state
+        .on_server_first(auth.data.as_deref().unwrap())
+        .unwrap();
     show("client →", "AUTH 0x18 Continue auth.", Some(&last));
     match challenge.finish(0x18, mechanism.name(), Some(&last), epoch.elapsed()) {
         Outcome::Accepted { reply, identity } => {
             show("server →", &reply_name(&reply), reply.data.as_deref());
-            let authenticated = state.on_server_final(reply.data.as_deref().unwrap()).unwrap();
-            println!("         client verified the server signature; identity: {}", identity.username);
+            let authenticated = state
+                .on_server_final(reply.data.as_deref().unwrap())
+                .unwrap();
+            println!(
+                "         client verified the server signature; identity: {}",
+                identity.username
+            );
             Some((authenticated, identity))
         }
         Outcome::Rejected(r) => {
@@ -80,15 +100,25 @@ fn exchange(
 
 fn main() -> Result<(), mqtt_scram::Error> {
     let store = MemoryProvider::new();
-    let creds = StoredCredentials::generate(HashAlgorithm::Sha256, "pencil", 4096, &mut rand::rng())?;
+    let creds =
+        StoredCredentials::generate(HashAlgorithm::Sha256, "pencil", 4096, &mut rand::rng())?;
     store.insert("alice", UserRecord::new(creds));
     let server = ScramServer::new(ServerConfig::new(rand::random()));
     let conn = Arc::new(ConnectionInfo::new("demo-client"));
 
     println!("# alice connects");
-    let (authenticated, identity) = exchange(&server, &store, &conn, "alice", "pencil", None).unwrap();
+    let (authenticated, identity) =
+        exchange(&server, &store, &conn, "alice", "pencil", None).unwrap();
     println!("\n# alice re-authenticates");
-    exchange(&server, &store, &conn, "alice", "pencil", Some((authenticated, &identity))).unwrap();
+    exchange(
+        &server,
+        &store,
+        &conn,
+        "alice",
+        "pencil",
+        Some((authenticated, &identity)),
+    )
+    .unwrap();
     println!("\n# wrong password");
     exchange(&server, &store, &conn, "alice", "pencil?", None);
     println!("\n# unknown user (same answer as a wrong password)");

@@ -21,8 +21,8 @@ use crate::crypto::{self, Key};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::message::{
-    CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFinal, ServerFinalOutcome, ServerFirst, push_proof,
-    write_client_final_without_proof,
+    CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFinal, ServerFinalOutcome, ServerFirst,
+    push_proof, write_client_final_without_proof,
 };
 use crate::saslprep::{Mode, saslprep};
 
@@ -43,7 +43,11 @@ impl Default for ClientConfig {
 impl ClientConfig {
     /// Defaults: iteration window 4096..=1,000,000, 24-byte nonces, 4 KiB message limit.
     pub fn new() -> Self {
-        Self { iteration_window: DEFAULT_ITERATIONS..=1_000_000, nonce_len: 24, max_message_len: DEFAULT_MAX_MESSAGE_LEN }
+        Self {
+            iteration_window: DEFAULT_ITERATIONS..=1_000_000,
+            nonce_len: 24,
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+        }
     }
 
     /// Iteration counts the client accepts. Checked before any PBKDF2 work, so a hostile
@@ -137,7 +141,14 @@ pub fn start<R: CryptoRng + ?Sized>(
     password: &str,
     rng: &mut R,
 ) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
-    start_with(config, mechanism, username, password, ClientOptions::default(), rng)
+    start_with(
+        config,
+        mechanism,
+        username,
+        password,
+        ClientOptions::default(),
+        rng,
+    )
 }
 
 /// [`start`] with an authorization identity and/or channel binding.
@@ -179,8 +190,10 @@ impl Session {
         password: &str,
         options: ClientOptions<'_>,
     ) -> Result<Self, Error> {
-        let username =
-            saslprep(username, Mode::Query).map_err(|source| Error::Saslprep { what: "username", source })?;
+        let username = saslprep(username, Mode::Query).map_err(|source| Error::Saslprep {
+            what: "username",
+            source,
+        })?;
         if username.is_empty() {
             return Err(Error::EmptyUsername);
         }
@@ -188,10 +201,16 @@ impl Session {
             .authzid
             .map(|a| saslprep(a, Mode::Query).map(|a| a.into_owned()))
             .transpose()
-            .map_err(|source| Error::Saslprep { what: "authzid", source })?;
+            .map_err(|source| Error::Saslprep {
+                what: "authzid",
+                source,
+            })?;
         let password = Zeroizing::new(
             saslprep(password, Mode::Stored)
-                .map_err(|source| Error::Saslprep { what: "password", source })?
+                .map_err(|source| Error::Saslprep {
+                    what: "password",
+                    source,
+                })?
                 .into_owned(),
         );
         if mechanism.is_plus() && options.channel_binding.is_none() {
@@ -214,7 +233,8 @@ impl Session {
             (Some(_), false) => CbindFlag::SupportedNotUsed,
             (None, _) => CbindFlag::NotSupported,
         };
-        let (message, bare_start) = ClientFirst::write(flag, self.authzid.as_deref(), &self.username, nonce);
+        let (message, bare_start) =
+            ClientFirst::write(flag, self.authzid.as_deref(), &self.username, nonce);
         let state = AwaitingServerFirst {
             gs2_header: message.get(..bare_start).unwrap_or_default().into(),
             client_first_bare: message.get(bare_start..).unwrap_or_default().into(),
@@ -231,7 +251,8 @@ impl AwaitingServerFirst {
     pub fn on_server_first(self, data: &[u8]) -> Result<(AwaitingServerFinal, Vec<u8>), Error> {
         let mut session = self.session;
         let first = ServerFirst::parse(data, session.config.max_message_len)?;
-        let nonce_ok = first.nonce().len() > self.client_nonce.len() && first.nonce().starts_with(&self.client_nonce);
+        let nonce_ok = first.nonce().len() > self.client_nonce.len()
+            && first.nonce().starts_with(&self.client_nonce);
         if !nonce_ok {
             return Err(Error::NonceMismatch);
         }
@@ -245,16 +266,29 @@ impl AwaitingServerFirst {
         }
         let hash = session.mechanism.hash();
         let salted = match &session.cache {
-            Some(c) if c.salt == first.salt() && c.iterations == first.iterations() => c.salted.clone(),
-            _ => crypto::hi(hash, session.password.as_bytes(), first.salt(), first.iterations()),
+            Some(c) if c.salt == first.salt() && c.iterations == first.iterations() => {
+                c.salted.clone()
+            }
+            _ => crypto::hi(
+                hash,
+                session.password.as_bytes(),
+                first.salt(),
+                first.iterations(),
+            ),
         };
         let cbind_data = match (&session.channel_binding, session.mechanism.is_plus()) {
             (Some(b), true) => b.data(),
             _ => &[],
         };
-        let mut message = write_client_final_without_proof(self.gs2_header.as_bytes(), cbind_data, first.nonce());
-        let auth_message: [&[u8]; 5] =
-            [self.client_first_bare.as_bytes(), b",", first.as_str().as_bytes(), b",", message.as_bytes()];
+        let mut message =
+            write_client_final_without_proof(self.gs2_header.as_bytes(), cbind_data, first.nonce());
+        let auth_message: [&[u8]; 5] = [
+            self.client_first_bare.as_bytes(),
+            b",",
+            first.as_str().as_bytes(),
+            b",",
+            message.as_bytes(),
+        ];
         let client_key = crypto::client_key(hash, &salted);
         let stored_key = crypto::stored_key(hash, &client_key);
         let client_signature = crypto::hmac(hash, stored_key.as_bytes(), &auth_message);
@@ -262,8 +296,18 @@ impl AwaitingServerFirst {
         let server_key = crypto::server_key(hash, &salted);
         let expected_signature = crypto::hmac(hash, server_key.as_bytes(), &auth_message);
         push_proof(&mut message, &proof);
-        session.cache = Some(SaltedCache { salt: first.salt().to_vec(), iterations: first.iterations(), salted });
-        Ok((AwaitingServerFinal { session, expected_signature }, message.into_bytes()))
+        session.cache = Some(SaltedCache {
+            salt: first.salt().to_vec(),
+            iterations: first.iterations(),
+            salted,
+        });
+        Ok((
+            AwaitingServerFinal {
+                session,
+                expected_signature,
+            },
+            message.into_bytes(),
+        ))
     }
 }
 
@@ -271,10 +315,16 @@ impl AwaitingServerFinal {
     /// Handles the server-final-message: `v=` must equal the expected server signature
     /// (constant-time); `e=` is returned as [`Error::ServerError`].
     pub fn on_server_final(self, data: &[u8]) -> Result<Authenticated, Error> {
-        let last = ServerFinal::parse(data, self.session.mechanism.hash().output_len(), self.session.config.max_message_len)?;
+        let last = ServerFinal::parse(
+            data,
+            self.session.mechanism.hash().output_len(),
+            self.session.config.max_message_len,
+        )?;
         match last.outcome() {
             ServerFinalOutcome::Error(e) => Err(Error::ServerError(e.clone())),
-            ServerFinalOutcome::Verifier(v) if *v == self.expected_signature => Ok(Authenticated { session: self.session }),
+            ServerFinalOutcome::Verifier(v) if *v == self.expected_signature => Ok(Authenticated {
+                session: self.session,
+            }),
             ServerFinalOutcome::Verifier(_) => Err(Error::InvalidServerSignature),
         }
     }
@@ -288,7 +338,10 @@ impl Authenticated {
 
     /// Starts a re-authentication (AUTH 0x19 with the returned client-first-message).
     /// The SaltedPassword is reused when the server sends the same salt and count.
-    pub fn reauthenticate<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (AwaitingServerFirst, Vec<u8>) {
+    pub fn reauthenticate<R: CryptoRng + ?Sized>(
+        self,
+        rng: &mut R,
+    ) -> (AwaitingServerFirst, Vec<u8>) {
         let nonce = random_nonce(self.session.config.nonce_len, rng);
         self.session.begin(&nonce)
     }

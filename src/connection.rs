@@ -34,7 +34,9 @@ impl ChannelBindingType {
 
     /// Looks up a type by its registered name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::TlsExporter, Self::TlsServerEndPoint, Self::TlsUnique].into_iter().find(|t| t.name() == name)
+        [Self::TlsExporter, Self::TlsServerEndPoint, Self::TlsUnique]
+            .into_iter()
+            .find(|t| t.name() == name)
     }
 }
 
@@ -49,7 +51,10 @@ impl ChannelBinding {
     /// Binding data of the given type (e.g. 32 bytes from rustls `export_keying_material`
     /// with label `EXPORTER-Channel-Binding` and no context, for `tls-exporter`).
     pub fn new(kind: ChannelBindingType, data: impl Into<Vec<u8>>) -> Self {
-        Self { kind, data: Zeroizing::new(data.into()) }
+        Self {
+            kind,
+            data: Zeroizing::new(data.into()),
+        }
     }
 
     /// The type.
@@ -65,7 +70,10 @@ impl ChannelBinding {
 
 impl fmt::Debug for ChannelBinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelBinding").field("kind", &self.kind).field("data", &"<redacted>").finish()
+        f.debug_struct("ChannelBinding")
+            .field("kind", &self.kind)
+            .field("data", &"<redacted>")
+            .finish()
     }
 }
 
@@ -98,7 +106,11 @@ pub struct ConnectionInfo {
 impl ConnectionInfo {
     /// Connection info with just a client id; set other fields as needed.
     pub fn new(client_id: impl Into<String>) -> Self {
-        Self { client_id: client_id.into(), protocol: "mqtt".into(), ..Self::default() }
+        Self {
+            client_id: client_id.into(),
+            protocol: "mqtt".into(),
+            ..Self::default()
+        }
     }
 
     /// Sets the peer address.

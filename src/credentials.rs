@@ -56,7 +56,9 @@ pub enum CredentialsError {
     #[error("iteration count must be a positive 32-bit integer")]
     InvalidIterations,
     /// A PostgreSQL verifier does not have the shape `SCRAM-SHA-256$<i>:<salt>$<stored>:<server>`.
-    #[error("not a SCRAM verifier of the form SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>: {0}")]
+    #[error(
+        "not a SCRAM verifier of the form SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>: {0}"
+    )]
     MalformedVerifier(&'static str),
 }
 
@@ -114,7 +116,12 @@ impl StoredCredentials {
             if bytes.len() == hash.output_len() {
                 Key::from_slice(bytes).ok_or(CredentialsError::InvalidIterations)
             } else {
-                Err(CredentialsError::WrongLength { field, hash, expected: hash.output_len(), found: bytes.len() })
+                Err(CredentialsError::WrongLength {
+                    field,
+                    hash,
+                    expected: hash.output_len(),
+                    found: bytes.len(),
+                })
             }
         };
         Ok(Self {
@@ -127,14 +134,22 @@ impl StoredCredentials {
     }
 
     /// Derives credentials from a password (SASLprep'd as a stored string, RFC 5802 §2.2).
-    pub fn derive(hash: HashAlgorithm, password: &str, salt: &[u8], iterations: u32) -> Result<Self, Error> {
+    pub fn derive(
+        hash: HashAlgorithm,
+        password: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<Self, Error> {
         if salt.is_empty() {
             return Err(CredentialsError::EmptySalt.into());
         }
         if iterations == 0 {
             return Err(CredentialsError::InvalidIterations.into());
         }
-        let prepared = saslprep(password, Mode::Stored).map_err(|source| Error::Saslprep { what: "password", source })?;
+        let prepared = saslprep(password, Mode::Stored).map_err(|source| Error::Saslprep {
+            what: "password",
+            source,
+        })?;
         let salted = crypto::hi(hash, prepared.as_bytes(), salt, iterations);
         if let alloc::borrow::Cow::Owned(mut s) = prepared {
             zeroize::Zeroize::zeroize(&mut s);
@@ -155,7 +170,12 @@ impl StoredCredentials {
     }
 
     /// Builds credentials from an already computed SaltedPassword.
-    pub fn from_salted_password(hash: HashAlgorithm, salted: &Key, salt: &[u8], iterations: u32) -> Self {
+    pub fn from_salted_password(
+        hash: HashAlgorithm,
+        salted: &Key,
+        salt: &[u8],
+        iterations: u32,
+    ) -> Self {
         let client_key = crypto::client_key(hash, salted);
         Self {
             hash,
@@ -207,7 +227,9 @@ impl StoredCredentials {
         server_key: &str,
         iterations: u32,
     ) -> Result<Self, CredentialsError> {
-        let decode = |field, s: &str| hex::decode(s.trim()).map_err(|_| CredentialsError::InvalidHex { field });
+        let decode = |field, s: &str| {
+            hex::decode(s.trim()).map_err(|_| CredentialsError::InvalidHex { field })
+        };
         Self::from_parts(
             hash,
             &decode("salt", salt)?,
@@ -244,7 +266,8 @@ impl StoredCredentials {
     pub fn from_postgres(verifier: &str) -> Result<Self, CredentialsError> {
         use CredentialsError::MalformedVerifier as Bad;
         let mut parts = verifier.trim().split('$');
-        let (Some(method), Some(iter_salt), Some(keys), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(method), Some(iter_salt), Some(keys), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(Bad("expected three '$'-separated parts"));
         };
@@ -253,11 +276,25 @@ impl StoredCredentials {
             "SCRAM-SHA-512" => HashAlgorithm::Sha512,
             _ => return Err(Bad("method must be SCRAM-SHA-256 or SCRAM-SHA-512")),
         };
-        let (iterations, salt) = iter_salt.split_once(':').ok_or(Bad("expected <iterations>:<salt>"))?;
-        let (stored, server) = keys.split_once(':').ok_or(Bad("expected <StoredKey>:<ServerKey>"))?;
+        let (iterations, salt) = iter_salt
+            .split_once(':')
+            .ok_or(Bad("expected <iterations>:<salt>"))?;
+        let (stored, server) = keys
+            .split_once(':')
+            .ok_or(Bad("expected <StoredKey>:<ServerKey>"))?;
         let iterations = parse_iterations(iterations)?;
-        let b64 = |field, s: &str| STANDARD.decode(s).map_err(|_| CredentialsError::InvalidBase64 { field });
-        Self::from_parts(hash, &b64("salt", salt)?, iterations, &b64("stored_key", stored)?, &b64("server_key", server)?)
+        let b64 = |field, s: &str| {
+            STANDARD
+                .decode(s)
+                .map_err(|_| CredentialsError::InvalidBase64 { field })
+        };
+        Self::from_parts(
+            hash,
+            &b64("salt", salt)?,
+            iterations,
+            &b64("stored_key", stored)?,
+            &b64("server_key", server)?,
+        )
     }
 }
 

@@ -98,7 +98,9 @@ pub enum Error {
     ChannelBindingMismatch,
     /// The client said it supports channel binding but thinks the server does not (`y`),
     /// while this server offers it: a possible downgrade attack (RFC 5802 §6).
-    #[error("client used gs2 flag 'y' but the server supports channel binding (possible downgrade)")]
+    #[error(
+        "client used gs2 flag 'y' but the server supports channel binding (possible downgrade)"
+    )]
     ChannelBindingDowngrade,
     /// The client asked for channel binding the connection cannot provide.
     #[error("channel binding is not available on this connection")]
@@ -154,13 +156,17 @@ impl Error {
     /// Which party caused the error.
     pub fn category(&self) -> ErrorCategory {
         match self {
-            Self::Malformed { .. } | Self::TooLong { .. } | Self::MandatoryExtension { .. } | Self::MissingData => {
-                ErrorCategory::Malformed
-            }
-            Self::UnsupportedMechanism | Self::MethodChanged | Self::UnexpectedReasonCode { .. } => {
-                ErrorCategory::Protocol
-            }
-            Self::Saslprep { .. } | Self::EmptyUsername | Self::Credentials(_) | Self::Config(_) => ErrorCategory::Local,
+            Self::Malformed { .. }
+            | Self::TooLong { .. }
+            | Self::MandatoryExtension { .. }
+            | Self::MissingData => ErrorCategory::Malformed,
+            Self::UnsupportedMechanism
+            | Self::MethodChanged
+            | Self::UnexpectedReasonCode { .. } => ErrorCategory::Protocol,
+            Self::Saslprep { .. }
+            | Self::EmptyUsername
+            | Self::Credentials(_)
+            | Self::Config(_) => ErrorCategory::Local,
             _ => ErrorCategory::Authentication,
         }
     }
@@ -180,8 +186,13 @@ impl Error {
     /// exactly like a wrong password, so the peer cannot enumerate users.
     pub fn server_error(&self) -> Option<ServerErrorValue> {
         Some(match self {
-            Self::Malformed { problem: Problem::InvalidUsername, .. } => ServerErrorValue::InvalidUsernameEncoding,
-            Self::Malformed { .. } | Self::TooLong { .. } | Self::MissingData => ServerErrorValue::InvalidEncoding,
+            Self::Malformed {
+                problem: Problem::InvalidUsername,
+                ..
+            } => ServerErrorValue::InvalidUsernameEncoding,
+            Self::Malformed { .. } | Self::TooLong { .. } | Self::MissingData => {
+                ServerErrorValue::InvalidEncoding
+            }
             Self::MandatoryExtension { .. } => ServerErrorValue::ExtensionsNotSupported,
             Self::InvalidProof
             | Self::UnknownUser
@@ -193,9 +204,10 @@ impl Error {
                 ServerErrorValue::ChannelBindingNotSupported
             }
             Self::UnsupportedChannelBindingType => ServerErrorValue::UnsupportedChannelBindingType,
-            Self::HandshakeTimeout | Self::NonceMismatch | Self::AuthzidNotAllowed | Self::ReauthUserMismatch => {
-                ServerErrorValue::OtherError
-            }
+            Self::HandshakeTimeout
+            | Self::NonceMismatch
+            | Self::AuthzidNotAllowed
+            | Self::ReauthUserMismatch => ServerErrorValue::OtherError,
             _ => return None,
         })
     }

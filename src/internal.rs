@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use crate::client::{AwaitingServerFirst, Authenticated, ClientConfig, ClientOptions};
+use crate::client::{Authenticated, AwaitingServerFirst, ClientConfig, ClientOptions};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::mqtt::Reply;
@@ -13,7 +13,11 @@ use crate::provider::Lookup;
 use crate::server::{NeedCredentials, ServerChallenge};
 
 /// [`NeedCredentials::continue_with`] with a fixed server nonce part instead of random bytes.
-pub fn continue_with_nonce(pending: NeedCredentials, lookup: Lookup, server_nonce: &str) -> (ServerChallenge, Reply) {
+pub fn continue_with_nonce(
+    pending: NeedCredentials,
+    lookup: Lookup,
+    server_nonce: &str,
+) -> (ServerChallenge, Reply) {
     pending.continue_with_nonce(lookup, server_nonce)
 }
 
@@ -30,6 +34,9 @@ pub fn client_start_with_nonce(
 }
 
 /// [`Authenticated::reauthenticate`] with a fixed client nonce.
-pub fn client_reauthenticate_with_nonce(state: Authenticated, nonce: &str) -> (AwaitingServerFirst, Vec<u8>) {
+pub fn client_reauthenticate_with_nonce(
+    state: Authenticated,
+    nonce: &str,
+) -> (AwaitingServerFirst, Vec<u8>) {
     state.reauthenticate_with_nonce(nonce)
 }

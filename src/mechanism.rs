@@ -124,7 +124,9 @@ impl fmt::Display for Mechanism {
 
 /// Error returned when a string is not a supported mechanism name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported authentication method (expected SCRAM-SHA-256, SCRAM-SHA-512 or a -PLUS variant)")]
+#[error(
+    "unsupported authentication method (expected SCRAM-SHA-256, SCRAM-SHA-512 or a -PLUS variant)"
+)]
 pub struct UnknownMechanism;
 
 impl FromStr for Mechanism {
@@ -141,7 +143,9 @@ impl FromStr for HashAlgorithm {
         match s.to_ascii_lowercase().as_str() {
             "sha256" | "sha-256" => Ok(Self::Sha256),
             "sha512" | "sha-512" => Ok(Self::Sha512),
-            _ => Mechanism::from_name(s).map(Mechanism::hash).ok_or(UnknownMechanism),
+            _ => Mechanism::from_name(s)
+                .map(Mechanism::hash)
+                .ok_or(UnknownMechanism),
         }
     }
 }

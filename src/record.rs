@@ -130,11 +130,24 @@ impl CredentialRecord {
         }
         let hash: HashAlgorithm = match Mechanism::from_name(&self.mechanism) {
             Some(m) if !m.is_plus() => m.hash(),
-            _ => return Err(RecordError::Mechanism { index, username: self.username }),
+            _ => {
+                return Err(RecordError::Mechanism {
+                    index,
+                    username: self.username,
+                });
+            }
         };
         let username = self.username;
-        let bad = |source| RecordError::Credentials { index, username: username.clone(), source };
-        let b64 = |field, s: &str| STANDARD.decode(s).map_err(|_| CredentialsError::InvalidBase64 { field });
+        let bad = |source| RecordError::Credentials {
+            index,
+            username: username.clone(),
+            source,
+        };
+        let b64 = |field, s: &str| {
+            STANDARD
+                .decode(s)
+                .map_err(|_| CredentialsError::InvalidBase64 { field })
+        };
         let credentials = (|| {
             StoredCredentials::from_parts(
                 hash,
@@ -161,7 +174,10 @@ impl CredentialRecord {
 pub fn parse_records(text: &str) -> Result<Vec<(String, UserRecord)>, RecordError> {
     let trimmed = text.trim_start();
     let raw: Vec<CredentialRecord> = if trimmed.starts_with('[') {
-        serde_json::from_str(text).map_err(|e| RecordError::Json { index: 1, message: e.to_string() })?
+        serde_json::from_str(text).map_err(|e| RecordError::Json {
+            index: 1,
+            message: e.to_string(),
+        })?
     } else {
         let mut all = Vec::new();
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<CredentialRecord>();
@@ -169,12 +185,20 @@ pub fn parse_records(text: &str) -> Result<Vec<(String, UserRecord)>, RecordErro
             match stream.next() {
                 None => break,
                 Some(Ok(r)) => all.push(r),
-                Some(Err(e)) => return Err(RecordError::Json { index, message: e.to_string() }),
+                Some(Err(e)) => {
+                    return Err(RecordError::Json {
+                        index,
+                        message: e.to_string(),
+                    });
+                }
             }
         }
         all
     };
-    raw.into_iter().enumerate().map(|(i, r)| r.into_user_record(i + 1)).collect()
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| r.into_user_record(i + 1))
+        .collect()
 }
 
 #[cfg(test)]
@@ -202,12 +226,24 @@ mod tests {
     #[test]
     fn rejects_bad_records() {
         let short = RFC.replace("WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=", "WG5d8oPm");
-        assert!(matches!(parse_records(&short), Err(RecordError::Credentials { .. })));
+        assert!(matches!(
+            parse_records(&short),
+            Err(RecordError::Credentials { .. })
+        ));
         let mech = RFC.replace("SCRAM-SHA-256", "SCRAM-SHA-1");
-        assert!(matches!(parse_records(&mech), Err(RecordError::Mechanism { .. })));
+        assert!(matches!(
+            parse_records(&mech),
+            Err(RecordError::Mechanism { .. })
+        ));
         let extra = RFC.replace("\"username\"", "\"password\":\"x\",\"username\"");
-        assert!(matches!(parse_records(&extra), Err(RecordError::Json { .. })));
+        assert!(matches!(
+            parse_records(&extra),
+            Err(RecordError::Json { .. })
+        ));
         let lines = alloc::format!("{RFC}\n{{oops");
-        assert!(matches!(parse_records(&lines), Err(RecordError::Json { index: 2, .. })));
+        assert!(matches!(
+            parse_records(&lines),
+            Err(RecordError::Json { index: 2, .. })
+        ));
     }
 }

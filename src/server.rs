@@ -24,7 +24,8 @@ use crate::crypto::{self, Key};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::message::{
-    CbindFlag, ClientFinal, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, MessageKind, Problem, ServerFinal, ServerFirst,
+    CbindFlag, ClientFinal, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, MessageKind, Problem,
+    ServerFinal, ServerFirst,
 };
 use crate::mqtt::{PacketType, ReasonCode, Reply};
 use crate::provider::{Lookup, LookupRequest};
@@ -205,10 +206,22 @@ impl Trigger {
         let reply = match self {
             Trigger::Connect => {
                 let method = method.filter(|_| reason_code != ReasonCode::BadAuthenticationMethod);
-                let data = method.and(error.server_error()).map(|e| e.to_message().into_bytes());
-                Reply { packet: PacketType::Connack, reason_code, method, data }
+                let data = method
+                    .and(error.server_error())
+                    .map(|e| e.to_message().into_bytes());
+                Reply {
+                    packet: PacketType::Connack,
+                    reason_code,
+                    method,
+                    data,
+                }
             }
-            Trigger::Reauth => Reply { packet: PacketType::Disconnect, reason_code, method: None, data: None },
+            Trigger::Reauth => Reply {
+                packet: PacketType::Disconnect,
+                reason_code,
+                method: None,
+                data: None,
+            },
         };
         Rejection { reply, error }
     }
@@ -242,7 +255,9 @@ impl fmt::Debug for NeedCredentials {
 impl ScramServer {
     /// Wraps a configuration.
     pub fn new(config: ServerConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self {
+            config: Arc::new(config),
+        }
     }
 
     /// The configuration.
@@ -260,9 +275,17 @@ impl ScramServer {
     ) -> Result<NeedCredentials, Rejection> {
         let (trigger, method, data, current) = match packet {
             StartPacket::Connect { method, data } => (Trigger::Connect, method, data, None),
-            StartPacket::Reauthenticate { reason_code, method, data, current } => {
+            StartPacket::Reauthenticate {
+                reason_code,
+                method,
+                data,
+                current,
+            } => {
                 if reason_code != ReasonCode::ReAuthenticate.to_u8() {
-                    let error = Error::UnexpectedReasonCode { expected: ReasonCode::ReAuthenticate, found: reason_code };
+                    let error = Error::UnexpectedReasonCode {
+                        expected: ReasonCode::ReAuthenticate,
+                        found: reason_code,
+                    };
                     return Err(Trigger::Reauth.reject(None, error));
                 }
                 (Trigger::Reauth, method, data, Some(current))
@@ -279,11 +302,17 @@ impl ScramServer {
         let fail = |error| trigger.reject(Some(mechanism), error);
         let data = data.ok_or_else(|| fail(Error::MissingData))?;
         let first = ClientFirst::parse(data, self.config.max_message_len).map_err(fail)?;
-        self.check_binding(&first, mechanism, connection).map_err(fail)?;
+        self.check_binding(&first, mechanism, connection)
+            .map_err(fail)?;
         let username = saslprep(first.username(), Mode::Query)
             .ok()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| fail(Error::Malformed { message: MessageKind::ClientFirst, problem: Problem::InvalidUsername }))?
+            .ok_or_else(|| {
+                fail(Error::Malformed {
+                    message: MessageKind::ClientFirst,
+                    problem: Problem::InvalidUsername,
+                })
+            })?
             .into_owned();
         let authzid = match first.gs2().authzid.as_deref() {
             None => None,
@@ -311,10 +340,18 @@ impl ScramServer {
     }
 
     /// RFC 5802 §6: the gs2 flag must fit the mechanism and the connection.
-    fn check_binding(&self, first: &ClientFirst<'_>, mechanism: Mechanism, conn: &ConnectionInfo) -> Result<(), Error> {
+    fn check_binding(
+        &self,
+        first: &ClientFirst<'_>,
+        mechanism: Mechanism,
+        conn: &ConnectionInfo,
+    ) -> Result<(), Error> {
         match (first.gs2().cbind, mechanism.is_plus()) {
             (CbindFlag::Used(name), true) => {
-                let binding = conn.channel_binding.as_ref().ok_or(Error::ChannelBindingNotSupported)?;
+                let binding = conn
+                    .channel_binding
+                    .as_ref()
+                    .ok_or(Error::ChannelBindingNotSupported)?;
                 if binding.kind().name() != name {
                     return Err(Error::UnsupportedChannelBindingType);
                 }
@@ -355,7 +392,11 @@ impl NeedCredentials {
     /// Unknown users, unusable records and [`Lookup::Ignore`] get a mock challenge
     /// whose salt is keyed on the username, so they look like real users until the
     /// proof fails.
-    pub fn continue_with<R: CryptoRng + ?Sized>(self, lookup: Lookup, rng: &mut R) -> (ServerChallenge, Reply) {
+    pub fn continue_with<R: CryptoRng + ?Sized>(
+        self,
+        lookup: Lookup,
+        rng: &mut R,
+    ) -> (ServerChallenge, Reply) {
         let mut raw = [0u8; 96];
         let raw = raw.get_mut(..self.config.nonce_len).unwrap_or_default();
         rng.fill_bytes(raw);
@@ -363,7 +404,11 @@ impl NeedCredentials {
         self.continue_with_nonce(lookup, &nonce)
     }
 
-    pub(crate) fn continue_with_nonce(self, lookup: Lookup, server_nonce: &str) -> (ServerChallenge, Reply) {
+    pub(crate) fn continue_with_nonce(
+        self,
+        lookup: Lookup,
+        server_nonce: &str,
+    ) -> (ServerChallenge, Reply) {
         let hash = self.mechanism.hash();
         let (secrets, failure) = match lookup {
             Lookup::Found(record) if record.credentials.hash() == hash => {
@@ -384,7 +429,10 @@ impl NeedCredentials {
             }
             Lookup::Found(record) => (
                 self.mock_secrets(),
-                Err(Error::CredentialsMismatch { requested: hash, found: record.credentials.hash() }),
+                Err(Error::CredentialsMismatch {
+                    requested: hash,
+                    found: record.credentials.hash(),
+                }),
             ),
             Lookup::NotFound => (self.mock_secrets(), Err(Error::UnknownUser)),
             Lookup::Ignore(_) => (self.mock_secrets(), Err(Error::CredentialsUnavailable)),
@@ -399,29 +447,53 @@ impl NeedCredentials {
             method: Some(self.mechanism),
             data: Some(server_first.clone().into_bytes()),
         };
-        let challenge = ServerChallenge { pending: self, secrets, failure, nonce, server_first };
+        let challenge = ServerChallenge {
+            pending: self,
+            secrets,
+            failure,
+            nonce,
+            server_first,
+        };
         (challenge, reply)
     }
 
     fn client_nonce(&self) -> &str {
         // client-first-message-bare is "n=<user>,r=<nonce>[,ext]": the nonce is after the first ",r=".
         let start = self.client_first_bare.find(",r=").map_or(0, |i| i + 3);
-        self.client_first_bare.get(start..start + self.client_nonce_len).unwrap_or_default()
+        self.client_first_bare
+            .get(start..start + self.client_nonce_len)
+            .unwrap_or_default()
     }
 
     /// Credentials for a user that does not exist: salt = HMAC(mock_key, hash ‖ 0 ‖ username),
-    /// keys derived the same way so the proof check does the same work and fails.
+    /// truncated to the length of generated salts. The keys are all-zero: no proof can
+    /// verify against a StoredKey of zero (that needs a SHA-2 preimage), and `finish`
+    /// runs the same proof computation on them as on real keys.
     fn mock_secrets(&self) -> Secrets {
         let hash = self.mechanism.hash();
-        let key = self.config.mock_key.as_slice();
-        let name = self.username.as_bytes();
-        let tag = hash.short_name().as_bytes();
-        let salt_full = crypto::hmac(hash, key, &[b"salt\0", tag, b"\0", name]);
+        let salt = crypto::hmac(
+            hash,
+            self.config.mock_key.as_slice(),
+            &[
+                b"mqtt-scram mock salt\0",
+                hash.short_name().as_bytes(),
+                b"\0",
+                self.username.as_bytes(),
+            ],
+        );
+        let zero = [0u8; crypto::MAX_OUTPUT_LEN]
+            .get(..hash.output_len())
+            .and_then(Key::from_slice)
+            .unwrap_or_else(|| salt.clone());
         Secrets {
-            salt: salt_full.as_bytes().get(..DEFAULT_SALT_LEN).unwrap_or_default().to_vec(),
+            salt: salt
+                .as_bytes()
+                .get(..DEFAULT_SALT_LEN)
+                .unwrap_or_default()
+                .to_vec(),
             iterations: self.config.mock_iterations,
-            stored_key: crypto::hmac(hash, key, &[b"stored\0", tag, b"\0", name]),
-            server_key: crypto::hmac(hash, key, &[b"server\0", tag, b"\0", name]),
+            stored_key: zero.clone(),
+            server_key: zero,
         }
     }
 }
@@ -471,20 +543,39 @@ impl ServerChallenge {
     }
 
     /// Finishes with the client's AUTH packet (reason code, method, data).
-    pub fn finish(self, reason_code: u8, method: &str, data: Option<&[u8]>, now: Duration) -> Outcome {
+    pub fn finish(
+        self,
+        reason_code: u8,
+        method: &str,
+        data: Option<&[u8]>,
+        now: Duration,
+    ) -> Outcome {
         match self.verify(reason_code, method, data, now) {
             Ok(outcome) => outcome,
-            Err(error) => Outcome::Rejected(self.pending.trigger.reject(Some(self.pending.mechanism), error)),
+            Err(error) => Outcome::Rejected(
+                self.pending
+                    .trigger
+                    .reject(Some(self.pending.mechanism), error),
+            ),
         }
     }
 
-    fn verify(&self, reason_code: u8, method: &str, data: Option<&[u8]>, now: Duration) -> Result<Outcome, Error> {
+    fn verify(
+        &self,
+        reason_code: u8,
+        method: &str,
+        data: Option<&[u8]>,
+        now: Duration,
+    ) -> Result<Outcome, Error> {
         let p = &self.pending;
         if method != p.mechanism.name() {
             return Err(Error::MethodChanged);
         }
         if reason_code != ReasonCode::ContinueAuthentication.to_u8() {
-            return Err(Error::UnexpectedReasonCode { expected: ReasonCode::ContinueAuthentication, found: reason_code });
+            return Err(Error::UnexpectedReasonCode {
+                expected: ReasonCode::ContinueAuthentication,
+                found: reason_code,
+            });
         }
         if now > p.deadline {
             return Err(Error::HandshakeTimeout);
@@ -514,7 +605,8 @@ impl ServerChallenge {
             b",",
             last.without_proof().as_bytes(),
         ];
-        let client_signature = crypto::hmac(hash, self.secrets.stored_key.as_bytes(), &auth_message);
+        let client_signature =
+            crypto::hmac(hash, self.secrets.stored_key.as_bytes(), &auth_message);
         let client_key = crypto::xor(last.proof(), &client_signature);
         let proof_ok = crypto::stored_key(hash, &client_key) == self.secrets.stored_key;
         let extras = match (&self.failure, proof_ok) {
@@ -522,7 +614,8 @@ impl ServerChallenge {
             (Ok(_), false) => return Err(Error::InvalidProof),
             (Ok(extras), true) => extras,
         };
-        let server_signature = crypto::hmac(hash, self.secrets.server_key.as_bytes(), &auth_message);
+        let server_signature =
+            crypto::hmac(hash, self.secrets.server_key.as_bytes(), &auth_message);
         let data = ServerFinal::write_verifier(&server_signature).into_bytes();
         let (packet, reason_code) = match p.trigger {
             Trigger::Connect => (PacketType::Connack, ReasonCode::Success),
@@ -537,7 +630,12 @@ impl ServerChallenge {
             expire_at: extras.expire_at,
             acl: extras.acl.clone(),
         };
-        let reply = Reply { packet, reason_code, method: Some(p.mechanism), data: Some(data) };
+        let reply = Reply {
+            packet,
+            reason_code,
+            method: Some(p.mechanism),
+            data: Some(data),
+        };
         Ok(Outcome::Accepted { reply, identity })
     }
 }

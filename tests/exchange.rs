@@ -1,17 +1,24 @@
 //! MQTT-level exchanges between the crate's client and server: CONNECT → AUTH → AUTH →
 //! CONNACK, re-authentication AUTH 0x19 → … → AUTH 0x00, and every way they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mqtt_scram::client::{self, ClientConfig, ClientOptions};
 use mqtt_scram::message::ServerFirst;
-use mqtt_scram::provider::{IgnoreReason, Lookup, MemoryProvider, SyncCredentialProvider, UserRecord};
+use mqtt_scram::provider::{
+    IgnoreReason, Lookup, MemoryProvider, SyncCredentialProvider, UserRecord,
+};
 use mqtt_scram::server::NeedCredentials;
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome, PacketType,
-    ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials,
+    ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome,
+    PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -32,13 +39,18 @@ impl World {
     fn with_config(config: ServerConfig) -> Self {
         let store = MemoryProvider::new();
         for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
-            let creds = StoredCredentials::derive(hash, "pencil", b"0123456789abcdef", 4096).unwrap();
+            let creds =
+                StoredCredentials::derive(hash, "pencil", b"0123456789abcdef", 4096).unwrap();
             let mut record = UserRecord::new(creds);
             record.is_superuser = true;
             record.client_attrs.insert("site".into(), "lab".into());
             store.insert("user", record);
         }
-        Self { server: ScramServer::new(config), store, rng: StdRng::seed_from_u64(7) }
+        Self {
+            server: ScramServer::new(config),
+            store,
+            rng: StdRng::seed_from_u64(7),
+        }
     }
 
     fn lookup(&self, pending: &NeedCredentials) -> Lookup {
@@ -54,18 +66,47 @@ impl World {
         password: &str,
         options: ClientOptions<'_>,
     ) -> (Outcome, Option<Result<client::Authenticated, Error>>) {
-        let (c, first) = client::start_with(&ClientConfig::new(), mechanism, user, password, options, &mut self.rng).unwrap();
-        let pending = match self.server.start(conn, StartPacket::Connect { method: mechanism.name(), data: Some(&first) }, T0) {
+        let (c, first) = client::start_with(
+            &ClientConfig::new(),
+            mechanism,
+            user,
+            password,
+            options,
+            &mut self.rng,
+        )
+        .unwrap();
+        let pending = match self.server.start(
+            conn,
+            StartPacket::Connect {
+                method: mechanism.name(),
+                data: Some(&first),
+            },
+            T0,
+        ) {
             Ok(p) => p,
             Err(r) => return (Outcome::Rejected(r), None),
         };
         let lookup = self.lookup(&pending);
         let (challenge, reply) = pending.continue_with(lookup, &mut self.rng);
-        assert_eq!((reply.packet, reply.reason_code, reply.method), (PacketType::Auth, ReasonCode::ContinueAuthentication, Some(mechanism)));
+        assert_eq!(
+            (reply.packet, reply.reason_code, reply.method),
+            (
+                PacketType::Auth,
+                ReasonCode::ContinueAuthentication,
+                Some(mechanism)
+            )
+        );
         let (c, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-        let outcome = challenge.finish(0x18, mechanism.name(), Some(&last), T0 + Duration::from_secs(1));
+        let outcome = challenge.finish(
+            0x18,
+            mechanism.name(),
+            Some(&last),
+            T0 + Duration::from_secs(1),
+        );
         let client_result = match &outcome {
-            Outcome::Accepted { reply, .. } => Some(c.on_server_final(reply.data.as_deref().unwrap())),
+            Outcome::Accepted { reply, .. } => {
+                Some(c.on_server_final(reply.data.as_deref().unwrap()))
+            }
             Outcome::Rejected(r) => r.reply.data.as_deref().map(|d| c.on_server_final(d)),
         };
         (outcome, client_result)
@@ -80,15 +121,26 @@ fn plain_conn() -> Arc<ConnectionInfo> {
 fn connect_succeeds_for_both_mechanisms() {
     let mut w = World::new();
     for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
-        let (outcome, client) = w.connect(&plain_conn(), mechanism, "user", "pencil", ClientOptions::default());
-        let Outcome::Accepted { reply, identity } = outcome else { panic!("{mechanism}: {outcome:?}") };
+        let (outcome, client) = w.connect(
+            &plain_conn(),
+            mechanism,
+            "user",
+            "pencil",
+            ClientOptions::default(),
+        );
+        let Outcome::Accepted { reply, identity } = outcome else {
+            panic!("{mechanism}: {outcome:?}")
+        };
         assert_eq!(reply.packet, PacketType::Connack);
         assert_eq!(reply.reason_code, ReasonCode::Success);
         assert_eq!(reply.method, Some(mechanism));
         assert!(reply.data.as_deref().unwrap().starts_with(b"v="));
         assert_eq!(identity.username, "user");
         assert!(identity.is_superuser);
-        assert_eq!(identity.client_attrs.get("site").map(String::as_str), Some("lab"));
+        assert_eq!(
+            identity.client_attrs.get("site").map(String::as_str),
+            Some("lab")
+        );
         client.unwrap().unwrap();
     }
 }
@@ -96,12 +148,29 @@ fn connect_succeeds_for_both_mechanisms() {
 #[test]
 fn wrong_password_and_unknown_user_look_the_same() {
     let mut w = World::new();
-    let (wrong, wrong_client) = w.connect(&plain_conn(), Mechanism::ScramSha256, "user", "pencil2", ClientOptions::default());
-    let (unknown, unknown_client) = w.connect(&plain_conn(), Mechanism::ScramSha256, "nobody", "pencil", ClientOptions::default());
-    let (Outcome::Rejected(a), Outcome::Rejected(b)) = (&wrong, &unknown) else { panic!("{wrong:?} {unknown:?}") };
+    let (wrong, wrong_client) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256,
+        "user",
+        "pencil2",
+        ClientOptions::default(),
+    );
+    let (unknown, unknown_client) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256,
+        "nobody",
+        "pencil",
+        ClientOptions::default(),
+    );
+    let (Outcome::Rejected(a), Outcome::Rejected(b)) = (&wrong, &unknown) else {
+        panic!("{wrong:?} {unknown:?}")
+    };
     assert_eq!(a.error, Error::InvalidProof);
     assert_eq!(b.error, Error::UnknownUser);
-    assert_eq!(a.reply, b.reply, "the peer must not tell wrong passwords from unknown users");
+    assert_eq!(
+        a.reply, b.reply,
+        "the peer must not tell wrong passwords from unknown users"
+    );
     assert_eq!(a.reply.packet, PacketType::Connack);
     assert_eq!(a.reply.reason_code, ReasonCode::NotAuthorized);
     assert_eq!(a.reply.data.as_deref(), Some(&b"e=invalid-proof"[..]));
@@ -115,13 +184,39 @@ fn mock_challenge_has_the_shape_of_a_real_one_and_is_stable() {
     let conn = plain_conn();
     let mut rng = StdRng::seed_from_u64(1);
     let mut challenge_for = |user: &str, lookup_real: bool| {
-        let (_, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, user, "pw", &mut rng).unwrap();
-        let pending = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, T0).unwrap();
-        let lookup = if lookup_real { w.lookup(&pending) } else { Lookup::NotFound };
+        let (_, first) = client::start(
+            &ClientConfig::new(),
+            Mechanism::ScramSha256,
+            user,
+            "pw",
+            &mut rng,
+        )
+        .unwrap();
+        let pending = w
+            .server
+            .start(
+                &conn,
+                StartPacket::Connect {
+                    method: "SCRAM-SHA-256",
+                    data: Some(&first),
+                },
+                T0,
+            )
+            .unwrap();
+        let lookup = if lookup_real {
+            w.lookup(&pending)
+        } else {
+            Lookup::NotFound
+        };
         let (_, reply) = pending.continue_with(lookup, &mut rng);
         let data = reply.data.unwrap();
         let parsed = ServerFirst::parse(&data, 4096).unwrap();
-        (parsed.salt().to_vec(), parsed.iterations(), parsed.nonce().len(), data.len())
+        (
+            parsed.salt().to_vec(),
+            parsed.iterations(),
+            parsed.nonce().len(),
+            data.len(),
+        )
     };
     let real = challenge_for("user", true);
     let mock1 = challenge_for("ghost", false);
@@ -133,30 +228,92 @@ fn mock_challenge_has_the_shape_of_a_real_one_and_is_stable() {
     assert_eq!(real.1, mock1.1);
     assert_eq!(real.2, mock1.2);
     // Provider failures look the same as unknown users too.
-    let (_, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "ghost", "pw", &mut rng).unwrap();
-    let pending = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, T0).unwrap();
+    let (_, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "ghost",
+        "pw",
+        &mut rng,
+    )
+    .unwrap();
+    let pending = w
+        .server
+        .start(
+            &conn,
+            StartPacket::Connect {
+                method: "SCRAM-SHA-256",
+                data: Some(&first),
+            },
+            T0,
+        )
+        .unwrap();
     let (_, reply) = pending.continue_with(Lookup::Ignore(IgnoreReason("down".into())), &mut rng);
-    assert_eq!(ServerFirst::parse(reply.data.as_deref().unwrap(), 4096).unwrap().salt(), &mock1.0[..]);
+    assert_eq!(
+        ServerFirst::parse(reply.data.as_deref().unwrap(), 4096)
+            .unwrap()
+            .salt(),
+        &mock1.0[..]
+    );
 }
 
 #[test]
 fn unsupported_or_changed_method_is_0x8c() {
     let w = World::new();
     let conn = plain_conn();
-    let r = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-1", data: Some(b"n,,n=user,r=abc") }, T0).unwrap_err();
+    let r = w
+        .server
+        .start(
+            &conn,
+            StartPacket::Connect {
+                method: "SCRAM-SHA-1",
+                data: Some(b"n,,n=user,r=abc"),
+            },
+            T0,
+        )
+        .unwrap_err();
     assert_eq!(r.reply.reason_code, ReasonCode::BadAuthenticationMethod);
     assert_eq!(r.reply.method, None);
-    let only256 = World::with_config(ServerConfig::new([1; 32]).mechanisms(&[Mechanism::ScramSha256]));
-    let r = only256.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-512", data: Some(b"n,,n=user,r=abc") }, T0).unwrap_err();
+    let only256 =
+        World::with_config(ServerConfig::new([1; 32]).mechanisms(&[Mechanism::ScramSha256]));
+    let r = only256
+        .server
+        .start(
+            &conn,
+            StartPacket::Connect {
+                method: "SCRAM-SHA-512",
+                data: Some(b"n,,n=user,r=abc"),
+            },
+            T0,
+        )
+        .unwrap_err();
     assert_eq!(r.error, Error::UnsupportedMechanism);
 
     let mut rng = StdRng::seed_from_u64(3);
-    let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
-    let pending = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, T0).unwrap();
+    let (c, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "user",
+        "pencil",
+        &mut rng,
+    )
+    .unwrap();
+    let pending = w
+        .server
+        .start(
+            &conn,
+            StartPacket::Connect {
+                method: "SCRAM-SHA-256",
+                data: Some(&first),
+            },
+            T0,
+        )
+        .unwrap();
     let lookup = w.lookup(&pending);
     let (challenge, reply) = pending.continue_with(lookup, &mut rng);
     let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-    let Outcome::Rejected(r) = challenge.finish(0x18, "SCRAM-SHA-512", Some(&last), T0) else { panic!() };
+    let Outcome::Rejected(r) = challenge.finish(0x18, "SCRAM-SHA-512", Some(&last), T0) else {
+        panic!()
+    };
     assert_eq!(r.error, Error::MethodChanged);
     assert_eq!(r.reply.reason_code, ReasonCode::BadAuthenticationMethod);
 }
@@ -166,24 +323,70 @@ fn wrong_reason_code_is_0x82() {
     let w = World::new();
     let conn = plain_conn();
     let mut rng = StdRng::seed_from_u64(4);
-    let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
-    let pending = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, T0).unwrap();
+    let (c, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "user",
+        "pencil",
+        &mut rng,
+    )
+    .unwrap();
+    let pending = w
+        .server
+        .start(
+            &conn,
+            StartPacket::Connect {
+                method: "SCRAM-SHA-256",
+                data: Some(&first),
+            },
+            T0,
+        )
+        .unwrap();
     let lookup = w.lookup(&pending);
     let (challenge, reply) = pending.continue_with(lookup, &mut rng);
     let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-    let Outcome::Rejected(r) = challenge.finish(0x19, "SCRAM-SHA-256", Some(&last), T0) else { panic!() };
+    let Outcome::Rejected(r) = challenge.finish(0x19, "SCRAM-SHA-256", Some(&last), T0) else {
+        panic!()
+    };
     assert_eq!(r.reply.reason_code, ReasonCode::ProtocolError);
-    assert_eq!(r.error, Error::UnexpectedReasonCode { expected: ReasonCode::ContinueAuthentication, found: 0x19 });
+    assert_eq!(
+        r.error,
+        Error::UnexpectedReasonCode {
+            expected: ReasonCode::ContinueAuthentication,
+            found: 0x19
+        }
+    );
 }
 
 #[test]
 fn handshake_deadline() {
-    let w = World::with_config(ServerConfig::new([1; 32]).handshake_timeout(Duration::from_secs(5)));
+    let w =
+        World::with_config(ServerConfig::new([1; 32]).handshake_timeout(Duration::from_secs(5)));
     let conn = plain_conn();
     let mut rng = StdRng::seed_from_u64(5);
-    for (delay, ok) in [(Duration::from_secs(5), true), (Duration::from_millis(5001), false)] {
-        let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
-        let pending = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, T0).unwrap();
+    for (delay, ok) in [
+        (Duration::from_secs(5), true),
+        (Duration::from_millis(5001), false),
+    ] {
+        let (c, first) = client::start(
+            &ClientConfig::new(),
+            Mechanism::ScramSha256,
+            "user",
+            "pencil",
+            &mut rng,
+        )
+        .unwrap();
+        let pending = w
+            .server
+            .start(
+                &conn,
+                StartPacket::Connect {
+                    method: "SCRAM-SHA-256",
+                    data: Some(&first),
+                },
+                T0,
+            )
+            .unwrap();
         assert_eq!(pending.deadline(), T0 + Duration::from_secs(5));
         let lookup = w.lookup(&pending);
         let (challenge, reply) = pending.continue_with(lookup, &mut rng);
@@ -204,52 +407,134 @@ fn handshake_deadline() {
 fn reauthentication_same_user_succeeds_other_user_fails() {
     let mut w = World::new();
     let conn = plain_conn();
-    let (outcome, client) = w.connect(&conn, Mechanism::ScramSha512, "user", "pencil", ClientOptions::default());
-    let Outcome::Accepted { identity, .. } = outcome else { panic!() };
+    let (outcome, client) = w.connect(
+        &conn,
+        Mechanism::ScramSha512,
+        "user",
+        "pencil",
+        ClientOptions::default(),
+    );
+    let Outcome::Accepted { identity, .. } = outcome else {
+        panic!()
+    };
     let authenticated = client.unwrap().unwrap();
 
     // Same user: AUTH 0x19 → AUTH 0x18 → AUTH 0x18 → AUTH 0x00.
     let (c, first) = authenticated.reauthenticate(&mut w.rng);
-    let start = StartPacket::Reauthenticate { reason_code: 0x19, method: "SCRAM-SHA-512", data: Some(&first), current: &identity };
+    let start = StartPacket::Reauthenticate {
+        reason_code: 0x19,
+        method: "SCRAM-SHA-512",
+        data: Some(&first),
+        current: &identity,
+    };
     let pending = w.server.start(&conn, start, T0).unwrap();
     let lookup = w.lookup(&pending);
     let (challenge, reply) = pending.continue_with(lookup, &mut w.rng);
     assert_eq!(reply.packet, PacketType::Auth);
     let (c, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-    let Outcome::Accepted { reply, identity: again } = challenge.finish(0x18, "SCRAM-SHA-512", Some(&last), T0) else { panic!() };
-    assert_eq!((reply.packet, reply.reason_code), (PacketType::Auth, ReasonCode::Success));
+    let Outcome::Accepted {
+        reply,
+        identity: again,
+    } = challenge.finish(0x18, "SCRAM-SHA-512", Some(&last), T0)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (reply.packet, reply.reason_code),
+        (PacketType::Auth, ReasonCode::Success)
+    );
     assert_eq!(again, identity);
     c.on_server_final(reply.data.as_deref().unwrap()).unwrap();
 
     // Another user on the same connection: rejected with DISCONNECT 0x87.
     let other = StoredCredentials::derive(HashAlgorithm::Sha512, "x", b"salt", 4096).unwrap();
     w.store.insert("mallory", UserRecord::new(other));
-    let (_, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha512, "mallory", "x", &mut w.rng).unwrap();
-    let start = StartPacket::Reauthenticate { reason_code: 0x19, method: "SCRAM-SHA-512", data: Some(&first), current: &identity };
+    let (_, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha512,
+        "mallory",
+        "x",
+        &mut w.rng,
+    )
+    .unwrap();
+    let start = StartPacket::Reauthenticate {
+        reason_code: 0x19,
+        method: "SCRAM-SHA-512",
+        data: Some(&first),
+        current: &identity,
+    };
     let r = w.server.start(&conn, start, T0).unwrap_err();
     assert_eq!(r.error, Error::ReauthUserMismatch);
-    assert_eq!((r.reply.packet, r.reply.reason_code), (PacketType::Disconnect, ReasonCode::NotAuthorized));
+    assert_eq!(
+        (r.reply.packet, r.reply.reason_code),
+        (PacketType::Disconnect, ReasonCode::NotAuthorized)
+    );
 
     // Wrong reason code or method on re-auth.
-    let start = StartPacket::Reauthenticate { reason_code: 0x18, method: "SCRAM-SHA-512", data: Some(&first), current: &identity };
-    assert_eq!(w.server.start(&conn, start, T0).unwrap_err().reply.reason_code, ReasonCode::ProtocolError);
-    let start = StartPacket::Reauthenticate { reason_code: 0x19, method: "SCRAM-SHA-256", data: Some(&first), current: &identity };
-    assert_eq!(w.server.start(&conn, start, T0).unwrap_err().error, Error::MethodChanged);
+    let start = StartPacket::Reauthenticate {
+        reason_code: 0x18,
+        method: "SCRAM-SHA-512",
+        data: Some(&first),
+        current: &identity,
+    };
+    assert_eq!(
+        w.server
+            .start(&conn, start, T0)
+            .unwrap_err()
+            .reply
+            .reason_code,
+        ReasonCode::ProtocolError
+    );
+    let start = StartPacket::Reauthenticate {
+        reason_code: 0x19,
+        method: "SCRAM-SHA-256",
+        data: Some(&first),
+        current: &identity,
+    };
+    assert_eq!(
+        w.server.start(&conn, start, T0).unwrap_err().error,
+        Error::MethodChanged
+    );
 }
 
 #[test]
 fn reauthentication_failure_is_disconnect() {
     let mut w = World::new();
     let conn = plain_conn();
-    let (Outcome::Accepted { identity, .. }, _) = w.connect(&conn, Mechanism::ScramSha256, "user", "pencil", ClientOptions::default()) else { panic!() };
-    let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", "wrong", &mut w.rng).unwrap();
-    let start = StartPacket::Reauthenticate { reason_code: 0x19, method: "SCRAM-SHA-256", data: Some(&first), current: &identity };
+    let (Outcome::Accepted { identity, .. }, _) = w.connect(
+        &conn,
+        Mechanism::ScramSha256,
+        "user",
+        "pencil",
+        ClientOptions::default(),
+    ) else {
+        panic!()
+    };
+    let (c, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "user",
+        "wrong",
+        &mut w.rng,
+    )
+    .unwrap();
+    let start = StartPacket::Reauthenticate {
+        reason_code: 0x19,
+        method: "SCRAM-SHA-256",
+        data: Some(&first),
+        current: &identity,
+    };
     let pending = w.server.start(&conn, start, T0).unwrap();
     let lookup = w.lookup(&pending);
     let (challenge, reply) = pending.continue_with(lookup, &mut w.rng);
     let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-    let Outcome::Rejected(r) = challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0) else { panic!() };
-    assert_eq!((r.reply.packet, r.reply.reason_code, r.reply.data), (PacketType::Disconnect, ReasonCode::NotAuthorized, None));
+    let Outcome::Rejected(r) = challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0) else {
+        panic!()
+    };
+    assert_eq!(
+        (r.reply.packet, r.reply.reason_code, r.reply.data),
+        (PacketType::Disconnect, ReasonCode::NotAuthorized, None)
+    );
 }
 
 #[test]
@@ -257,33 +542,75 @@ fn channel_binding_plus_and_downgrade() {
     let mut w = World::new();
     let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, [9u8; 32]);
     let tls = Arc::new(ConnectionInfo::new("c").with_channel_binding(binding.clone()));
-    let options = ClientOptions { authzid: None, channel_binding: Some(&binding) };
+    let options = ClientOptions {
+        authzid: None,
+        channel_binding: Some(&binding),
+    };
     for m in [Mechanism::ScramSha256Plus, Mechanism::ScramSha512Plus] {
         let (outcome, client) = w.connect(&tls, m, "user", "pencil", options);
-        assert!(matches!(outcome, Outcome::Accepted { .. }), "{m}: {outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Accepted { .. }),
+            "{m}: {outcome:?}"
+        );
         client.unwrap().unwrap();
     }
     // Client's binding data differs from the server's (e.g. a TLS-terminating MITM).
     let other = ChannelBinding::new(ChannelBindingType::TlsExporter, [8u8; 32]);
-    let (outcome, _) = w.connect(&tls, Mechanism::ScramSha256Plus, "user", "pencil", ClientOptions { authzid: None, channel_binding: Some(&other) });
-    let Outcome::Rejected(r) = outcome else { panic!() };
+    let (outcome, _) = w.connect(
+        &tls,
+        Mechanism::ScramSha256Plus,
+        "user",
+        "pencil",
+        ClientOptions {
+            authzid: None,
+            channel_binding: Some(&other),
+        },
+    );
+    let Outcome::Rejected(r) = outcome else {
+        panic!()
+    };
     assert_eq!(r.error, Error::ChannelBindingMismatch);
     // Client supports binding but picks the non-PLUS mechanism: 'y' flag → downgrade.
     let (outcome, _) = w.connect(&tls, Mechanism::ScramSha256, "user", "pencil", options);
-    let Outcome::Rejected(r) = outcome else { panic!() };
+    let Outcome::Rejected(r) = outcome else {
+        panic!()
+    };
     assert_eq!(r.error, Error::ChannelBindingDowngrade);
-    assert_eq!(r.reply.data.as_deref(), Some(&b"e=server-does-support-channel-binding"[..]));
+    assert_eq!(
+        r.reply.data.as_deref(),
+        Some(&b"e=server-does-support-channel-binding"[..])
+    );
     // -PLUS over plain TCP: the server cannot bind.
-    let (outcome, _) = w.connect(&plain_conn(), Mechanism::ScramSha256Plus, "user", "pencil", options);
-    let Outcome::Rejected(r) = outcome else { panic!() };
+    let (outcome, _) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256Plus,
+        "user",
+        "pencil",
+        options,
+    );
+    let Outcome::Rejected(r) = outcome else {
+        panic!()
+    };
     assert_eq!(r.error, Error::ChannelBindingNotSupported);
     // Wrong binding type.
     let sep = ChannelBinding::new(ChannelBindingType::TlsServerEndPoint, [9u8; 32]);
-    let (outcome, _) = w.connect(&tls, Mechanism::ScramSha256Plus, "user", "pencil", ClientOptions { authzid: None, channel_binding: Some(&sep) });
-    let Outcome::Rejected(r) = outcome else { panic!() };
+    let (outcome, _) = w.connect(
+        &tls,
+        Mechanism::ScramSha256Plus,
+        "user",
+        "pencil",
+        ClientOptions {
+            authzid: None,
+            channel_binding: Some(&sep),
+        },
+    );
+    let Outcome::Rejected(r) = outcome else {
+        panic!()
+    };
     assert_eq!(r.error, Error::UnsupportedChannelBindingType);
     // A server that offers no -PLUS mechanism accepts 'y'.
-    let mut w2 = World::with_config(ServerConfig::new([1; 32]).mechanisms(&[Mechanism::ScramSha256]));
+    let mut w2 =
+        World::with_config(ServerConfig::new([1; 32]).mechanisms(&[Mechanism::ScramSha256]));
     let (outcome, _) = w2.connect(&tls, Mechanism::ScramSha256, "user", "pencil", options);
     assert!(matches!(outcome, Outcome::Accepted { .. }));
 }
@@ -291,13 +618,32 @@ fn channel_binding_plus_and_downgrade() {
 #[test]
 fn authzid_policy() {
     let mut w = World::new();
-    let opts = ClientOptions { authzid: Some("admin"), channel_binding: None };
-    let (outcome, _) = w.connect(&plain_conn(), Mechanism::ScramSha256, "user", "pencil", opts);
-    let Outcome::Rejected(r) = outcome else { panic!() };
+    let opts = ClientOptions {
+        authzid: Some("admin"),
+        channel_binding: None,
+    };
+    let (outcome, _) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256,
+        "user",
+        "pencil",
+        opts,
+    );
+    let Outcome::Rejected(r) = outcome else {
+        panic!()
+    };
     assert_eq!(r.error, Error::AuthzidNotAllowed);
     let mut w = World::with_config(ServerConfig::new([1; 32]).allow_authzid(true));
-    let (outcome, _) = w.connect(&plain_conn(), Mechanism::ScramSha256, "user", "pencil", opts);
-    let Outcome::Accepted { identity, .. } = outcome else { panic!() };
+    let (outcome, _) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256,
+        "user",
+        "pencil",
+        opts,
+    );
+    let Outcome::Accepted { identity, .. } = outcome else {
+        panic!()
+    };
     assert_eq!(identity.authzid.as_deref(), Some("admin"));
 }
 
@@ -305,14 +651,24 @@ fn authzid_policy() {
 fn client_enforces_iteration_window_before_pbkdf2() {
     let mut rng = StdRng::seed_from_u64(9);
     let config = ClientConfig::new().iteration_window(4096..=10_000);
-    for (i, ok) in [(4095, false), (4096, true), (10_000, true), (10_001, false), (u32::MAX, false)] {
-        let (c, first) = client::start(&config, Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
+    for (i, ok) in [
+        (4095, false),
+        (4096, true),
+        (10_000, true),
+        (10_001, false),
+        (u32::MAX, false),
+    ] {
+        let (c, first) =
+            client::start(&config, Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
         let first = mqtt_scram::message::ClientFirst::parse(&first, 4096).unwrap();
         let server_first = ServerFirst::write(&format!("{}srv", first.nonce()), b"salt", i);
         let result = c.on_server_first(server_first.as_bytes());
         assert_eq!(result.is_ok(), ok, "{i}");
         if !ok {
-            assert!(matches!(result, Err(Error::IterationCountOutOfRange { .. })));
+            assert!(matches!(
+                result,
+                Err(Error::IterationCountOutOfRange { .. })
+            ));
         }
     }
 }
@@ -321,8 +677,24 @@ fn client_enforces_iteration_window_before_pbkdf2() {
 fn missing_data_and_garbage_are_0x87() {
     let w = World::new();
     let conn = plain_conn();
-    for data in [None, Some(&b""[..]), Some(&b"\xff\xfe"[..]), Some(&b"n,,n=user"[..]), Some(&[b'a'; 10_000][..])] {
-        let r = w.server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data }, T0).unwrap_err();
+    for data in [
+        None,
+        Some(&b""[..]),
+        Some(&b"\xff\xfe"[..]),
+        Some(&b"n,,n=user"[..]),
+        Some(&[b'a'; 10_000][..]),
+    ] {
+        let r = w
+            .server
+            .start(
+                &conn,
+                StartPacket::Connect {
+                    method: "SCRAM-SHA-256",
+                    data,
+                },
+                T0,
+            )
+            .unwrap_err();
         assert_eq!(r.reply.reason_code, ReasonCode::NotAuthorized, "{data:?}");
         assert_eq!(r.reply.packet, PacketType::Connack);
         assert_eq!(r.reply.method, Some(Mechanism::ScramSha256));
@@ -333,13 +705,27 @@ fn missing_data_and_garbage_are_0x87() {
 fn errors_and_debug_output_hold_no_secrets() {
     let mut rng = StdRng::seed_from_u64(11);
     let password = "sup3r-s3cret-passw0rd";
-    let (c, _) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", password, &mut rng).unwrap();
+    let (c, _) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "user",
+        password,
+        &mut rng,
+    )
+    .unwrap();
     assert!(!format!("{c:?}").contains(password));
     let creds = StoredCredentials::derive(HashAlgorithm::Sha256, password, b"salt", 4096).unwrap();
     let debug = format!("{creds:?}");
     let hex_key = hex::encode(creds.stored_key().as_bytes());
     assert!(!debug.contains(&hex_key) && !debug.contains(password));
     assert!(!format!("{:?}", creds.stored_key()).contains(&hex_key[..8]));
-    let err = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "user", "bad\u{7}pass", &mut rng).unwrap_err();
+    let err = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "user",
+        "bad\u{7}pass",
+        &mut rng,
+    )
+    .unwrap_err();
     assert!(!err.to_string().contains("bad"));
 }

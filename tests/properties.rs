@@ -1,7 +1,12 @@
 //! Property tests: the crate's client and server agree for arbitrary users, passwords,
 //! salts, iteration counts and both mechanisms; any single changed byte in any message
 //! is rejected; parsers never panic on arbitrary bytes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +14,10 @@ use std::time::Duration;
 use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::message::{ClientFinal, ClientFirst, ServerFinal, ServerFirst};
 use mqtt_scram::provider::{Lookup, UserRecord};
-use mqtt_scram::{ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials};
+use mqtt_scram::{
+    ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket,
+    StoredCredentials,
+};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -20,7 +28,8 @@ fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9]{1,12}",
         "[a-z,=]{1,8}",
-        "[a-zé,=äöü漢字 ]{1,10}".prop_filter("no leading/trailing space only", |s| !s.trim().is_empty()),
+        "[a-zé,=äöü漢字 ]{1,10}"
+            .prop_filter("no leading/trailing space only", |s| !s.trim().is_empty()),
         any::<String>().prop_filter("non-empty", |s| !s.is_empty()),
     ]
 }
@@ -65,18 +74,33 @@ fn run(
     flip(Target::ClientFirst, &mut first);
     let server = ScramServer::new(ServerConfig::new([3; 32]));
     let conn = Arc::new(ConnectionInfo::new("c"));
-    let Ok(pending) = server.start(&conn, StartPacket::Connect { method: mechanism.name(), data: Some(&first) }, T0) else {
+    let Ok(pending) = server.start(
+        &conn,
+        StartPacket::Connect {
+            method: mechanism.name(),
+            data: Some(&first),
+        },
+        T0,
+    ) else {
         return Some(false);
     };
     // Single-user store: the user exists only under the prepared name the client sent.
     let expected = mqtt_scram::saslprep::saslprep(user, mqtt_scram::saslprep::Mode::Query).ok()?;
-    let lookup = if pending.request().username == expected { Lookup::Found(UserRecord::new(creds)) } else { Lookup::NotFound };
+    let lookup = if pending.request().username == expected {
+        Lookup::Found(UserRecord::new(creds))
+    } else {
+        Lookup::NotFound
+    };
     let (challenge, reply) = pending.continue_with(lookup, &mut rng);
     let mut server_first = reply.data.unwrap();
     flip(Target::ServerFirst, &mut server_first);
-    let Ok((c, mut last)) = c.on_server_first(&server_first) else { return Some(false) };
+    let Ok((c, mut last)) = c.on_server_first(&server_first) else {
+        return Some(false);
+    };
     flip(Target::ClientFinal, &mut last);
-    let Outcome::Accepted { reply, identity } = challenge.finish(0x18, mechanism.name(), Some(&last), T0) else {
+    let Outcome::Accepted { reply, identity } =
+        challenge.finish(0x18, mechanism.name(), Some(&last), T0)
+    else {
         return Some(false);
     };
     assert_eq!(identity.username, expected.as_ref());

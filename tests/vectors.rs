@@ -1,7 +1,12 @@
 //! Replays every transcript in `tests/vectors/` and in `$MQTT_SCRAM_EXTRA_VECTORS`
 //! (format and rules: `../shared/vectors/README.md`), on the server and the client
 //! side, comparing exact wire bytes. Each file names its own source.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,8 +17,8 @@ use mqtt_scram::internal;
 use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket,
-    StoredCredentials,
+    ChannelBinding, ChannelBindingType, ConnectionInfo, Mechanism, Outcome, ScramServer,
+    ServerConfig, StartPacket, StoredCredentials,
 };
 use serde_json::Value;
 
@@ -27,10 +32,14 @@ impl Transcript {
         self.v.get(key).and_then(Value::as_str)
     }
     fn req(&self, key: &str) -> Result<&str, String> {
-        self.str(key).ok_or_else(|| format!("missing string field {key:?}"))
+        self.str(key)
+            .ok_or_else(|| format!("missing string field {key:?}"))
     }
     fn u32(&self, key: &str) -> Option<u32> {
-        self.v.get(key).and_then(Value::as_u64).map(|n| u32::try_from(n).unwrap())
+        self.v
+            .get(key)
+            .and_then(Value::as_u64)
+            .map(|n| u32::try_from(n).unwrap())
     }
     fn expect(&self) -> &str {
         self.str("expect").unwrap_or("success")
@@ -45,8 +54,14 @@ impl Transcript {
         match self.v.get("channel_binding") {
             None | Some(Value::Null) => Ok(None),
             Some(cb) => {
-                let kind = cb.get("type").and_then(Value::as_str).and_then(ChannelBindingType::from_name);
-                let data = cb.get("data_hex").and_then(Value::as_str).and_then(|h| hex::decode(h).ok());
+                let kind = cb
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(ChannelBindingType::from_name);
+                let data = cb
+                    .get("data_hex")
+                    .and_then(Value::as_str)
+                    .and_then(|h| hex::decode(h).ok());
                 match (kind, data) {
                     (Some(k), Some(d)) => Ok(Some(ChannelBinding::new(k, d))),
                     _ => Err("bad channel_binding".into()),
@@ -67,7 +82,8 @@ fn load(dir: &Path) -> Vec<Transcript> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
+            let v = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
             Transcript { path, v }
         })
         .collect()
@@ -89,7 +105,10 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
     let client_first = t.req("client_first")?;
     let start = server.start(
         &conn,
-        StartPacket::Connect { method: mechanism.name(), data: Some(client_first.as_bytes()) },
+        StartPacket::Connect {
+            method: mechanism.name(),
+            data: Some(client_first.as_bytes()),
+        },
         NOW,
     );
     let pending = match (start, t.expect()) {
@@ -102,7 +121,8 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
         Some(pw) => {
             let user = saslprep(t.req("username")?, Mode::Query).map_err(|e| e.to_string())?;
             if pending.request().username == user {
-                let creds = StoredCredentials::derive(hash, pw, &salt, iterations).map_err(|e| e.to_string())?;
+                let creds = StoredCredentials::derive(hash, pw, &salt, iterations)
+                    .map_err(|e| e.to_string())?;
                 Lookup::Found(UserRecord::new(creds))
             } else {
                 Lookup::NotFound
@@ -114,7 +134,9 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
     let server_first = String::from_utf8(reply.data.clone().unwrap()).unwrap();
     match (password, t.str("server_first")) {
         (Some(_), Some(expected)) if server_first != expected => {
-            return Err(format!("server_first differs:\n  got      {server_first}\n  expected {expected}"));
+            return Err(format!(
+                "server_first differs:\n  got      {server_first}\n  expected {expected}"
+            ));
         }
         (None, _) => {
             // Unknown user: only the shape counts.
@@ -127,42 +149,62 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
         }
         _ => {}
     }
-    let Some(client_final) = t.str("client_final") else { return Ok(()) };
+    let Some(client_final) = t.str("client_final") else {
+        return Ok(());
+    };
     if t.role() == "both" && !t.expect().starts_with("server-") && t.expect() != "success" {
         // The exchange stops on the client side; the server never sees a valid client_final.
         return Ok(());
     }
-    match (challenge.finish(0x18, mechanism.name(), Some(client_final.as_bytes()), NOW), t.expect()) {
+    match (
+        challenge.finish(0x18, mechanism.name(), Some(client_final.as_bytes()), NOW),
+        t.expect(),
+    ) {
         (Outcome::Accepted { reply, identity }, "success") => {
             let got = String::from_utf8(reply.data.unwrap()).unwrap();
             let expected = t.req("server_final")?;
             if got != expected {
-                return Err(format!("server_final differs:\n  got      {got}\n  expected {expected}"));
+                return Err(format!(
+                    "server_final differs:\n  got      {got}\n  expected {expected}"
+                ));
             }
             if identity.mechanism != mechanism {
                 return Err("identity has the wrong mechanism".into());
             }
             Ok(())
         }
-        (Outcome::Accepted { .. }, other) => Err(format!("server accepted client_final, expected {other}")),
+        (Outcome::Accepted { .. }, other) => {
+            Err(format!("server accepted client_final, expected {other}"))
+        }
         (Outcome::Rejected(r), "server-rejects-client-final") => {
             if r.reply.reason_code.to_u8() != 0x87 {
-                return Err(format!("rejection reason {:?}, expected 0x87", r.reply.reason_code));
+                return Err(format!(
+                    "rejection reason {:?}, expected 0x87",
+                    r.reply.reason_code
+                ));
             }
             Ok(())
         }
-        (Outcome::Rejected(r), other) => Err(format!("server rejected client_final ({}), expected {other}", r.error)),
+        (Outcome::Rejected(r), other) => Err(format!(
+            "server rejected client_final ({}), expected {other}",
+            r.error
+        )),
     }
 }
 
 fn replay_client(t: &Transcript) -> Result<(), String> {
-    let Some(password) = t.str("password") else { return Ok(()) };
+    let Some(password) = t.str("password") else {
+        return Ok(());
+    };
     let mechanism = t.mechanism()?;
     let min = t.u32("client_min_iterations").unwrap_or(4096);
     let max = t.u32("client_max_iterations").unwrap_or(1_000_000);
     let config = ClientConfig::new().iteration_window(min..=max);
     let binding = t.channel_binding()?;
-    let options = ClientOptions { authzid: t.str("authzid"), channel_binding: binding.as_ref() };
+    let options = ClientOptions {
+        authzid: t.str("authzid"),
+        channel_binding: binding.as_ref(),
+    };
     let (state, first) = internal::client_start_with_nonce(
         &config,
         mechanism,
@@ -179,7 +221,9 @@ fn replay_client(t: &Transcript) -> Result<(), String> {
             String::from_utf8_lossy(&first)
         ));
     }
-    let Some(server_first) = t.str("server_first") else { return Ok(()) };
+    let Some(server_first) = t.str("server_first") else {
+        return Ok(());
+    };
     let (state, last) = match (state.on_server_first(server_first.as_bytes()), t.expect()) {
         (Err(_), "client-rejects-server-first") => return Ok(()),
         (Err(e), _) => return Err(format!("client rejected server_first: {e}")),
@@ -193,26 +237,36 @@ fn replay_client(t: &Transcript) -> Result<(), String> {
             String::from_utf8_lossy(&last)
         ));
     }
-    let Some(server_final) = t.str("server_final") else { return Ok(()) };
+    let Some(server_final) = t.str("server_final") else {
+        return Ok(());
+    };
     let result = state.on_server_final(server_final.as_bytes());
     match (result, t.expect()) {
         (Ok(_), "success") => Ok(()),
         (Ok(_), other) => Err(format!("client accepted server_final, expected {other}")),
         (Err(_), "client-rejects-server-final" | "server-rejects-client-final") => Ok(()),
-        (Err(e), other) => Err(format!("client rejected server_final ({e}), expected {other}")),
+        (Err(e), other) => Err(format!(
+            "client rejected server_final ({e}), expected {other}"
+        )),
     }
 }
 
 fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| e.to_string())
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| e.to_string())
 }
 
 fn replay_all(dir: &Path) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let transcripts = load(dir);
     for t in &transcripts {
-        let name = format!("{} ({})", t.path.display(), t.str("source").unwrap_or("no source"));
+        let name = format!(
+            "{} ({})",
+            t.path.display(),
+            t.str("source").unwrap_or("no source")
+        );
         if matches!(t.role(), "both" | "server") {
             if let Err(e) = replay_server(t) {
                 failures.push(format!("{name} [server]: {e}"));
@@ -232,7 +286,12 @@ fn bundled_transcripts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
     let (count, failures) = replay_all(&dir);
     assert!(count >= 2, "expected transcripts in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {count} transcripts failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} transcripts failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -242,6 +301,14 @@ fn extra_transcripts_from_env() {
         return;
     };
     let (count, failures) = replay_all(Path::new(&dir));
-    eprintln!("replayed {count} extra transcripts from {}", Path::new(&dir).display());
-    assert!(failures.is_empty(), "{} of {count} transcripts failed:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "replayed {count} extra transcripts from {}",
+        Path::new(&dir).display()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {count} transcripts failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -58,7 +58,11 @@ impl<'a> Iterator for Attributes<'a> {
 /// Rejects input over `max`, not UTF-8, empty, or containing NUL.
 pub(crate) fn preflight(bytes: &[u8], kind: MessageKind, max: usize) -> Result<&str, Error> {
     if bytes.len() > max {
-        return Err(Error::TooLong { message: kind, len: bytes.len(), max });
+        return Err(Error::TooLong {
+            message: kind,
+            len: bytes.len(),
+            max,
+        });
     }
     let text = core::str::from_utf8(bytes).map_err(|_| malformed(kind, Problem::NotUtf8))?;
     if text.is_empty() {
@@ -82,7 +86,10 @@ pub(crate) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(text: &'a str, kind: MessageKind) -> Self {
-        Self { rest: Some(text), kind }
+        Self {
+            rest: Some(text),
+            kind,
+        }
     }
 
     /// The next field, raw.
@@ -107,8 +114,11 @@ impl<'a> Fields<'a> {
 
     /// The next field, which must be `name=<non-empty value>`; returns the value.
     pub(crate) fn expect(&mut self, name: char) -> Result<&'a str, Error> {
-        let field = self.next_raw().ok_or(malformed(self.kind, Problem::MissingAttribute(name)))?;
-        let value = attr_value(field, name).ok_or(malformed(self.kind, Problem::ExpectedAttribute(name)))?;
+        let field = self
+            .next_raw()
+            .ok_or(malformed(self.kind, Problem::MissingAttribute(name)))?;
+        let value = attr_value(field, name)
+            .ok_or(malformed(self.kind, Problem::ExpectedAttribute(name)))?;
         if value.is_empty() {
             return Err(malformed(self.kind, Problem::EmptyValue(name)));
         }
@@ -133,9 +143,19 @@ pub(crate) fn validate_extensions(raw: &str, kind: MessageKind) -> Result<(), Er
     for field in raw.split(',') {
         let mut chars = field.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.as_str().strip_prefix('=').is_some_and(|v| !v.is_empty());
+            && chars
+                .as_str()
+                .strip_prefix('=')
+                .is_some_and(|v| !v.is_empty());
         if !ok {
-            return Err(malformed(kind, if field.is_empty() { Problem::EmptyField } else { Problem::InvalidExtension }));
+            return Err(malformed(
+                kind,
+                if field.is_empty() {
+                    Problem::EmptyField
+                } else {
+                    Problem::InvalidExtension
+                },
+            ));
         }
     }
     Ok(())
@@ -190,31 +210,66 @@ pub fn unescape_saslname(wire: &str) -> Option<Cow<'_, str>> {
 
 /// Whether `nonce` is `1*printable`: ASCII 0x21..=0x7E except `,`.
 pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
-    !nonce.is_empty() && nonce.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b',')
+    !nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| (0x21..=0x7E).contains(&b) && b != b',')
 }
 
 /// Strict base64 (standard alphabet, canonical padding, no trailing bits).
-pub(crate) fn decode_base64(value: &str, attribute: char, kind: MessageKind) -> Result<Vec<u8>, Error> {
-    STANDARD.decode(value).map_err(|_| malformed(kind, Problem::InvalidBase64(attribute)))
+pub(crate) fn decode_base64(
+    value: &str,
+    attribute: char,
+    kind: MessageKind,
+) -> Result<Vec<u8>, Error> {
+    STANDARD
+        .decode(value)
+        .map_err(|_| malformed(kind, Problem::InvalidBase64(attribute)))
 }
 
 /// Decodes a base64 proof or signature that must be exactly `expected` bytes, without allocating.
-pub(crate) fn decode_key(value: &str, attribute: char, expected: usize, kind: MessageKind) -> Result<Key, Error> {
+pub(crate) fn decode_key(
+    value: &str,
+    attribute: char,
+    expected: usize,
+    kind: MessageKind,
+) -> Result<Key, Error> {
     let mut buf = [0u8; MAX_OUTPUT_LEN + 3];
     let found = STANDARD
         .decode_slice(value, &mut buf)
         .map_err(|e| match e {
-            base64::DecodeSliceError::OutputSliceTooSmall => {
-                malformed(kind, Problem::WrongLength { attribute, expected, found: value.len() / 4 * 3 })
+            base64::DecodeSliceError::OutputSliceTooSmall => malformed(
+                kind,
+                Problem::WrongLength {
+                    attribute,
+                    expected,
+                    found: value.len() / 4 * 3,
+                },
+            ),
+            base64::DecodeSliceError::DecodeError(_) => {
+                malformed(kind, Problem::InvalidBase64(attribute))
             }
-            base64::DecodeSliceError::DecodeError(_) => malformed(kind, Problem::InvalidBase64(attribute)),
         })?;
     if found != expected {
-        return Err(malformed(kind, Problem::WrongLength { attribute, expected, found }));
+        return Err(malformed(
+            kind,
+            Problem::WrongLength {
+                attribute,
+                expected,
+                found,
+            },
+        ));
     }
     let key = buf.get(..found).and_then(Key::from_slice);
     zeroize::Zeroize::zeroize(&mut buf);
-    key.ok_or(malformed(kind, Problem::WrongLength { attribute, expected, found }))
+    key.ok_or(malformed(
+        kind,
+        Problem::WrongLength {
+            attribute,
+            expected,
+            found,
+        },
+    ))
 }
 
 /// Standard padded base64.

@@ -27,9 +27,12 @@ impl<'a> ClientFinal<'a> {
     /// `proof_len` bytes (the hash output length).
     pub fn parse(bytes: &'a [u8], proof_len: usize, max_len: usize) -> Result<Self, Error> {
         let text = preflight(bytes, KIND, max_len)?;
-        let (without_proof, proof_field) =
-            text.rsplit_once(',').ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
-        let proof_b64 = proof_field.strip_prefix("p=").ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
+        let (without_proof, proof_field) = text
+            .rsplit_once(',')
+            .ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
+        let proof_b64 = proof_field
+            .strip_prefix("p=")
+            .ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
         if proof_b64.is_empty() {
             return Err(malformed(KIND, Problem::EmptyValue('p')));
         }
@@ -47,7 +50,13 @@ impl<'a> ClientFinal<'a> {
             validate_extensions(extensions, KIND)?;
         }
         let proof = decode_key(proof_b64, 'p', proof_len, KIND)?;
-        Ok(Self { without_proof, channel_binding, nonce, extensions, proof })
+        Ok(Self {
+            without_proof,
+            channel_binding,
+            nonce,
+            extensions,
+            proof,
+        })
     }
 
     /// `client-final-message-without-proof`, exactly as received (the end of the AuthMessage).
@@ -77,7 +86,11 @@ impl<'a> ClientFinal<'a> {
 }
 
 /// Writes `c=<base64(gs2 header + cbind data)>,r=<nonce>`.
-pub fn write_client_final_without_proof(gs2_header: &[u8], cbind_data: &[u8], nonce: &str) -> String {
+pub fn write_client_final_without_proof(
+    gs2_header: &[u8],
+    cbind_data: &[u8],
+    nonce: &str,
+) -> String {
     let mut input = Vec::with_capacity(gs2_header.len() + cbind_data.len());
     input.extend_from_slice(gs2_header);
     input.extend_from_slice(cbind_data);
@@ -105,7 +118,10 @@ mod tests {
     fn rfc7677() {
         let m = ClientFinal::parse(RFC.as_bytes(), 32, 4096).unwrap();
         assert_eq!(m.channel_binding(), b"n,,");
-        assert_eq!(m.without_proof(), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+        assert_eq!(
+            m.without_proof(),
+            "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+        );
         assert_eq!(m.proof().len(), 32);
         let mut again = write_client_final_without_proof(b"n,,", b"", m.nonce());
         push_proof(&mut again, m.proof());
@@ -133,11 +149,18 @@ mod tests {
             alloc::format!("c=biws,r=abc,1=2,{p}"),
             alloc::string::String::from("c=biws,r=abc,p="),
             alloc::string::String::from("c=biws,r=abc,p=dHzb"),
-            alloc::string::String::from("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ"),
+            alloc::string::String::from(
+                "c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ",
+            ),
             alloc::format!("c=biws,r=abc,{p},x=1"),
-            alloc::string::String::from("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=dHzb"),
+            alloc::string::String::from(
+                "c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=dHzb",
+            ),
         ] {
-            assert!(ClientFinal::parse(bad.as_bytes(), 32, 4096).is_err(), "{bad:?}");
+            assert!(
+                ClientFinal::parse(bad.as_bytes(), 32, 4096).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(matches!(
             ClientFinal::parse(alloc::format!("m=1,c=biws,r=abc,{p}").as_bytes(), 32, 4096),
@@ -145,7 +168,10 @@ mod tests {
         ));
         assert!(matches!(
             ClientFinal::parse(alloc::format!("c=biws,r=abc,{p}").as_bytes(), 64, 4096),
-            Err(Error::Malformed { problem: Problem::WrongLength { .. }, .. })
+            Err(Error::Malformed {
+                problem: Problem::WrongLength { .. },
+                ..
+            })
         ));
     }
 }

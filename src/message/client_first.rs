@@ -4,7 +4,9 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 
 use super::attributes::{Fields, malformed, preflight};
-use super::{Attributes, MessageKind, Problem, escape_saslname, is_printable_nonce, unescape_saslname};
+use super::{
+    Attributes, MessageKind, Problem, escape_saslname, is_printable_nonce, unescape_saslname,
+};
 use crate::error::Error;
 
 const KIND: MessageKind = MessageKind::ClientFirst;
@@ -65,38 +67,63 @@ impl<'a> ClientFirst<'a> {
     pub fn parse(bytes: &'a [u8], max_len: usize) -> Result<Self, Error> {
         let text = preflight(bytes, KIND, max_len)?;
         let mut fields = Fields::new(text, KIND);
-        let flag = fields.next_raw().ok_or(malformed(KIND, Problem::InvalidGs2Flag))?;
+        let flag = fields
+            .next_raw()
+            .ok_or(malformed(KIND, Problem::InvalidGs2Flag))?;
         let cbind = match flag {
             "n" => CbindFlag::NotSupported,
             "y" => CbindFlag::SupportedNotUsed,
             _ => {
-                let name = flag.strip_prefix("p=").ok_or(malformed(KIND, Problem::InvalidGs2Flag))?;
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                let name = flag
+                    .strip_prefix("p=")
+                    .ok_or(malformed(KIND, Problem::InvalidGs2Flag))?;
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                {
                     return Err(malformed(KIND, Problem::InvalidCbName));
                 }
                 CbindFlag::Used(name)
             }
         };
-        let authz_field = fields.next_raw().ok_or(malformed(KIND, Problem::InvalidAuthzid))?;
+        let authz_field = fields
+            .next_raw()
+            .ok_or(malformed(KIND, Problem::InvalidAuthzid))?;
         let authzid = if authz_field.is_empty() {
             None
         } else {
-            let wire = authz_field.strip_prefix("a=").ok_or(malformed(KIND, Problem::InvalidAuthzid))?;
+            let wire = authz_field
+                .strip_prefix("a=")
+                .ok_or(malformed(KIND, Problem::InvalidAuthzid))?;
             Some(unescape_saslname(wire).ok_or(malformed(KIND, Problem::InvalidAuthzid))?)
         };
-        let bare = fields.remainder().ok_or(malformed(KIND, Problem::MissingAttribute('n')))?;
+        let bare = fields
+            .remainder()
+            .ok_or(malformed(KIND, Problem::MissingAttribute('n')))?;
         let raw_gs2 = text.get(..text.len() - bare.len()).unwrap_or_default();
         if fields.peek_is('m') {
             return Err(Error::MandatoryExtension { message: KIND });
         }
         let username_wire = fields.expect('n')?;
-        let username = unescape_saslname(username_wire).ok_or(malformed(KIND, Problem::InvalidUsername))?;
+        let username =
+            unescape_saslname(username_wire).ok_or(malformed(KIND, Problem::InvalidUsername))?;
         let nonce = fields.expect('r')?;
         if !is_printable_nonce(nonce) {
             return Err(malformed(KIND, Problem::InvalidNonce));
         }
         let extensions = fields.extensions()?;
-        Ok(Self { gs2: Gs2Header { cbind, authzid, raw: raw_gs2 }, bare, username, nonce, extensions })
+        Ok(Self {
+            gs2: Gs2Header {
+                cbind,
+                authzid,
+                raw: raw_gs2,
+            },
+            bare,
+            username,
+            nonce,
+            extensions,
+        })
     }
 
     /// The gs2 header.
@@ -127,7 +154,12 @@ impl<'a> ClientFirst<'a> {
     /// Writes a client-first-message; `username` and `authzid` are escaped here.
     ///
     /// Returns the whole message; the bare part starts at the returned index.
-    pub fn write(cbind: CbindFlag<'_>, authzid: Option<&str>, username: &str, nonce: &str) -> (String, usize) {
+    pub fn write(
+        cbind: CbindFlag<'_>,
+        authzid: Option<&str>,
+        username: &str,
+        nonce: &str,
+    ) -> (String, usize) {
         let mut out = String::with_capacity(16 + username.len() + nonce.len());
         cbind.write(&mut out);
         out.push(',');
@@ -179,21 +211,47 @@ mod tests {
     #[test]
     fn rejects() {
         for bad in [
-            "", "n", "n,", "n,,", "x,,n=u,r=a", "p=,,n=u,r=a", "p=a_b,,n=u,r=a", "n,b=x,n=u,r=a", "n,a=,n=u,r=a",
-            "n,,n=,r=a", "n,,n=u=,r=a", "n,,n=u", "n,,r=a,n=u", "n,,n=u,r=", "n,,n=u,r=a b", "n,,n=u,r=a,",
-            "n,,n=u,r=a,1=x", "n,,n=u,r=a,xx=1", "n,,n=u,r=a,x=", "n,,n=u,r=a,,x=1", "N,,n=u,r=a", "n,,n=u,r=é",
+            "",
+            "n",
+            "n,",
+            "n,,",
+            "x,,n=u,r=a",
+            "p=,,n=u,r=a",
+            "p=a_b,,n=u,r=a",
+            "n,b=x,n=u,r=a",
+            "n,a=,n=u,r=a",
+            "n,,n=,r=a",
+            "n,,n=u=,r=a",
+            "n,,n=u",
+            "n,,r=a,n=u",
+            "n,,n=u,r=",
+            "n,,n=u,r=a b",
+            "n,,n=u,r=a,",
+            "n,,n=u,r=a,1=x",
+            "n,,n=u,r=a,xx=1",
+            "n,,n=u,r=a,x=",
+            "n,,n=u,r=a,,x=1",
+            "N,,n=u,r=a",
+            "n,,n=u,r=é",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(parse("n,,m=x,n=u,r=a"), Err(Error::MandatoryExtension { message: KIND }));
+        assert_eq!(
+            parse("n,,m=x,n=u,r=a"),
+            Err(Error::MandatoryExtension { message: KIND })
+        );
         assert!(ClientFirst::parse(b"n,,n=u\0,r=a", 4096).is_err());
         assert!(ClientFirst::parse(b"n,,n=\xff,r=a", 4096).is_err());
-        assert!(matches!(ClientFirst::parse(&[b'n'; 5000], 4096), Err(Error::TooLong { .. })));
+        assert!(matches!(
+            ClientFirst::parse(&[b'n'; 5000], 4096),
+            Err(Error::TooLong { .. })
+        ));
     }
 
     #[test]
     fn write_round_trip() {
-        let (msg, bare) = ClientFirst::write(CbindFlag::Used("tls-exporter"), Some("a,b"), "u=v", "nonce");
+        let (msg, bare) =
+            ClientFirst::write(CbindFlag::Used("tls-exporter"), Some("a,b"), "u=v", "nonce");
         assert_eq!(msg, "p=tls-exporter,a=a=2Cb,n=u=3Dv,r=nonce");
         assert_eq!(&msg[bare..], "n=u=3Dv,r=nonce");
         let m = parse(&msg).unwrap();

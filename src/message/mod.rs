@@ -108,19 +108,36 @@ impl fmt::Display for Problem {
             Self::NotUtf8 => f.write_str("not valid UTF-8"),
             Self::ContainsNul => f.write_str("contains a NUL byte"),
             Self::Empty => f.write_str("empty"),
-            Self::InvalidGs2Flag => f.write_str("gs2 channel-binding flag is not 'n', 'y' or 'p=<name>'"),
-            Self::InvalidCbName => f.write_str("channel-binding name is empty or not [A-Za-z0-9.-]+"),
-            Self::InvalidAuthzid => f.write_str("gs2 authzid field is neither empty nor 'a=<saslname>'"),
-            Self::InvalidUsername => f.write_str("username is empty or has '=' not followed by '2C' or '3D'"),
+            Self::InvalidGs2Flag => {
+                f.write_str("gs2 channel-binding flag is not 'n', 'y' or 'p=<name>'")
+            }
+            Self::InvalidCbName => {
+                f.write_str("channel-binding name is empty or not [A-Za-z0-9.-]+")
+            }
+            Self::InvalidAuthzid => {
+                f.write_str("gs2 authzid field is neither empty nor 'a=<saslname>'")
+            }
+            Self::InvalidUsername => {
+                f.write_str("username is empty or has '=' not followed by '2C' or '3D'")
+            }
             Self::MissingAttribute(a) => write!(f, "attribute '{a}=' is missing"),
             Self::ExpectedAttribute(a) => write!(f, "expected attribute '{a}=' here"),
             Self::EmptyValue(a) => write!(f, "attribute '{a}=' has an empty value"),
             Self::InvalidNonce => f.write_str("nonce is empty or not printable ASCII without ','"),
             Self::InvalidBase64(a) => write!(f, "attribute '{a}=' is not canonical padded base64"),
-            Self::InvalidIterationCount => f.write_str("iteration count is not a positive 32-bit decimal number"),
+            Self::InvalidIterationCount => {
+                f.write_str("iteration count is not a positive 32-bit decimal number")
+            }
             Self::EmptySalt => f.write_str("salt is empty"),
-            Self::WrongLength { attribute, expected, found } => {
-                write!(f, "attribute '{attribute}=' decodes to {found} bytes, expected {expected}")
+            Self::WrongLength {
+                attribute,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "attribute '{attribute}=' decodes to {found} bytes, expected {expected}"
+                )
             }
             Self::InvalidExtension => f.write_str("extension is not '<letter>=<value>'"),
             Self::EmptyField => f.write_str("empty field (stray comma)"),

@@ -40,7 +40,10 @@ impl<'a> ServerFinal<'a> {
             return Err(malformed(KIND, Problem::ExpectedAttribute('v')));
         };
         let extensions = fields.extensions()?;
-        Ok(Self { outcome, extensions })
+        Ok(Self {
+            outcome,
+            extensions,
+        })
     }
 
     /// Verifier or error.
@@ -67,14 +70,32 @@ mod tests {
 
     #[test]
     fn parses_both_forms() {
-        let v = ServerFinal::parse(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", 32, 4096).unwrap();
+        let v = ServerFinal::parse(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", 32, 4096)
+            .unwrap();
         assert!(matches!(v.outcome(), ServerFinalOutcome::Verifier(k) if k.len() == 32));
         let e = ServerFinal::parse(b"e=invalid-proof,x=1", 32, 4096).unwrap();
-        assert_eq!(e.outcome(), &ServerFinalOutcome::Error(ServerErrorValue::InvalidProof));
+        assert_eq!(
+            e.outcome(),
+            &ServerFinalOutcome::Error(ServerErrorValue::InvalidProof)
+        );
         let e = ServerFinal::parse(b"e=weird-thing", 32, 4096).unwrap();
-        assert_eq!(e.outcome(), &ServerFinalOutcome::Error(ServerErrorValue::Extension("weird-thing".into())));
-        for bad in ["", "v=", "e=", "x=1", "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4", "v=AAAA", "e=a,"] {
-            assert!(ServerFinal::parse(bad.as_bytes(), 32, 4096).is_err(), "{bad:?}");
+        assert_eq!(
+            e.outcome(),
+            &ServerFinalOutcome::Error(ServerErrorValue::Extension("weird-thing".into()))
+        );
+        for bad in [
+            "",
+            "v=",
+            "e=",
+            "x=1",
+            "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4",
+            "v=AAAA",
+            "e=a,",
+        ] {
+            assert!(
+                ServerFinal::parse(bad.as_bytes(), 32, 4096).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -38,7 +38,13 @@ impl<'a> ServerFirst<'a> {
         let iterations = parse_iteration_count(fields.expect('i')?)
             .ok_or(malformed(KIND, Problem::InvalidIterationCount))?;
         let extensions = fields.extensions()?;
-        Ok(Self { raw, nonce, salt, iterations, extensions })
+        Ok(Self {
+            raw,
+            nonce,
+            salt,
+            iterations,
+            extensions,
+        })
     }
 
     /// The message exactly as received (the middle of the AuthMessage).
@@ -102,7 +108,10 @@ mod tests {
     fn rfc7677() {
         let s = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let m = ServerFirst::parse(s.as_bytes(), 4096).unwrap();
-        assert_eq!(m.nonce(), "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+        assert_eq!(
+            m.nonce(),
+            "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+        );
         assert_eq!(m.iterations(), 4096);
         assert_eq!(m.salt().len(), 16);
         assert_eq!(ServerFirst::write(m.nonce(), m.salt(), 4096), s);
@@ -111,9 +120,20 @@ mod tests {
     #[test]
     fn rejects() {
         for bad in [
-            "r=a,s=QQ==", "r=a,s=QQ==,i=0", "r=a,s=QQ==,i=01", "r=a,s=QQ==,i=-1", "r=a,s=QQ==,i=4294967296",
-            "r=a,s=QQ==,i=1x", "r=a,s=,i=1", "r=a,s=QQ,i=1", "s=QQ==,r=a,i=1", "r=,s=QQ==,i=1",
-            "r=a,s=QQ==,i=1,", "r=a,s=QQ==,i=1,ext", "r=a b,s=QQ==,i=1", "r=a,s=QQ==,i= 1",
+            "r=a,s=QQ==",
+            "r=a,s=QQ==,i=0",
+            "r=a,s=QQ==,i=01",
+            "r=a,s=QQ==,i=-1",
+            "r=a,s=QQ==,i=4294967296",
+            "r=a,s=QQ==,i=1x",
+            "r=a,s=,i=1",
+            "r=a,s=QQ,i=1",
+            "s=QQ==,r=a,i=1",
+            "r=,s=QQ==,i=1",
+            "r=a,s=QQ==,i=1,",
+            "r=a,s=QQ==,i=1,ext",
+            "r=a b,s=QQ==,i=1",
+            "r=a,s=QQ==,i= 1",
         ] {
             assert!(ServerFirst::parse(bad.as_bytes(), 4096).is_err(), "{bad:?}");
         }

@@ -23,7 +23,17 @@ use crate::mechanism::HashAlgorithm;
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryProvider {
-    users: RwLock<HashMap<(String, HashAlgorithm), UserRecord>>,
+    users: RwLock<Users>,
+}
+
+/// Records by username, one slot per hash (SHA-256, SHA-512): lookups borrow the name, no allocation.
+type Users = HashMap<String, [Option<UserRecord>; 2]>;
+
+fn slot(hash: HashAlgorithm) -> usize {
+    match hash {
+        HashAlgorithm::Sha256 => 0,
+        HashAlgorithm::Sha512 => 1,
+    }
 }
 
 impl MemoryProvider {
@@ -34,32 +44,42 @@ impl MemoryProvider {
 
     /// Inserts or replaces the record for `username` and the record's hash; returns the old one.
     pub fn insert(&self, username: &str, record: UserRecord) -> Option<UserRecord> {
-        let key = (username.into(), record.credentials.hash());
-        self.write().insert(key, record)
+        let index = slot(record.credentials.hash());
+        let mut users = self.write();
+        let slots = users.entry(username.into()).or_default();
+        slots.get_mut(index)?.replace(record)
     }
 
     /// Removes every record of `username`; returns how many there were.
     pub fn remove(&self, username: &str) -> usize {
-        let mut users = self.write();
-        let before = users.len();
-        users.retain(|(name, _), _| name != username);
-        before - users.len()
+        self.write()
+            .remove(username)
+            .map_or(0, |slots| slots.iter().flatten().count())
     }
 
     /// Replaces the whole store at once (readers see the old or the new set, never a mix).
     pub fn replace_all(&self, records: Vec<(String, UserRecord)>) {
-        let map = records.into_iter().map(|(name, r)| ((name, r.credentials.hash()), r)).collect();
+        let mut map = Users::new();
+        for (name, record) in records {
+            let index = slot(record.credentials.hash());
+            if let Some(s) = map.entry(name).or_default().get_mut(index) {
+                *s = Some(record);
+            }
+        }
         *self.write() = map;
     }
 
     /// The record for `username` and `hash`, cloned.
     pub fn get(&self, username: &str, hash: HashAlgorithm) -> Option<UserRecord> {
-        self.read().get(&(username.into(), hash)).cloned()
+        self.read().get(username)?.get(slot(hash))?.clone()
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read()
+            .values()
+            .map(|slots| slots.iter().flatten().count())
+            .sum()
     }
 
     /// Whether the store is empty.
@@ -67,13 +87,17 @@ impl MemoryProvider {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, HashAlgorithm), UserRecord>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Users> {
         // A panic while holding the lock cannot leave a record half-written, so poison is ignored.
-        self.users.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.users
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, HashAlgorithm), UserRecord>> {
-        self.users.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Users> {
+        self.users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -83,5 +107,31 @@ impl SyncCredentialProvider for MemoryProvider {
             Some(record) => Lookup::Found(record),
             None => Lookup::NotFound,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::StoredCredentials;
+
+    #[test]
+    fn insert_replace_remove() {
+        let store = MemoryProvider::new();
+        let a = StoredCredentials::derive(HashAlgorithm::Sha256, "a", b"s", 1).unwrap();
+        let b = StoredCredentials::derive(HashAlgorithm::Sha512, "b", b"s", 1).unwrap();
+        assert!(store.insert("u", UserRecord::new(a.clone())).is_none());
+        assert!(store.insert("u", UserRecord::new(b)).is_none());
+        assert_eq!(store.len(), 2);
+        assert!(store.insert("u", UserRecord::new(a.clone())).is_some());
+        assert_eq!(
+            store.get("u", HashAlgorithm::Sha256).unwrap().credentials,
+            a
+        );
+        assert_eq!(store.remove("u"), 2);
+        assert!(store.is_empty());
+        store.replace_all(std::vec![("x".into(), UserRecord::new(a))]);
+        assert_eq!(store.len(), 1);
+        assert!(store.get("x", HashAlgorithm::Sha512).is_none());
     }
 }

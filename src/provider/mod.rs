@@ -64,7 +64,13 @@ pub struct UserRecord {
 impl UserRecord {
     /// A record with only credentials.
     pub fn new(credentials: StoredCredentials) -> Self {
-        Self { credentials, is_superuser: false, client_attrs: BTreeMap::new(), expire_at: None, acl: Vec::new() }
+        Self {
+            credentials,
+            is_superuser: false,
+            client_attrs: BTreeMap::new(),
+            expire_at: None,
+            acl: Vec::new(),
+        }
     }
 }
 
