@@ -190,7 +190,8 @@ pub enum Outcome {
         /// Who authenticated.
         identity: Identity,
     },
-    /// Send the rejection's reply and close (or keep the old identity? no: MQTT closes).
+    /// Send the rejection's reply (CONNACK or DISCONNECT with 0x87, 0x8C or 0x82) and close
+    /// the connection, as MQTT 5.0 §4.12 requires after a failed (re-)authentication.
     Rejected(Rejection),
 }
 
