@@ -1,0 +1,860 @@
+//! `probe`: log in to an MQTT 5 broker with SCRAM as a real client and report each step.
+//!
+//! Packets are encoded and decoded by `mqtt-protocol-core` (its sans-IO client connection does
+//! the framing). rumqttc 0.25 was the first choice, but its `mqttbytes::v5` AUTH packet cannot
+//! be used for SCRAM: `AuthReasonCode` and `AuthProperties` are not exported (no AUTH can be
+//! built outside the crate), and `AuthProperties` miscounts the property length (string
+//! properties are counted without their 2-byte length prefix), so a correct AUTH carrying an
+//! Authentication Method does not parse.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqtt_protocol_core::mqtt;
+use mqtt_protocol_core::mqtt::common::Cursor;
+use mqtt_protocol_core::mqtt::connection::Event;
+use mqtt_protocol_core::mqtt::packet::v5_0::{Auth, Connect, Disconnect};
+use mqtt_protocol_core::mqtt::packet::{
+    AuthenticationData, AuthenticationMethod, Packet as GenericPacket, Property,
+};
+use mqtt_protocol_core::mqtt::prelude::*;
+use mqtt_protocol_core::mqtt::result_code::{AuthReasonCode, DisconnectReasonCode};
+use mqtt_scram::client::{self, ClientConfig};
+use mqtt_scram::message::{ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFirst};
+use mqtt_scram::{Error as ScramError, HashAlgorithm, Mechanism};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::password::Source;
+use crate::{Failure, Hash, Status, emit, warn};
+
+mod tls;
+
+/// `probe` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints each step on stdout (or one JSON object with --json): CONNECT sent, AUTH 0x18
+received (mechanism, iteration count, salt length, nonce check), AUTH sent, CONNACK reason
+code and name, whether the server signature verified, and timings.
+Exit codes: 0 accepted (and re-authenticated with --reauth), 1 rejected by the broker,
+2 usage error, 3 protocol error (including a bad server signature), 4 connection error.")]
+pub struct Args {
+    /// Broker address, HOST[:PORT] (port 1883, or 8883 with --tls; [IPv6]:PORT).
+    #[arg(value_name = "HOST[:PORT]")]
+    target: String,
+
+    /// SCRAM username.
+    #[arg(long, short = 'u')]
+    user: String,
+
+    /// SCRAM hash.
+    #[arg(long, short = 'm', value_enum, default_value = "sha256")]
+    mechanism: Hash,
+
+    /// Connect with TLS.
+    #[arg(long)]
+    tls: bool,
+
+    /// Trust the CA certificates in this PEM file instead of the built-in web roots.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    ca: Option<PathBuf>,
+
+    /// Do not check the broker's certificate (testing only).
+    #[arg(long, requires = "tls")]
+    insecure: bool,
+
+    /// TLS server name, when it differs from HOST.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    server_name: Option<String>,
+
+    /// MQTT client identifier (default: mqtt-scram-probe-<pid>).
+    #[arg(long)]
+    client_id: Option<String>,
+
+    /// Seconds to wait for the connection and for each packet.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+
+    /// After logging in, re-authenticate (AUTH 0x19) on the same connection.
+    #[arg(long)]
+    reauth: bool,
+
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    password: Source,
+}
+
+/// How the probe ended, and its exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Accepted,
+    Rejected,
+    ProtocolError,
+    ConnectionError,
+}
+
+impl Verdict {
+    fn status(self) -> Status {
+        match self {
+            Verdict::Accepted => Status::Ok,
+            Verdict::Rejected => Status::NoMatch,
+            Verdict::ProtocolError => Status::Protocol,
+            Verdict::ConnectionError => Status::Connection,
+        }
+    }
+}
+
+/// A step that ended the probe early.
+struct Stop {
+    verdict: Verdict,
+    message: String,
+}
+
+impl Stop {
+    fn protocol(message: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::ProtocolError,
+            message: message.into(),
+        }
+    }
+    fn connection(message: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::ConnectionError,
+            message: message.into(),
+        }
+    }
+    fn rejected(message: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Rejected,
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects the steps; prints each at once in text mode.
+struct Report {
+    json: bool,
+    start: Instant,
+    steps: Vec<Value>,
+    fields: serde_json::Map<String, Value>,
+    timings: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    fn step(&mut self, name: &str, text: String, detail: Value) {
+        let at_ms = ms(self.start.elapsed());
+        if !self.json {
+            let _ = emit(&format!("{text}\n"));
+        }
+        let mut step = json!({ "step": name, "at_ms": at_ms });
+        if let (Value::Object(s), Value::Object(d)) = (&mut step, detail) {
+            s.extend(d);
+        }
+        self.steps.push(step);
+    }
+
+    fn set(&mut self, key: &str, value: Value) {
+        self.fields.insert(key.into(), value);
+    }
+
+    fn time(&mut self, key: &str, d: Duration) {
+        self.timings.insert(key.into(), json!(ms(d)));
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+pub fn run(mut args: Args) -> Result<Status, Failure> {
+    let password = args.password.read(false)?;
+    let (host, port) = split_target(&args.target, if args.tls { 8883 } else { 1883 })?;
+    let tls_config = if args.tls {
+        Some(tls::client_config(args.ca.as_deref(), args.insecure)?)
+    } else {
+        None
+    };
+    if args.insecure {
+        warn("--insecure: the broker's certificate is not checked");
+    }
+    let hash: HashAlgorithm = args.mechanism.into();
+    let mechanism = hash.mechanism();
+    let mut report = Report {
+        json: args.json,
+        start: Instant::now(),
+        steps: Vec::new(),
+        fields: serde_json::Map::new(),
+        timings: serde_json::Map::new(),
+    };
+    report.set("target", json!(format!("{host}:{port}")));
+    report.set("tls", json!(args.tls));
+    report.set("username", json!(args.user));
+    report.set("mechanism", json!(mechanism.name()));
+    let session = Session {
+        args: &args,
+        host: &host,
+        port,
+        tls: tls_config,
+        mechanism,
+        password: &password,
+    };
+    let outcome = session.run(&mut report);
+    let (verdict, error) = match outcome {
+        Ok(()) => (Verdict::Accepted, None),
+        Err(stop) => (stop.verdict, Some(stop.message)),
+    };
+    report.time("total", report.start.elapsed());
+    if args.json {
+        let mut object = report.fields;
+        object.insert("result".into(), json!(verdict));
+        object.insert("exit_code".into(), json!(verdict.status().code()));
+        object.insert("error".into(), json!(error));
+        object.insert("steps".into(), Value::Array(report.steps));
+        object.insert("timings_ms".into(), Value::Object(report.timings));
+        let text = serde_json::to_string(&Value::Object(object))
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        emit(&format!("{text}\n"))?;
+    } else {
+        let total = report.timings.get("total").cloned().unwrap_or(Value::Null);
+        let result = match verdict {
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+            Verdict::ProtocolError => "protocol error",
+            Verdict::ConnectionError => "connection error",
+        };
+        emit(&format!("result: {result} (total {total} ms)\n"))?;
+        if let Some(error) = error {
+            let _ = writeln!(std::io::stderr().lock(), "mqtt-scram: probe: {error}");
+        }
+    }
+    Ok(verdict.status())
+}
+
+/// Splits `HOST[:PORT]`, `[v6]:PORT` or a bare IPv6 address.
+fn split_target(target: &str, default_port: u16) -> Result<(String, u16), Failure> {
+    let bad_port = |p: &str| Failure::usage(format!("invalid port {p:?} in {target:?}"));
+    if let Some(rest) = target.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| Failure::usage(format!("missing ']' in {target:?}")))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad_port(p))?,
+            None if after.is_empty() => default_port,
+            None => {
+                return Err(Failure::usage(format!(
+                    "unexpected {after:?} after ']' in {target:?}"
+                )));
+            }
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match target.matches(':').count() {
+        0 => Ok((target.to_owned(), default_port)),
+        1 => {
+            let (host, p) = target.split_once(':').unwrap_or((target, ""));
+            Ok((host.to_owned(), p.parse().map_err(|_| bad_port(p))?))
+        }
+        _ => Ok((target.to_owned(), default_port)),
+    }
+    .and_then(|(host, port)| {
+        if host.is_empty() {
+            Err(Failure::usage(format!("no host in {target:?}")))
+        } else {
+            Ok((host, port))
+        }
+    })
+}
+
+struct Session<'a> {
+    args: &'a Args,
+    host: &'a str,
+    port: u16,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    mechanism: Mechanism,
+    password: &'a str,
+}
+
+trait Transport: Read + Write {}
+impl<T: Read + Write> Transport for T {}
+
+/// A byte stream plus the codec's client connection (framing and packet state).
+struct Link {
+    stream: Box<dyn Transport>,
+    conn: mqtt::Connection<mqtt::role::Client>,
+    received: std::collections::VecDeque<GenericPacket>,
+}
+
+impl Link {
+    fn handle(&mut self, events: Vec<Event>) -> Result<(), Stop> {
+        for event in events {
+            match event {
+                Event::RequestSendPacket { packet, .. } => {
+                    let bytes = packet.to_continuous_buffer();
+                    self.stream
+                        .write_all(&bytes)
+                        .and_then(|()| self.stream.flush())
+                        .map_err(|e| {
+                            Stop::connection(format!("cannot send {}: {e}", packet.packet_type()))
+                        })?;
+                }
+                Event::NotifyPacketReceived(packet) => self.received.push_back(packet),
+                Event::NotifyError(e) => {
+                    return Err(Stop::protocol(format!(
+                        "malformed or unexpected packet: {e:?}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, packet: impl Into<GenericPacket>) -> Result<(), Stop> {
+        let events = self.conn.send(packet.into());
+        self.handle(events)
+    }
+
+    fn recv(&mut self, waiting_for: &str) -> Result<GenericPacket, Stop> {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(packet) = self.received.pop_front() {
+                return Ok(packet);
+            }
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    return Err(Stop::connection(format!(
+                        "connection closed while waiting for {waiting_for}"
+                    )));
+                }
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(Stop::connection(format!(
+                        "timed out waiting for {waiting_for}"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Stop::connection(format!(
+                        "read error waiting for {waiting_for}: {e}"
+                    )));
+                }
+            };
+            let data = buf.get(..n).unwrap_or_default();
+            let mut cursor = Cursor::new(data);
+            while (cursor.position() as usize) < data.len() {
+                let events = self.conn.recv(&mut cursor);
+                self.handle(events)?;
+            }
+        }
+    }
+}
+
+fn auth_props(method: Mechanism, data: &[u8]) -> Result<Vec<Property>, Stop> {
+    let bad = |e| Stop::protocol(format!("cannot encode authentication properties: {e:?}"));
+    Ok(vec![
+        Property::AuthenticationMethod(AuthenticationMethod::new(method.name()).map_err(bad)?),
+        Property::AuthenticationData(AuthenticationData::new(data.to_vec()).map_err(bad)?),
+    ])
+}
+
+/// Authentication Method and Data of a received packet.
+fn auth_of(props: Option<&Vec<Property>>) -> (Option<String>, Option<Vec<u8>>) {
+    let mut method = None;
+    let mut data = None;
+    for p in props.into_iter().flatten() {
+        match p {
+            Property::AuthenticationMethod(m) => method = Some(m.val().to_owned()),
+            Property::AuthenticationData(d) => data = Some(d.val().to_vec()),
+            _ => {}
+        }
+    }
+    (method, data)
+}
+
+/// The MQTT 5 name of a CONNACK / DISCONNECT / AUTH reason code (MQTT 5.0 §2.4).
+fn reason_name(code: u8) -> &'static str {
+    match code {
+        0x00 => "Success",
+        0x04 => "Disconnect with Will Message",
+        0x18 => "Continue authentication",
+        0x19 => "Re-authenticate",
+        0x80 => "Unspecified error",
+        0x81 => "Malformed Packet",
+        0x82 => "Protocol Error",
+        0x83 => "Implementation specific error",
+        0x84 => "Unsupported Protocol Version",
+        0x85 => "Client Identifier not valid",
+        0x86 => "Bad User Name or Password",
+        0x87 => "Not authorized",
+        0x88 => "Server unavailable",
+        0x89 => "Server busy",
+        0x8A => "Banned",
+        0x8B => "Server shutting down",
+        0x8C => "Bad authentication method",
+        0x8D => "Keep Alive timeout",
+        0x8E => "Session taken over",
+        0x95 => "Packet too large",
+        0x97 => "Quota exceeded",
+        0x99 => "Payload format invalid",
+        0x9C => "Use another server",
+        0x9D => "Server moved",
+        0x9F => "Connection rate exceeded",
+        _ => "Unknown reason code",
+    }
+}
+
+/// What the server-first-message says, for the report.
+fn describe_server_first(
+    report: &mut Report,
+    packet: &str,
+    rtt: Duration,
+    data: &[u8],
+    client_first: &[u8],
+    method: &str,
+) {
+    let client_nonce = ClientFirst::parse(client_first, DEFAULT_MAX_MESSAGE_LEN)
+        .map(|c| c.nonce().to_owned())
+        .ok();
+    match ServerFirst::parse(data, DEFAULT_MAX_MESSAGE_LEN) {
+        Ok(first) => {
+            let nonce_ok = client_nonce
+                .as_deref()
+                .is_some_and(|c| first.nonce().len() > c.len() && first.nonce().starts_with(c));
+            report.step(
+                "server_first",
+                format!(
+                    "{packet} received: mechanism {method}, iterations {}, salt {} bytes, nonce {} ({} ms)",
+                    first.iterations(),
+                    first.salt().len(),
+                    if nonce_ok { "extends ours: ok" } else { "does NOT extend ours" },
+                    ms(rtt)
+                ),
+                json!({ "packet": packet, "method": method, "iterations": first.iterations(),
+                        "salt_len": first.salt().len(), "nonce_ok": nonce_ok, "rtt_ms": ms(rtt) }),
+            );
+        }
+        Err(e) => report.step(
+            "server_first",
+            format!("{packet} received: mechanism {method}, unreadable server-first-message: {e}"),
+            json!({ "packet": packet, "method": method, "error": e.to_string() }),
+        ),
+    }
+}
+
+fn scram_stop(e: ScramError) -> Stop {
+    match e {
+        ScramError::IterationCountOutOfRange { .. }
+        | ScramError::NonceMismatch
+        | ScramError::InvalidServerSignature => Stop::protocol(e.to_string()),
+        other => Stop::protocol(format!("the server's SCRAM message was refused: {other}")),
+    }
+}
+
+impl Session<'_> {
+    fn connect(&self, report: &mut Report) -> Result<Box<dyn Transport>, Stop> {
+        let timeout = Duration::from_secs(self.args.timeout);
+        let addrs: Vec<SocketAddr> = (self.host, self.port)
+            .to_socket_addrs()
+            .map_err(|e| Stop::connection(format!("cannot resolve {}: {e}", self.host)))?
+            .collect();
+        let began = Instant::now();
+        let mut last_error = None;
+        let mut tcp = None;
+        for addr in &addrs {
+            match TcpStream::connect_timeout(addr, timeout) {
+                Ok(s) => {
+                    tcp = Some((s, *addr));
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let (tcp, addr) = tcp.ok_or_else(|| {
+            let why = last_error.map_or_else(|| "no address".to_owned(), |e| e.to_string());
+            Stop::connection(format!(
+                "cannot connect to {}:{}: {why}",
+                self.host, self.port
+            ))
+        })?;
+        let set =
+            |r: std::io::Result<()>| r.map_err(|e| Stop::connection(format!("socket setup: {e}")));
+        set(tcp.set_read_timeout(Some(timeout)))?;
+        set(tcp.set_write_timeout(Some(timeout)))?;
+        set(tcp.set_nodelay(true))?;
+        let tcp_time = began.elapsed();
+        report.time("tcp_connect", tcp_time);
+        report.step(
+            "tcp_connected",
+            format!("TCP connected to {addr} ({} ms)", ms(tcp_time)),
+            json!({ "peer": addr.to_string(), "rtt_ms": ms(tcp_time) }),
+        );
+        let Some(config) = &self.tls else {
+            return Ok(Box::new(tcp));
+        };
+        let name = self.args.server_name.as_deref().unwrap_or(self.host);
+        let (stream, version) = tls::handshake(Arc::clone(config), name, tcp)?;
+        let tls_time = began.elapsed().saturating_sub(tcp_time);
+        report.time("tls_handshake", tls_time);
+        report.step(
+            "tls_handshake",
+            format!("TLS handshake done: {version} ({} ms)", ms(tls_time)),
+            json!({ "version": version, "rtt_ms": ms(tls_time) }),
+        );
+        Ok(stream)
+    }
+
+    fn run(&self, report: &mut Report) -> Result<(), Stop> {
+        let stream = self.connect(report)?;
+        let mut link = Link {
+            stream,
+            conn: mqtt::Connection::<mqtt::role::Client>::new(mqtt::Version::V5_0),
+            received: Default::default(),
+        };
+        let config = ClientConfig::new();
+        let (state, client_first) = client::start(
+            &config,
+            self.mechanism,
+            &self.args.user,
+            self.password,
+            &mut rand::rng(),
+        )
+        .map_err(|e| Stop {
+            verdict: Verdict::ProtocolError,
+            message: format!("cannot start SCRAM: {e}"),
+        })?;
+        let client_id = self
+            .args
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("mqtt-scram-probe-{}", std::process::id()));
+        let connect = Connect::builder()
+            .client_id(client_id.as_str())
+            .map_err(|e| Stop::protocol(format!("invalid client id: {e:?}")))?
+            .clean_start(true)
+            .keep_alive(60)
+            .props(auth_props(self.mechanism, &client_first)?)
+            .build()
+            .map_err(|e| Stop::protocol(format!("cannot build CONNECT: {e:?}")))?;
+        link.send(connect)?;
+        let sent = Instant::now();
+        report.step(
+            "connect_sent",
+            format!("CONNECT sent: client id {client_id}, method {}, client-first {} bytes", self.mechanism, client_first.len()),
+            json!({ "packet": "CONNECT", "client_id": client_id, "method": self.mechanism.name(), "data_len": client_first.len() }),
+        );
+
+        // AUTH 0x18 (server-first) or an early CONNACK (bad method, banned, ...).
+        let packet = link.recv("AUTH or CONNACK")?;
+        let rtt = sent.elapsed();
+        report.time("server_first_rtt", rtt);
+        let server_first = match packet {
+            GenericPacket::V5_0Auth(auth) => {
+                self.expect_continue(report, &auth, "AUTH 0x18", rtt, &client_first)?
+            }
+            GenericPacket::V5_0Connack(ack) => {
+                let code = ack.reason_code() as u8;
+                return Err(self.early_connack(report, code, auth_of(Some(&ack.props)).1));
+            }
+            GenericPacket::V5_0Disconnect(d) => return Err(disconnected(report, &d)),
+            other => {
+                return Err(Stop::protocol(format!(
+                    "expected AUTH or CONNACK, got {}",
+                    other.packet_type()
+                )));
+            }
+        };
+        let began = Instant::now();
+        let (state, client_final) = state.on_server_first(&server_first).map_err(scram_stop)?;
+        let proof_time = began.elapsed();
+        report.time("client_proof", proof_time);
+        let auth = build_auth(
+            AuthReasonCode::ContinueAuthentication,
+            self.mechanism,
+            &client_final,
+        )?;
+        link.send(auth)?;
+        let sent = Instant::now();
+        report.step(
+            "client_final_sent",
+            format!("AUTH 0x18 sent: client-final {} bytes (proof computed in {} ms)", client_final.len(), ms(proof_time)),
+            json!({ "packet": "AUTH", "reason_code": 0x18, "data_len": client_final.len(), "proof_ms": ms(proof_time) }),
+        );
+
+        let packet = link.recv("CONNACK")?;
+        let rtt = sent.elapsed();
+        report.time("connack_rtt", rtt);
+        let ack = match packet {
+            GenericPacket::V5_0Connack(ack) => ack,
+            GenericPacket::V5_0Disconnect(d) => return Err(disconnected(report, &d)),
+            other => {
+                return Err(Stop::protocol(format!(
+                    "expected CONNACK, got {}",
+                    other.packet_type()
+                )));
+            }
+        };
+        let code = ack.reason_code() as u8;
+        let (method, data) = auth_of(Some(&ack.props));
+        report.set(
+            "connack",
+            json!({ "reason_code": code, "name": reason_name(code) }),
+        );
+        report.step(
+            "connack",
+            format!("CONNACK 0x{code:02X} {} received ({} ms){}", reason_name(code), ms(rtt), server_data_note(data.as_deref())),
+            json!({ "packet": "CONNACK", "reason_code": code, "name": reason_name(code), "rtt_ms": ms(rtt),
+                    "server_final": data.as_deref().map(String::from_utf8_lossy) }),
+        );
+        if code != 0 {
+            return Err(Stop::rejected(format!(
+                "CONNACK 0x{code:02X} {}",
+                reason_name(code)
+            )));
+        }
+        self.check_method(method.as_deref(), "CONNACK")?;
+        let authenticated =
+            self.check_signature(report, state, data.as_deref(), "server_signature_verified")?;
+
+        if self.args.reauth {
+            self.reauthenticate(report, &mut link, authenticated)?;
+        }
+        let bye = Disconnect::builder()
+            .reason_code(DisconnectReasonCode::NormalDisconnection)
+            .build();
+        if let Ok(bye) = bye {
+            let _ = link.send(bye);
+        }
+        Ok(())
+    }
+
+    fn reauthenticate(
+        &self,
+        report: &mut Report,
+        link: &mut Link,
+        state: client::Authenticated,
+    ) -> Result<(), Stop> {
+        let (state, client_first) = state.reauthenticate(&mut rand::rng());
+        link.send(build_auth(
+            AuthReasonCode::ReAuthenticate,
+            self.mechanism,
+            &client_first,
+        )?)?;
+        let sent = Instant::now();
+        report.step(
+            "reauth_sent",
+            format!(
+                "AUTH 0x19 sent: re-authentication, client-first {} bytes",
+                client_first.len()
+            ),
+            json!({ "packet": "AUTH", "reason_code": 0x19, "data_len": client_first.len() }),
+        );
+        let rtt;
+        let server_first = match link.recv("AUTH 0x18 (re-authentication)")? {
+            GenericPacket::V5_0Auth(auth) => {
+                rtt = sent.elapsed();
+                self.expect_continue(report, &auth, "AUTH 0x18", rtt, &client_first)?
+            }
+            GenericPacket::V5_0Disconnect(d) => return Err(disconnected(report, &d)),
+            other => {
+                return Err(Stop::protocol(format!(
+                    "expected AUTH, got {}",
+                    other.packet_type()
+                )));
+            }
+        };
+        report.time("reauth_server_first_rtt", rtt);
+        let (state, client_final) = state.on_server_first(&server_first).map_err(scram_stop)?;
+        link.send(build_auth(
+            AuthReasonCode::ContinueAuthentication,
+            self.mechanism,
+            &client_final,
+        )?)?;
+        let sent = Instant::now();
+        report.step(
+            "reauth_client_final_sent",
+            format!("AUTH 0x18 sent: client-final {} bytes", client_final.len()),
+            json!({ "packet": "AUTH", "reason_code": 0x18, "data_len": client_final.len() }),
+        );
+        let auth = match link.recv("AUTH 0x00 (re-authentication result)")? {
+            GenericPacket::V5_0Auth(auth) => auth,
+            GenericPacket::V5_0Disconnect(d) => return Err(disconnected(report, &d)),
+            other => {
+                return Err(Stop::protocol(format!(
+                    "expected AUTH, got {}",
+                    other.packet_type()
+                )));
+            }
+        };
+        let rtt = sent.elapsed();
+        report.time("reauth_result_rtt", rtt);
+        let code = auth.reason_code().map_or(0, |c| c as u8);
+        let (method, data) = auth_of(auth.props.as_ref());
+        report.step(
+            "reauth_result",
+            format!("AUTH 0x{code:02X} {} received ({} ms){}", reason_name(code), ms(rtt), server_data_note(data.as_deref())),
+            json!({ "packet": "AUTH", "reason_code": code, "name": reason_name(code), "rtt_ms": ms(rtt) }),
+        );
+        if code != 0 {
+            return Err(Stop::protocol(format!(
+                "expected AUTH 0x00 after re-authentication, got 0x{code:02X}"
+            )));
+        }
+        self.check_method(method.as_deref(), "AUTH")?;
+        self.check_signature(
+            report,
+            state,
+            data.as_deref(),
+            "reauth_server_signature_verified",
+        )?;
+        report.set("reauthenticated", json!(true));
+        Ok(())
+    }
+
+    fn expect_continue(
+        &self,
+        report: &mut Report,
+        auth: &Auth,
+        label: &str,
+        rtt: Duration,
+        client_first: &[u8],
+    ) -> Result<Vec<u8>, Stop> {
+        let code = auth.reason_code().map_or(0, |c| c as u8);
+        if code != 0x18 {
+            return Err(Stop::protocol(format!(
+                "expected AUTH 0x18, got AUTH 0x{code:02X} {}",
+                reason_name(code)
+            )));
+        }
+        let (method, data) = auth_of(auth.props.as_ref());
+        self.check_method(method.as_deref(), "AUTH")?;
+        let data = data.ok_or_else(|| Stop::protocol("AUTH 0x18 without Authentication Data"))?;
+        describe_server_first(
+            report,
+            label,
+            rtt,
+            &data,
+            client_first,
+            self.mechanism.name(),
+        );
+        Ok(data)
+    }
+
+    fn check_method(&self, method: Option<&str>, packet: &str) -> Result<(), Stop> {
+        match method {
+            Some(m) if m == self.mechanism.name() => Ok(()),
+            Some(m) => Err(Stop::protocol(format!(
+                "{packet} has Authentication Method {m:?}, not {} [MQTT-4.12.0-5]",
+                self.mechanism
+            ))),
+            None => Err(Stop::protocol(format!(
+                "{packet} has no Authentication Method [MQTT-4.12.0-5]"
+            ))),
+        }
+    }
+
+    fn early_connack(&self, report: &mut Report, code: u8, data: Option<Vec<u8>>) -> Stop {
+        report.set(
+            "connack",
+            json!({ "reason_code": code, "name": reason_name(code) }),
+        );
+        report.step(
+            "connack",
+            format!(
+                "CONNACK 0x{code:02X} {} received before any challenge{}",
+                reason_name(code),
+                server_data_note(data.as_deref())
+            ),
+            json!({ "packet": "CONNACK", "reason_code": code, "name": reason_name(code) }),
+        );
+        if code == 0 {
+            Stop::protocol(
+                "CONNACK 0x00 without a SCRAM exchange: the broker did not authenticate with SCRAM",
+            )
+        } else {
+            Stop::rejected(format!("CONNACK 0x{code:02X} {}", reason_name(code)))
+        }
+    }
+
+    fn check_signature(
+        &self,
+        report: &mut Report,
+        state: client::AwaitingServerFinal,
+        data: Option<&[u8]>,
+        field: &str,
+    ) -> Result<client::Authenticated, Stop> {
+        let Some(data) = data else {
+            report.set(field, json!(false));
+            report.step(
+                "server_signature",
+                "server signature: missing (no Authentication Data)".into(),
+                json!({ "verified": false }),
+            );
+            return Err(Stop::protocol(
+                "success without a server-final-message: the server did not prove it knows the credentials",
+            ));
+        };
+        match state.on_server_final(data) {
+            Ok(done) => {
+                report.set(field, json!(true));
+                report.step(
+                    "server_signature",
+                    "server signature: verified".into(),
+                    json!({ "verified": true }),
+                );
+                Ok(done)
+            }
+            Err(e) => {
+                report.set(field, json!(false));
+                report.step(
+                    "server_signature",
+                    format!("server signature: NOT verified ({e})"),
+                    json!({ "verified": false, "error": e.to_string() }),
+                );
+                Err(Stop::protocol(format!(
+                    "server signature not verified: {e}"
+                )))
+            }
+        }
+    }
+}
+
+fn build_auth(code: AuthReasonCode, mechanism: Mechanism, data: &[u8]) -> Result<Auth, Stop> {
+    Auth::builder()
+        .reason_code(code)
+        .props(auth_props(mechanism, data)?)
+        .build()
+        .map_err(|e| Stop::protocol(format!("cannot build AUTH: {e:?}")))
+}
+
+fn disconnected(report: &mut Report, d: &Disconnect) -> Stop {
+    let code = d.reason_code().map_or(0, |c| c as u8);
+    report.step(
+        "disconnect",
+        format!("DISCONNECT 0x{code:02X} {} received", reason_name(code)),
+        json!({ "packet": "DISCONNECT", "reason_code": code, "name": reason_name(code) }),
+    );
+    match code {
+        0x87 | 0x86 | 0x8C | 0x8A => {
+            Stop::rejected(format!("DISCONNECT 0x{code:02X} {}", reason_name(code)))
+        }
+        _ => Stop::protocol(format!("DISCONNECT 0x{code:02X} {}", reason_name(code))),
+    }
+}
+
+fn server_data_note(data: Option<&[u8]>) -> String {
+    match data.map(String::from_utf8_lossy) {
+        Some(text) if text.starts_with("e=") => format!(", server error {text}"),
+        _ => String::new(),
+    }
+}
