@@ -844,6 +844,7 @@ fn probe_accepts_and_reauthenticates() {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
     assert!(!out.contains("secret"));
+    eprintln!("probe output:\n{out}");
     let o = probe(&server, &["-u", "alice", "--reauth", "--json"], "secret");
     let report: Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(report["result"], "accepted");
@@ -981,4 +982,48 @@ fn probe_garbage_from_server_is_a_protocol_error() {
     );
     t.join().unwrap();
     assert_eq!(code(&o), 3, "stdout: {} stderr: {}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn probe_over_tls_checks_the_certificate() {
+    let (ca_pem, config) = probe_server::tls_config();
+    let dir = temp_dir("tls");
+    let ca = write(&dir, "ca.pem", &ca_pem);
+    let server = probe_server::ProbeServer::start_with(provider(), 3, Some(config));
+    let ca_arg = ca.to_str().unwrap();
+    let o = probe(
+        &server,
+        &[
+            "-u",
+            "alice",
+            "--tls",
+            "--ca",
+            ca_arg,
+            "--server-name",
+            "localhost",
+            "--reauth",
+        ],
+        "secret",
+    );
+    let out = ok(&o);
+    assert!(
+        out.contains("TLS handshake done") && out.contains("server signature: verified"),
+        "{out}"
+    );
+    let o = probe(&server, &["-u", "alice", "--tls", "--insecure"], "secret");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--insecure"), "warns: {}", stderr(&o));
+    // Not signed by any built-in root: the handshake fails, a connection error.
+    let o = probe(
+        &server,
+        &["-u", "alice", "--tls", "--server-name", "localhost"],
+        "secret",
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TLS handshake failed"),
+        "{}",
+        stderr(&o)
+    );
+    server.join();
 }

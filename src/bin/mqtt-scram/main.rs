@@ -28,15 +28,16 @@ Examples:
   # One user, password prompted twice without echo, EMQX HTTP-service body:
   mqtt-scram gen alice --format emqx
   # Reproducible PostgreSQL verifier, password from stdin:
-  printf 'pencil\\n' | mqtt-scram gen user --password-stdin --salt-hex 5b6d99689d12358eeca04b141236fa81 --format postgres
-  # 10,000 users from CSV (username,password[,is_superuser]) on all cores, as JSON lines:
+  printf 'pencil\\n' | mqtt-scram gen user --password-stdin \\
+      --salt-hex 5b6d99689d12358eeca04b141236fa81 --format postgres
+  # Many users from CSV (username,password[,is_superuser]), all cores, JSON lines:
   mqtt-scram gen --from-csv users.csv --format json --batch lines -o users.jsonl
-  # Does this password match the stored record? (exit 0 yes, 1 no)
+  # Does the password match alice's record? (exit 0 yes, 1 no)
   mqtt-scram verify users.jsonl --username alice
   # EMQX hex body to a PostgreSQL verifier:
   mqtt-scram convert emqx.json --to postgres
-  # Log in to a broker with SCRAM and show each step:
-  MQTT_PASSWORD=secret mqtt-scram probe broker.local:8883 --tls --user alice --password-env MQTT_PASSWORD --reauth";
+  # Log in to a broker with SCRAM, re-authenticate, show each step:
+  mqtt-scram probe broker.example:8883 --tls --user alice --reauth";
 
 /// Derive, verify and convert SCRAM-SHA-256/512 credentials for MQTT 5 enhanced
 /// authentication, and probe a broker's SCRAM login.

@@ -7,31 +7,29 @@
 //! properties are counted without their 2-byte length prefix), so a correct AUTH carrying an
 //! Authentication Method does not parse.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqtt_protocol_core::mqtt;
-use mqtt_protocol_core::mqtt::common::Cursor;
-use mqtt_protocol_core::mqtt::connection::Event;
+use mqtt_protocol_core::mqtt::packet::Packet as GenericPacket;
 use mqtt_protocol_core::mqtt::packet::v5_0::{Auth, Connect, Disconnect};
-use mqtt_protocol_core::mqtt::packet::{
-    AuthenticationData, AuthenticationMethod, Packet as GenericPacket, Property,
-};
-use mqtt_protocol_core::mqtt::prelude::*;
 use mqtt_protocol_core::mqtt::result_code::{AuthReasonCode, DisconnectReasonCode};
 use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::message::{ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFirst};
 use mqtt_scram::{Error as ScramError, HashAlgorithm, Mechanism};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::password::Source;
 use crate::{Failure, Hash, Status, emit, warn};
 
+mod link;
+mod report;
 mod tls;
+
+use link::{Link, Transport, auth_of, auth_props, build_auth, reason_name};
+use report::{Report, Verdict, ms};
 
 /// `probe` arguments.
 #[derive(Debug, clap::Args)]
@@ -90,27 +88,6 @@ pub struct Args {
     password: Source,
 }
 
-/// How the probe ended, and its exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Verdict {
-    Accepted,
-    Rejected,
-    ProtocolError,
-    ConnectionError,
-}
-
-impl Verdict {
-    fn status(self) -> Status {
-        match self {
-            Verdict::Accepted => Status::Ok,
-            Verdict::Rejected => Status::NoMatch,
-            Verdict::ProtocolError => Status::Protocol,
-            Verdict::ConnectionError => Status::Connection,
-        }
-    }
-}
-
 /// A step that ended the probe early.
 struct Stop {
     verdict: Verdict,
@@ -136,41 +113,6 @@ impl Stop {
             message: message.into(),
         }
     }
-}
-
-/// Collects the steps; prints each at once in text mode.
-struct Report {
-    json: bool,
-    start: Instant,
-    steps: Vec<Value>,
-    fields: serde_json::Map<String, Value>,
-    timings: serde_json::Map<String, Value>,
-}
-
-impl Report {
-    fn step(&mut self, name: &str, text: String, detail: Value) {
-        let at_ms = ms(self.start.elapsed());
-        if !self.json {
-            let _ = emit(&format!("{text}\n"));
-        }
-        let mut step = json!({ "step": name, "at_ms": at_ms });
-        if let (Value::Object(s), Value::Object(d)) = (&mut step, detail) {
-            s.extend(d);
-        }
-        self.steps.push(step);
-    }
-
-    fn set(&mut self, key: &str, value: Value) {
-        self.fields.insert(key.into(), value);
-    }
-
-    fn time(&mut self, key: &str, d: Duration) {
-        self.timings.insert(key.into(), json!(ms(d)));
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
 pub fn run(mut args: Args) -> Result<Status, Failure> {
@@ -281,139 +223,6 @@ struct Session<'a> {
     password: &'a str,
 }
 
-trait Transport: Read + Write {}
-impl<T: Read + Write> Transport for T {}
-
-/// A byte stream plus the codec's client connection (framing and packet state).
-struct Link {
-    stream: Box<dyn Transport>,
-    conn: mqtt::Connection<mqtt::role::Client>,
-    received: std::collections::VecDeque<GenericPacket>,
-}
-
-impl Link {
-    fn handle(&mut self, events: Vec<Event>) -> Result<(), Stop> {
-        for event in events {
-            match event {
-                Event::RequestSendPacket { packet, .. } => {
-                    let bytes = packet.to_continuous_buffer();
-                    self.stream
-                        .write_all(&bytes)
-                        .and_then(|()| self.stream.flush())
-                        .map_err(|e| {
-                            Stop::connection(format!("cannot send {}: {e}", packet.packet_type()))
-                        })?;
-                }
-                Event::NotifyPacketReceived(packet) => self.received.push_back(packet),
-                Event::NotifyError(e) => {
-                    return Err(Stop::protocol(format!(
-                        "malformed or unexpected packet: {e:?}"
-                    )));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn send(&mut self, packet: impl Into<GenericPacket>) -> Result<(), Stop> {
-        let events = self.conn.send(packet.into());
-        self.handle(events)
-    }
-
-    fn recv(&mut self, waiting_for: &str) -> Result<GenericPacket, Stop> {
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(packet) = self.received.pop_front() {
-                return Ok(packet);
-            }
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) => {
-                    return Err(Stop::connection(format!(
-                        "connection closed while waiting for {waiting_for}"
-                    )));
-                }
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(Stop::connection(format!(
-                        "timed out waiting for {waiting_for}"
-                    )));
-                }
-                Err(e) => {
-                    return Err(Stop::connection(format!(
-                        "read error waiting for {waiting_for}: {e}"
-                    )));
-                }
-            };
-            let data = buf.get(..n).unwrap_or_default();
-            let mut cursor = Cursor::new(data);
-            while (cursor.position() as usize) < data.len() {
-                let events = self.conn.recv(&mut cursor);
-                self.handle(events)?;
-            }
-        }
-    }
-}
-
-fn auth_props(method: Mechanism, data: &[u8]) -> Result<Vec<Property>, Stop> {
-    let bad = |e| Stop::protocol(format!("cannot encode authentication properties: {e:?}"));
-    Ok(vec![
-        Property::AuthenticationMethod(AuthenticationMethod::new(method.name()).map_err(bad)?),
-        Property::AuthenticationData(AuthenticationData::new(data.to_vec()).map_err(bad)?),
-    ])
-}
-
-/// Authentication Method and Data of a received packet.
-fn auth_of(props: Option<&Vec<Property>>) -> (Option<String>, Option<Vec<u8>>) {
-    let mut method = None;
-    let mut data = None;
-    for p in props.into_iter().flatten() {
-        match p {
-            Property::AuthenticationMethod(m) => method = Some(m.val().to_owned()),
-            Property::AuthenticationData(d) => data = Some(d.val().to_vec()),
-            _ => {}
-        }
-    }
-    (method, data)
-}
-
-/// The MQTT 5 name of a CONNACK / DISCONNECT / AUTH reason code (MQTT 5.0 §2.4).
-fn reason_name(code: u8) -> &'static str {
-    match code {
-        0x00 => "Success",
-        0x04 => "Disconnect with Will Message",
-        0x18 => "Continue authentication",
-        0x19 => "Re-authenticate",
-        0x80 => "Unspecified error",
-        0x81 => "Malformed Packet",
-        0x82 => "Protocol Error",
-        0x83 => "Implementation specific error",
-        0x84 => "Unsupported Protocol Version",
-        0x85 => "Client Identifier not valid",
-        0x86 => "Bad User Name or Password",
-        0x87 => "Not authorized",
-        0x88 => "Server unavailable",
-        0x89 => "Server busy",
-        0x8A => "Banned",
-        0x8B => "Server shutting down",
-        0x8C => "Bad authentication method",
-        0x8D => "Keep Alive timeout",
-        0x8E => "Session taken over",
-        0x95 => "Packet too large",
-        0x97 => "Quota exceeded",
-        0x99 => "Payload format invalid",
-        0x9C => "Use another server",
-        0x9D => "Server moved",
-        0x9F => "Connection rate exceeded",
-        _ => "Unknown reason code",
-    }
-}
-
 /// What the server-first-message says, for the report.
 fn describe_server_first(
     report: &mut Report,
@@ -516,11 +325,7 @@ impl Session<'_> {
 
     fn run(&self, report: &mut Report) -> Result<(), Stop> {
         let stream = self.connect(report)?;
-        let mut link = Link {
-            stream,
-            conn: mqtt::Connection::<mqtt::role::Client>::new(mqtt::Version::V5_0),
-            received: Default::default(),
-        };
+        let mut link = Link::new(stream);
         let config = ClientConfig::new();
         let (state, client_first) = client::start(
             &config,
@@ -827,14 +632,6 @@ impl Session<'_> {
             }
         }
     }
-}
-
-fn build_auth(code: AuthReasonCode, mechanism: Mechanism, data: &[u8]) -> Result<Auth, Stop> {
-    Auth::builder()
-        .reason_code(code)
-        .props(auth_props(mechanism, data)?)
-        .build()
-        .map_err(|e| Stop::protocol(format!("cannot build AUTH: {e:?}")))
 }
 
 fn disconnected(report: &mut Report, d: &Disconnect) -> Stop {
