@@ -1,0 +1,349 @@
+//! [`Cached`]: a TTL cache in front of any provider, with single-flight lookups.
+//!
+//! Single-flight needs no async runtime: the first caller for a key (the *leader*)
+//! runs the upstream lookup in its own future; later callers for the same key wait on
+//! a shared slot that the leader fills, and are woken through their [`Waker`]s. If the
+//! leader's future is dropped before it finishes (the handshake was cancelled), the
+//! slot is marked abandoned and a waiting caller takes over as the new leader.
+
+use std::collections::HashMap;
+use std::string::String;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+
+use super::{CredentialProvider, Lookup, LookupRequest};
+use crate::mechanism::Mechanism;
+
+/// Default time a found record stays cached.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+/// Default time a `NotFound` answer stays cached.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// Default number of usernames kept.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// A cache in front of a provider.
+///
+/// - Keyed by username and mechanism: wrap only providers whose answer depends on
+///   nothing else of the [`LookupRequest`] (client id, peer, …), or accept that the
+///   first connection's answer is reused for the TTL.
+/// - [`Lookup::Found`] is kept for the TTL (default 60 s), never past the record's
+///   `expire_at`; [`Lookup::NotFound`] for the negative TTL (default 5 s, `0` = not
+///   cached); [`Lookup::Ignore`] is never cached.
+/// - At most `capacity` usernames (default 10 000); when full, expired entries go
+///   first, then arbitrary ones (an eighth of the capacity at once).
+/// - Single-flight: concurrent lookups of one key share one upstream call.
+///
+/// ```
+/// use std::time::Duration;
+/// use mqtt_scram::provider::{Cached, MemoryProvider};
+/// let cached = Cached::new(MemoryProvider::new())
+///     .ttl(Duration::from_secs(30))
+///     .negative_ttl(Duration::from_secs(2))
+///     .capacity(1_000);
+/// cached.invalidate("alice");
+/// assert!(cached.is_empty());
+/// ```
+pub struct Cached<P> {
+    inner: P,
+    ttl: Duration,
+    negative_ttl: Duration,
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<String, Vec<Entry>>,
+    flights: HashMap<(String, Mechanism), Arc<Flight>>,
+    generation: u64,
+}
+
+struct Entry {
+    mechanism: Mechanism,
+    answer: Lookup,
+    expires: Instant,
+}
+
+impl<P> fmt::Debug for Cached<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("ttl", &self.ttl)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> Cached<P> {
+    /// Wraps `inner` with the default TTLs and capacity.
+    pub fn new(inner: P) -> Self {
+        Self {
+            inner,
+            ttl: DEFAULT_TTL,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            capacity: DEFAULT_CAPACITY,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// How long a found record is reused (default 60 s; `0` disables caching of records).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long a `NotFound` answer is reused (default 5 s; `0` disables it).
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// Most usernames kept (default 10 000, at least 1).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// The wrapped provider.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// Forgets every cached answer for `username`. A lookup already in flight when this
+    /// is called still answers its waiters, but its result is not stored.
+    pub fn invalidate(&self, username: &str) {
+        let mut state = self.lock();
+        state.users.remove(username);
+        state.generation = state.generation.wrapping_add(1);
+    }
+
+    /// Forgets everything (lookups in flight are treated as for [`Cached::invalidate`]).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.users.clear();
+        state.generation = state.generation.wrapping_add(1);
+    }
+
+    /// Number of usernames with a cached answer (expired ones included until evicted).
+    pub fn len(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // State stays consistent at every await-free step, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn begin(&self, request: &LookupRequest<'_>) -> Begin<'_, P> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if let Some(entry) = state
+            .users
+            .get(request.username)
+            .and_then(|entries| entries.iter().find(|e| e.mechanism == request.mechanism))
+            .filter(|e| e.expires > now)
+        {
+            return Begin::Hit(entry.answer.clone());
+        }
+        let key = (String::from(request.username), request.mechanism);
+        if let Some(flight) = state.flights.get(&key) {
+            return Begin::Follow(Arc::clone(flight));
+        }
+        let flight = Arc::new(Flight::default());
+        state.flights.insert(key.clone(), Arc::clone(&flight));
+        Begin::Lead(Leader {
+            cache: self,
+            key,
+            flight,
+            generation: state.generation,
+            finished: false,
+        })
+    }
+
+    fn time_to_live(&self, answer: &Lookup) -> Option<Duration> {
+        let ttl = match answer {
+            Lookup::Found(record) => match record.expire_at {
+                Some(expire_at) => {
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(u64::MAX, |d| d.as_secs());
+                    self.ttl
+                        .min(Duration::from_secs(expire_at.saturating_sub(now)))
+                }
+                None => self.ttl,
+            },
+            Lookup::NotFound => self.negative_ttl,
+            Lookup::Ignore(_) => return None,
+        };
+        Some(ttl).filter(|t| !t.is_zero())
+    }
+
+    fn store(&self, state: &mut State, key: (String, Mechanism), answer: &Lookup, ttl: Duration) {
+        let now = Instant::now();
+        let entry = Entry {
+            mechanism: key.1,
+            answer: answer.clone(),
+            expires: now + ttl,
+        };
+        if let Some(entries) = state.users.get_mut(&key.0) {
+            entries.retain(|e| e.mechanism != key.1);
+            entries.push(entry);
+            return;
+        }
+        if state.users.len() >= self.capacity {
+            state.users.retain(|_, entries| {
+                entries.retain(|e| e.expires > now);
+                !entries.is_empty()
+            });
+            let target = self.capacity - self.capacity / 8 - 1;
+            while state.users.len() > target {
+                let Some(victim) = state.users.keys().next().cloned() else {
+                    break;
+                };
+                state.users.remove(&victim);
+            }
+        }
+        state.users.insert(key.0, std::vec![entry]);
+    }
+}
+
+impl<P: CredentialProvider> CredentialProvider for Cached<P> {
+    async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
+        loop {
+            match self.begin(request) {
+                Begin::Hit(answer) => return answer,
+                Begin::Follow(flight) => {
+                    if let Some(answer) = (Wait { flight }).await {
+                        return answer;
+                    }
+                }
+                Begin::Lead(leader) => {
+                    let answer = self.inner.lookup(request).await;
+                    leader.complete(&answer);
+                    return answer;
+                }
+            }
+        }
+    }
+}
+
+enum Begin<'c, P> {
+    Hit(Lookup),
+    Follow(Arc<Flight>),
+    Lead(Leader<'c, P>),
+}
+
+#[derive(Default)]
+struct Flight {
+    slot: Mutex<Slot>,
+}
+
+// `Done` is written once per upstream call; boxing it would add an allocation per lookup.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Pending(Vec<Waker>),
+    Done(Lookup),
+    Abandoned,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::Pending(Vec::new())
+    }
+}
+
+impl Flight {
+    fn settle(&self, outcome: Slot) {
+        let previous = core::mem::replace(
+            &mut *self.slot.lock().unwrap_or_else(PoisonError::into_inner),
+            outcome,
+        );
+        if let Slot::Pending(wakers) = previous {
+            wakers.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+/// Waits for a leader: `Some(answer)`, or `None` when the leader gave up.
+struct Wait {
+    flight: Arc<Flight>,
+}
+
+impl Future for Wait {
+    type Output = Option<Lookup>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self
+            .flight
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *slot {
+            Slot::Pending(wakers) => {
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Slot::Done(answer) => Poll::Ready(Some(answer.clone())),
+            Slot::Abandoned => Poll::Ready(None),
+        }
+    }
+}
+
+/// The caller running the upstream lookup; dropping it unfinished abandons the flight.
+struct Leader<'c, P> {
+    cache: &'c Cached<P>,
+    key: (String, Mechanism),
+    flight: Arc<Flight>,
+    generation: u64,
+    finished: bool,
+}
+
+impl<P> Leader<'_, P> {
+    fn complete(mut self, answer: &Lookup) {
+        self.finished = true;
+        self.flight.settle(Slot::Done(answer.clone()));
+        let cache = self.cache;
+        let mut state = cache.lock();
+        self.unregister(&mut state);
+        if state.generation == self.generation {
+            if let Some(ttl) = cache.time_to_live(answer) {
+                cache.store(&mut state, self.key.clone(), answer, ttl);
+            }
+        }
+    }
+
+    fn unregister(&self, state: &mut State) {
+        if state
+            .flights
+            .get(&self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            state.flights.remove(&self.key);
+        }
+    }
+}
+
+impl<P> Drop for Leader<'_, P> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut state = self.cache.lock();
+            self.unregister(&mut state);
+            drop(state);
+            self.flight.settle(Slot::Abandoned);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! [`HttpProvider`]: credentials from an HTTP service that speaks EMQX's SCRAM REST
+//! contract (feature `http`).
+//!
+//! One lookup is one request built from templates ([`HttpConfig`]); the service answers
+//! `200` with `{"stored_key": "<hex>", "server_key": "<hex>", "salt": "<hex>"}` and
+//! optionally `iteration_count`, `is_superuser`, `client_attrs`, `expire_at` and `acl`.
+//! Everything else — a connection error, a timeout, another status, a wrong content
+//! type, an oversized or malformed body, a bad key — is [`Lookup::Ignore`] with the
+//! reason logged through `tracing`, so the engine answers with the same mock challenge
+//! as for an unknown user. Nothing here panics, and nothing here accepts.
+//!
+//! Lookups must run inside a Tokio runtime (outside one they answer `Ignore`).
+//!
+//! ```no_run
+//! use mqtt_scram::provider::{Cached, CredentialProvider, LookupRequest};
+//! use mqtt_scram::provider::http::{HttpConfig, HttpProvider};
+//! use mqtt_scram::{ConnectionInfo, Mechanism};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config: HttpConfig = serde_json::from_str(r#"{
+//!     "url": "https://auth.example/scram/${username}",
+//!     "method": "get",
+//!     "headers": {"x-client-id": "${clientid}"},
+//!     "not_found_status": [404],
+//!     "tls": {"ca_file": "/etc/mqtt/auth-ca.pem"}
+//! }"#)?;
+//! let provider = Cached::new(HttpProvider::new(config)?);
+//! let connection = ConnectionInfo::new("client-1");
+//! let request = LookupRequest {
+//!     mechanism: Mechanism::ScramSha256,
+//!     username: "alice",
+//!     authzid: None,
+//!     connection: &connection,
+//! };
+//! let lookup = provider.lookup(&request).await;
+//! # drop(lookup);
+//! # Ok(())
+//! # }
+//! ```
+
+mod acl;
+mod config;
+mod request;
+mod response;
+mod template;
+mod tls;
+
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOOKUP_DEADLINE, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_SIZE,
+    DEFAULT_REQUEST_TIMEOUT, HttpConfig, HttpConfigError, HttpMethod, HttpVersion, ParamsMode,
+    TlsConfig,
+};
+
+use std::string::{String, ToString};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+
+use core::fmt;
+
+use reqwest::header::CONTENT_TYPE;
+
+use self::request::RequestPlan;
+use self::response::{describe, parse_body, read_body};
+use crate::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest};
+
+/// A credential provider backed by an HTTP service (EMQX SCRAM REST contract).
+///
+/// Cheap to share (`Arc` it); the connection pool lives inside. Build it once with
+/// [`HttpProvider::new`], which checks the whole configuration.
+pub struct HttpProvider {
+    client: reqwest::Client,
+    plan: RequestPlan,
+    default_iterations: u32,
+    not_found_status: Vec<u16>,
+    max_body_size: usize,
+    retry_times: u32,
+    retry_interval: Duration,
+    retry_backoff: f64,
+    lookup_deadline: Duration,
+}
+
+impl fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("plan", &self.plan)
+            .field("retry_times", &self.retry_times)
+            .field("lookup_deadline", &self.lookup_deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An attempt that may be retried (connect error, timeout, 5xx).
+struct Retryable(String);
+
+impl HttpProvider {
+    /// Checks `config` and builds the client: every bad URL, template, header, TLS file
+    /// or setting is an error here, not at the first lookup.
+    pub fn new(config: HttpConfig) -> Result<Self, HttpConfigError> {
+        check_settings(&config)?;
+        let plan = RequestPlan::new(&config)?;
+        if let Some(name) = &config.tls.server_name {
+            tls::check_server_name(name)?;
+        }
+        let tls = tls::client_config(&config.tls, config.http_version)?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.pool_size)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .tls_backend_preconfigured(tls);
+        builder = match config.http_version {
+            HttpVersion::Auto => builder,
+            HttpVersion::Http1 => builder.http1_only(),
+            HttpVersion::Http2 => builder.http2_prior_knowledge(),
+        };
+        if let Some((host, name)) = plan.host_override() {
+            builder = builder.dns_resolver(resolve::Override {
+                name: name.to_string(),
+                host: host.to_string(),
+            });
+        }
+        let client = builder
+            .build()
+            .map_err(|e| HttpConfigError::Client(describe(&e)))?;
+        Ok(Self {
+            client,
+            plan,
+            default_iterations: config.default_iterations,
+            not_found_status: config.not_found_status,
+            max_body_size: config.max_body_size,
+            retry_times: config.retry_times,
+            retry_interval: config.retry_interval,
+            retry_backoff: config.retry_backoff,
+            lookup_deadline: config.lookup_deadline,
+        })
+    }
+
+    async fn lookup_with_retries(&self, request: &LookupRequest<'_>) -> Lookup {
+        let mut delay = self.retry_interval;
+        let mut attempt = 0;
+        loop {
+            match self.attempt(request).await {
+                Ok(lookup) => return lookup,
+                Err(Retryable(reason)) if attempt < self.retry_times => {
+                    attempt += 1;
+                    tracing::debug!(username = request.username, attempt, %reason, "http provider: retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = delay.mul_f64(self.retry_backoff);
+                }
+                Err(Retryable(reason)) => return Lookup::Ignore(IgnoreReason(reason)),
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &LookupRequest<'_>) -> Result<Lookup, Retryable> {
+        let ignore = |reason: String| Ok(Lookup::Ignore(IgnoreReason(reason)));
+        let http_request = match self.plan.build(&self.client, request) {
+            Ok(http_request) => http_request,
+            Err(reason) => return ignore(reason),
+        };
+        let mut response = match self.client.execute(http_request).await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() || e.is_timeout() => return Err(Retryable(describe(&e))),
+            Err(e) => return ignore(describe(&e)),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::OK {
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let body = match read_body(&mut response, self.max_body_size).await {
+                Ok(body) => body,
+                Err(response::ReadError::Transport(e)) if e.is_timeout() => {
+                    return Err(Retryable(describe(&e)));
+                }
+                Err(e) => return ignore(e.to_string()),
+            };
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            Ok(parse_body(
+                content_type.as_deref(),
+                &body,
+                request.mechanism.hash(),
+                self.default_iterations,
+                now,
+            ))
+        } else if self.not_found_status.contains(&status.as_u16()) {
+            Ok(Lookup::NotFound)
+        } else if status.is_server_error() {
+            Err(Retryable(std::format!("status {status}")))
+        } else {
+            ignore(std::format!("status {status}; only 200 carries a record"))
+        }
+    }
+}
+
+impl CredentialProvider for HttpProvider {
+    async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
+        if tokio::runtime::Handle::try_current().is_err() {
+            let reason = "http provider used outside a Tokio runtime";
+            tracing::warn!(username = request.username, reason);
+            return Lookup::Ignore(IgnoreReason(reason.into()));
+        }
+        let lookup =
+            match tokio::time::timeout(self.lookup_deadline, self.lookup_with_retries(request))
+                .await
+            {
+                Ok(lookup) => lookup,
+                Err(_) => Lookup::Ignore(IgnoreReason(std::format!(
+                    "lookup deadline of {:?} exceeded",
+                    self.lookup_deadline
+                ))),
+            };
+        match &lookup {
+            Lookup::Found(_) => {
+                tracing::debug!(username = request.username, "http provider: found")
+            }
+            Lookup::NotFound => {
+                tracing::debug!(username = request.username, "http provider: not found")
+            }
+            Lookup::Ignore(IgnoreReason(reason)) => {
+                tracing::warn!(username = request.username, %reason, "http provider: ignoring");
+            }
+        }
+        lookup
+    }
+}
+
+fn check_settings(config: &HttpConfig) -> Result<(), HttpConfigError> {
+    let bad = HttpConfigError::setting;
+    if config.default_iterations == 0 {
+        return Err(bad("default_iterations", "must be positive"));
+    }
+    for (setting, value) in [
+        ("connect_timeout", config.connect_timeout),
+        ("request_timeout", config.request_timeout),
+        ("lookup_deadline", config.lookup_deadline),
+    ] {
+        if value.is_zero() {
+            return Err(bad(setting, "must be longer than zero"));
+        }
+    }
+    if config.max_body_size == 0 {
+        return Err(bad("max_body_size", "must be positive"));
+    }
+    if !config.retry_backoff.is_finite()
+        || config.retry_backoff < 1.0
+        || config.retry_backoff > 100.0
+    {
+        return Err(bad("retry_backoff", "must be between 1.0 and 100.0"));
+    }
+    if let Some(status) = config
+        .not_found_status
+        .iter()
+        .find(|s| !(400..=599).contains(*s))
+    {
+        return Err(bad(
+            "not_found_status",
+            &std::format!("{status} is not a 4xx or 5xx status"),
+        ));
+    }
+    Ok(())
+}
+
+mod resolve {
+    use std::boxed::Box;
+    use std::string::String;
+    use std::vec::Vec;
+
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+    /// Resolves the SNI override name to the URL's real host.
+    pub(super) struct Override {
+        pub(super) name: String,
+        pub(super) host: String,
+    }
+
+    impl Resolve for Override {
+        fn resolve(&self, name: Name) -> Resolving {
+            let target = if name.as_str() == self.name {
+                self.host.clone()
+            } else {
+                String::from(name.as_str())
+            };
+            Box::pin(async move {
+                let host = target.trim_start_matches('[').trim_end_matches(']');
+                let addrs: Vec<_> = tokio::net::lookup_host((host, 0)).await?.collect();
+                Ok(Box::new(addrs.into_iter()) as Addrs)
+            })
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The rustls client configuration: trust (system roots or a CA file), client
+//! certificate for mutual TLS, SNI, ALPN, and the test-only "accept anything" verifier.
+
+use std::string::{String, ToString};
+use std::sync::Arc;
+use std::vec::Vec;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::config::{HttpConfigError, HttpVersion, TlsConfig};
+
+/// Builds the client configuration reqwest will use for `https://`.
+pub(crate) fn client_config(
+    tls: &TlsConfig,
+    version: HttpVersion,
+) -> Result<ClientConfig, HttpConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let err =
+        |what: &str, e: &dyn core::fmt::Display| HttpConfigError::Tls(std::format!("{what}: {e}"));
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err("protocol versions", &e))?;
+    let builder = if tls.danger_accept_invalid_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+    } else if let Some(ca_file) = &tls.ca_file {
+        let mut roots = RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(ca_file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| err(&std::format!("reading ca_file {}", ca_file.display()), &e))?;
+        if certs.is_empty() {
+            return Err(HttpConfigError::Tls(std::format!(
+                "ca_file {} holds no certificate",
+                ca_file.display()
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| err("ca_file certificate", &e))?;
+        }
+        builder.with_root_certificates(roots)
+    } else {
+        let verifier = rustls_platform_verifier::Verifier::new(provider)
+            .map_err(|e| err("system roots", &e))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+    };
+    let mut config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let chain = CertificateDer::pem_file_iter(cert_file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    err(
+                        &std::format!("reading cert_file {}", cert_file.display()),
+                        &e,
+                    )
+                })?;
+            let key = PrivateKeyDer::from_pem_file(key_file)
+                .map_err(|e| err(&std::format!("reading key_file {}", key_file.display()), &e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| err("client certificate", &e))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(HttpConfigError::Tls(
+                "cert_file and key_file go together".to_string(),
+            ));
+        }
+    };
+    config.enable_sni = tls.enable_sni;
+    config.alpn_protocols = match version {
+        HttpVersion::Auto => std::vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => std::vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => std::vec![b"h2".to_vec()],
+    };
+    Ok(config)
+}
+
+/// Checks that an SNI override is a DNS name.
+pub(crate) fn check_server_name(name: &str) -> Result<(), HttpConfigError> {
+    ServerName::try_from(String::from(name))
+        .map(drop)
+        .map_err(|e| HttpConfigError::Tls(std::format!("server_name {name:?}: {e}")))
+}
+
+/// `danger_accept_invalid_certs`: signatures are still checked, the chain and name are not.
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
