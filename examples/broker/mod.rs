@@ -1,0 +1,41 @@
+//! The broker front, as a module tree that both `examples/broker.rs` (the command line)
+//! and `tests/interop.rs` (in-process, to read the handshake table) include by path.
+//!
+//! One file per concept:
+//! - [`config`]: command-line options → [`Settings`]; credential files; the mock key.
+//! - [`tls`]: rustls server configuration (files or a generated certificate) and the
+//!   RFC 9266 `tls-exporter` channel binding.
+//! - [`listener`]: accept loops, connection and handshake limits, start/stop.
+//! - [`wire`]: MQTT 5 framing over `rumqttc`'s packet codec, bounded buffers.
+//! - [`auth`]: the authentication front: SCRAM exchange on CONNECT, re-authentication,
+//!   the optional plain-password path, and the handshake table.
+//! - [`session`]: the authenticated connection: ping, loopback publish/subscribe,
+//!   re-authentication, credential expiry.
+//! - [`provider`]: where credentials come from (JSON records in memory, or HTTP).
+
+pub mod auth;
+pub mod config;
+pub mod listener;
+pub mod provider;
+pub mod session;
+pub mod tls;
+pub mod wire;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use listener::Broker;
+
+/// The engine takes time as a `Duration` on a monotonic clock of the caller's choice:
+/// here, the time since the first call in this process.
+pub fn now() -> Duration {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
+
+/// Wall-clock Unix seconds, for `expire_at` from providers.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
