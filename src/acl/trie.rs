@@ -111,8 +111,10 @@ pub(crate) enum Level {
     Template(Template),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Node {
+    /// Lowest rule index in this subtree: a query that already has a better match skips it.
+    min: u32,
     lits: BTreeMap<Box<str>, u32>,
     plus: Option<u32>,
     templates: Vec<(Template, u32)>,
@@ -120,6 +122,19 @@ struct Node {
     end: Vec<u32>,
     /// Rules whose filter is this node's path followed by `#`.
     hash: Vec<u32>,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Self {
+            min: u32::MAX,
+            lits: BTreeMap::new(),
+            plus: None,
+            templates: Vec::new(),
+            end: Vec::new(),
+            hash: Vec::new(),
+        }
+    }
 }
 
 /// How the queried topic relates to rule filters.
@@ -174,6 +189,9 @@ impl Trie {
     pub(crate) fn insert(&mut self, levels: &[Level], index: u32) {
         let mut node = 0usize;
         for level in levels {
+            if let Some(n) = self.nodes.get_mut(node) {
+                n.min = n.min.min(index);
+            }
             let next = match level {
                 Level::Hash => {
                     push_sorted(self.nodes.get_mut(node).map(|n| &mut n.hash), index);
@@ -204,6 +222,9 @@ impl Trie {
                     id as usize
                 }
             };
+        }
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.min = n.min.min(index);
         }
         push_sorted(self.nodes.get_mut(node).map(|n| &mut n.end), index);
     }
@@ -239,6 +260,9 @@ impl Trie {
         let Some(n) = self.nodes.get(node as usize) else {
             return;
         };
+        if q.best.is_some_and(|b| n.min >= b) {
+            return;
+        }
         let wild_ok = !(first && q.dollar);
         if wild_ok {
             q.consider(&n.hash);
@@ -305,6 +329,9 @@ impl Trie {
         let Some(n) = self.nodes.get(node as usize) else {
             return;
         };
+        if q.best.is_some_and(|b| n.min >= b) {
+            return;
+        }
         q.consider(&n.end);
         q.consider(&n.hash);
         self.each_child(q, n, false, |t, q, c| t.all(q, c));
