@@ -96,6 +96,8 @@ struct Options {
     allow_plain: bool,
     limits: Limits,
     extra_users: Vec<(String, UserRecord)>,
+    /// Replaces the record file as the credential source.
+    provider: Option<Provider>,
 }
 
 impl Default for Options {
@@ -105,6 +107,7 @@ impl Default for Options {
             allow_plain: false,
             limits: Limits::default(),
             extra_users: Vec::new(),
+            provider: None,
         }
     }
 }
@@ -127,7 +130,10 @@ impl Harness {
         }
         let users = dir.join("users.json");
         std::fs::write(&users, lines).unwrap();
-        let provider = Provider::from_record_file(&users).unwrap();
+        let provider = match options.provider {
+            Some(provider) => provider,
+            None => Provider::from_record_file(&users).unwrap(),
+        };
         let tls = broker::tls::self_signed().unwrap();
         let cert_file = dir.join("broker-cert.pem");
         std::fs::write(&cert_file, tls.generated_cert_pem.as_ref().unwrap()).unwrap();
@@ -1335,6 +1341,137 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
 async fn stream_write(wire: &mut Wire<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
     // Raw bytes through the connection, bypassing the encoder.
     wire.send_raw(bytes).await
+}
+
+// ---------------------------------------------------------------------------------------
+// The HTTP provider (feature `http`) behind the cache, as `--http-config` wires it
+// ---------------------------------------------------------------------------------------
+
+/// A one-route HTTP/1.1 service speaking the EMQX SCRAM contract: `alice` gets her record
+/// (hex), anyone else `{"result":"deny"}`. Counts requests.
+#[cfg(feature = "http")]
+async fn emqx_like_service(alice: UserRecord) -> (SocketAddr, std::sync::Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicU32::new(0));
+    let counter = std::sync::Arc::clone(&hits);
+    let hex = alice.credentials.to_emqx_hex();
+    let found = format!(
+        r#"{{"result":"allow","salt":"{}","stored_key":"{}","server_key":"{}","iteration_count":4096,"is_superuser":true}}"#,
+        hex.salt, hex.stored_key, hex.server_key
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = std::sync::Arc::clone(&counter);
+            let found = found.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < end + 4 + len {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Value = serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap();
+                    buf.drain(..end + 4 + len);
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let answer = if body["username"] == "alice" {
+                        found.clone()
+                    } else {
+                        r#"{"result":"deny"}"#.into()
+                    };
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+#[cfg(feature = "http")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_provider_behind_the_cache() {
+    use mqtt_scram::provider::HttpConfig;
+
+    let (service, hits) = emqx_like_service(record(HashAlgorithm::Sha256, PASSWORD, 4096)).await;
+    let dir = scratch_dir("http");
+    let config = HttpConfig::new(format!("http://{service}/scram"))
+        .param("username", "${username}")
+        .param("mechanism", "${mechanism}");
+    let config_file = dir.join("http.json");
+    std::fs::write(&config_file, serde_json::to_string(&config).unwrap()).unwrap();
+    let provider = Provider::from_http_config(
+        &config_file,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let h = Harness::start(Options {
+        provider: Some(provider),
+        ..Options::default()
+    })
+    .await;
+    let config = ClientConfig::new();
+    for _ in 0..2 {
+        let mut conn = Conn::open(h.tcp()).await;
+        scram_login(
+            &mut conn,
+            &config,
+            Mechanism::ScramSha256,
+            "alice",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the second login is served from the cache"
+    );
+    for _ in 0..2 {
+        let mut conn = Conn::open(h.tcp()).await;
+        let failed = scram_login(&mut conn, &config, Mechanism::ScramSha256, "mallory", "x").await;
+        assert_eq!(
+            failed.expect_err("unknown user"),
+            (0x87, Some("e=invalid-proof".into()))
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "negative answers are cached too"
+    );
+    let mut conn = Conn::open(h.tcp()).await;
+    let failed = scram_login(&mut conn, &config, Mechanism::ScramSha256, "alice", "wrong").await;
+    assert_eq!(failed.expect_err("wrong password").0, 0x87);
+    drop(conn);
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

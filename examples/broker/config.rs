@@ -44,8 +44,26 @@ pub struct Args {
     pub tls_self_signed_out: Option<PathBuf>,
 
     /// Credential records in the crate's JSON format (`mqtt-scram gen --format json`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "http_config",
+        conflicts_with = "http_config"
+    )]
     pub credentials: Option<PathBuf>,
+
+    /// Look credentials up with the HTTP provider configured by this JSON file (an
+    /// `HttpConfig`), behind a cache. Needs the crate feature `http`.
+    #[arg(long, value_name = "FILE")]
+    pub http_config: Option<PathBuf>,
+
+    /// Seconds a record from the HTTP provider is reused.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub cache_ttl: u64,
+
+    /// Seconds an "unknown user" answer from the HTTP provider is reused.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub cache_negative_ttl: u64,
 
     /// File with the 32-byte mock key in hex (64 characters). Keep it stable across
     /// restarts; without it a random key is used and unknown users can be told apart
@@ -98,9 +116,12 @@ pub struct Extras {
 impl Args {
     /// Validates the options and loads files.
     pub fn into_settings(self) -> Result<(Settings, Extras), String> {
-        let provider = match &self.credentials {
-            Some(path) => Provider::from_record_file(path)?,
-            None => return Err("--credentials FILE is required".into()),
+        let provider = match (&self.credentials, &self.http_config) {
+            (Some(path), _) => Provider::from_record_file(path)?,
+            (None, Some(path)) => http_provider(path, &self)?,
+            (None, None) => {
+                return Err("--credentials FILE or --http-config FILE is required".into());
+            }
         };
         let mechanisms = self
             .mechanisms
@@ -155,6 +176,20 @@ impl Args {
         };
         Ok((settings, Extras { cert_out }))
     }
+}
+
+#[cfg(feature = "http")]
+fn http_provider(path: &std::path::Path, args: &Args) -> Result<Provider, String> {
+    let ttl = Duration::from_secs(args.cache_ttl);
+    Provider::from_http_config(path, ttl, Duration::from_secs(args.cache_negative_ttl))
+}
+
+#[cfg(not(feature = "http"))]
+fn http_provider(_: &std::path::Path, _: &Args) -> Result<Provider, String> {
+    Err(
+        "--http-config needs the broker built with the crate feature `http` (--all-features)"
+            .into(),
+    )
 }
 
 fn mock_key(path: Option<&PathBuf>) -> Result<[u8; 32], String> {
