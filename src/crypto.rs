@@ -5,12 +5,12 @@
 
 use core::fmt;
 
-use hmac::{KeyInit, Mac};
-use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::mechanism::HashAlgorithm;
+
+mod engine;
 
 /// Largest hash output this crate handles (SHA-512).
 pub const MAX_OUTPUT_LEN: usize = 64;
@@ -28,7 +28,10 @@ pub struct Key {
 impl Key {
     /// Copies `bytes` into a key; `None` when longer than [`MAX_OUTPUT_LEN`].
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let mut key = Key { bytes: [0; MAX_OUTPUT_LEN], len: 0 };
+        let mut key = Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len: 0,
+        };
         key.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
         key.len = u8::try_from(bytes.len()).ok()?;
         Some(key)
@@ -54,9 +57,35 @@ impl Key {
         ct_eq(self.as_bytes(), other)
     }
 
-    fn from_array(bytes: &[u8]) -> Self {
-        // Hash outputs are at most MAX_OUTPUT_LEN long, so this never falls back.
-        Self::from_slice(bytes).unwrap_or(Key { bytes: [0; MAX_OUTPUT_LEN], len: 0 })
+    fn from_output<const N: usize>(mut output: [u8; N]) -> Self {
+        let mut key = Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len: 0,
+        };
+        if let Some(dst) = key.bytes.get_mut(..N) {
+            dst.copy_from_slice(&output);
+            key.len = N as u8;
+        }
+        output.zeroize();
+        key
+    }
+
+    fn from_state256(state: &engine::sha256::State) -> Self {
+        let mut key = Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len: engine::sha256::OUT as u8,
+        };
+        engine::sha256::store(state, &mut key.bytes);
+        key
+    }
+
+    fn from_state512(state: &engine::sha512::State) -> Self {
+        let mut key = Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len: engine::sha512::OUT as u8,
+        };
+        engine::sha512::store(state, &mut key.bytes);
+        key
     }
 }
 
@@ -83,58 +112,83 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// `H(data)`.
 pub fn h(hash: HashAlgorithm, data: &[u8]) -> Key {
     match hash {
-        HashAlgorithm::Sha256 => Key::from_array(&Sha256::digest(data)),
-        HashAlgorithm::Sha512 => Key::from_array(&Sha512::digest(data)),
+        HashAlgorithm::Sha256 => Key::from_state256(&engine::sha256::digest(&[data])),
+        HashAlgorithm::Sha512 => Key::from_state512(&engine::sha512::digest(&[data])),
     }
 }
 
 /// `HMAC(key, parts[0] || parts[1] || ...)`, without concatenating the parts.
+///
+/// To MAC several messages with one key, build an [`HmacKey`] once instead: it saves
+/// the two compressions of the key setup per call.
 pub fn hmac(hash: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Key {
-    fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Key {
-        let mut mac = <M as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
-            // HMAC accepts keys of any length; this branch is unreachable.
-            <M as KeyInit>::new(&Default::default())
-        });
-        for part in parts {
-            mac.update(part);
-        }
-        Key::from_array(&mac.finalize().into_bytes())
+    HmacKey::new(hash, key).mac(parts)
+}
+
+/// An HMAC key reduced to its keyed inner and outer hash states (RFC 2104), so each
+/// MAC skips the key setup: an HMAC of a message shorter than a block minus 9 (SHA-256)
+/// or 17 (SHA-512) bytes then costs exactly two compressions.
+///
+/// Zeroized on drop; `Debug` prints only the hash.
+#[derive(Clone)]
+pub struct HmacKey {
+    pads: Pads,
+}
+
+#[derive(Clone)]
+enum Pads {
+    Sha256(engine::sha256::Pads),
+    Sha512(engine::sha512::Pads),
+}
+
+impl HmacKey {
+    /// Precomputes the keyed states for `key` (any length).
+    pub fn new(hash: HashAlgorithm, key: &[u8]) -> Self {
+        let pads = match hash {
+            HashAlgorithm::Sha256 => Pads::Sha256(engine::sha256::Pads::new(key)),
+            HashAlgorithm::Sha512 => Pads::Sha512(engine::sha512::Pads::new(key)),
+        };
+        Self { pads }
     }
-    match hash {
-        HashAlgorithm::Sha256 => run::<hmac::Hmac<Sha256>>(key, parts),
-        HashAlgorithm::Sha512 => run::<hmac::Hmac<Sha512>>(key, parts),
+
+    /// The hash this key is for.
+    pub fn hash(&self) -> HashAlgorithm {
+        match self.pads {
+            Pads::Sha256(_) => HashAlgorithm::Sha256,
+            Pads::Sha512(_) => HashAlgorithm::Sha512,
+        }
+    }
+
+    /// `HMAC(key, parts[0] || parts[1] || ...)`, without concatenating the parts.
+    pub fn mac(&self, parts: &[&[u8]]) -> Key {
+        match &self.pads {
+            Pads::Sha256(p) => Key::from_state256(&p.mac(parts)),
+            Pads::Sha512(p) => Key::from_state512(&p.mac(parts)),
+        }
+    }
+
+    /// PBKDF2 with this key as the password, first output block: `Hi(key, salt, i)`.
+    /// `iterations` of 0 is treated as 1.
+    pub fn hi(&self, salt: &[u8], iterations: u32) -> Key {
+        match &self.pads {
+            Pads::Sha256(p) => Key::from_output(p.pbkdf2(salt, iterations)),
+            Pads::Sha512(p) => Key::from_output(p.pbkdf2(salt, iterations)),
+        }
+    }
+}
+
+impl fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HmacKey({}, <redacted>)", self.hash())
     }
 }
 
 /// `Hi(password, salt, i)` = PBKDF2-HMAC with one output block (RFC 5802 §2.2).
 ///
 /// `iterations` of 0 is treated as 1; callers validate counts before calling.
+/// Each iteration after the first costs exactly two compressions.
 pub fn hi(hash: HashAlgorithm, password: &[u8], salt: &[u8], iterations: u32) -> Key {
-    fn run<M: Mac + KeyInit + Clone>(password: &[u8], salt: &[u8], iterations: u32) -> Key {
-        let keyed = <M as KeyInit>::new_from_slice(password)
-            .unwrap_or_else(|_| <M as KeyInit>::new(&Default::default()));
-        let mut mac = keyed.clone();
-        mac.update(salt);
-        mac.update(&1u32.to_be_bytes());
-        let mut u = mac.finalize().into_bytes();
-        let mut acc = u.clone();
-        for _ in 1..iterations {
-            let mut mac = keyed.clone();
-            mac.update(&u);
-            u = mac.finalize().into_bytes();
-            for (a, b) in acc.iter_mut().zip(u.iter()) {
-                *a ^= b;
-            }
-        }
-        let key = Key::from_array(&acc);
-        acc.zeroize();
-        u.zeroize();
-        key
-    }
-    match hash {
-        HashAlgorithm::Sha256 => run::<hmac::Hmac<Sha256>>(password, salt, iterations),
-        HashAlgorithm::Sha512 => run::<hmac::Hmac<Sha512>>(password, salt, iterations),
-    }
+    HmacKey::new(hash, password).hi(salt, iterations)
 }
 
 /// `ClientKey := HMAC(SaltedPassword, "Client Key")`.
@@ -155,7 +209,10 @@ pub fn stored_key(hash: HashAlgorithm, client_key: &Key) -> Key {
 /// Byte-wise XOR of two keys of the same length (a proof is `ClientKey XOR ClientSignature`).
 /// The result has the length of the shorter input.
 pub fn xor(a: &Key, b: &Key) -> Key {
-    let mut out = Key { bytes: [0; MAX_OUTPUT_LEN], len: a.len.min(b.len) };
+    let mut out = Key {
+        bytes: [0; MAX_OUTPUT_LEN],
+        len: a.len.min(b.len),
+    };
     for ((o, x), y) in out.bytes.iter_mut().zip(a.bytes.iter()).zip(b.bytes.iter()) {
         *o = x ^ y;
     }
