@@ -19,11 +19,26 @@ pub const MAX_OUTPUT_LEN: usize = 64;
 /// ServerKey, a proof or a signature.
 ///
 /// Zeroized on drop; `Debug` prints only the length; `==` is constant time.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize)]
 pub struct Key {
+    /// Bytes past `len` are always zero (every constructor writes them so), which lets
+    /// `Drop` wipe only the used prefix: volatile writes go one byte at a time, and a
+    /// SHA-256 exchange drops about ten keys.
     bytes: [u8; MAX_OUTPUT_LEN],
     len: u8,
 }
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        match self.bytes.get_mut(..usize::from(self.len)) {
+            Some(used) => used.zeroize(),
+            None => self.bytes.zeroize(),
+        }
+        self.len.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Key {}
 
 impl Key {
     /// Copies `bytes` into a key; `None` when longer than [`MAX_OUTPUT_LEN`].
