@@ -1,5 +1,11 @@
 //! ACL check latency with 1,000 rules: EMQX rules (RuleSet) and a vmq_acl file (FileAcl),
 //! literal and wildcard topics, against a linear scan as baseline.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::hint::black_box;
 

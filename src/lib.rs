@@ -87,6 +87,7 @@ pub mod connection;
 pub mod credentials;
 pub mod crypto;
 mod error;
+pub mod fallback;
 pub mod mechanism;
 pub mod message;
 pub mod mqtt;

@@ -1,4 +1,10 @@
 //! Authorization: EMQX rules, topic matching edge cases, the vmq_acl file format, reload.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -409,7 +415,7 @@ fn chain_order_default_and_superuser() {
 
 #[test]
 fn async_chain_mixes_sync_authorizers() {
-    use mqtt_scram::acl::{AsyncAuthorizer, AsyncChain};
+    use mqtt_scram::acl::AsyncChain;
     let c = Client::new("u", "c");
     let chain = AsyncChain::new().with(FileAcl::parse("user u\ntopic t\n").unwrap());
     let fut = chain.authorize(&c, P, "t", 0, false);

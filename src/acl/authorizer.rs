@@ -286,6 +286,21 @@ impl Chain {
 
 impl Authorizer for Chain {
     fn check(&self, who: &Client, access: Access, topic: &str, qos: u8, retain: bool) -> Decision {
+        Chain::check(self, who, access, topic, qos, retain)
+    }
+}
+
+impl Chain {
+    /// Asks the authorizers in order (see [`Authorizer::check`]); never [`Decision::NoMatch`]
+    /// unless that is the configured default.
+    pub fn check(
+        &self,
+        who: &Client,
+        access: Access,
+        topic: &str,
+        qos: u8,
+        retain: bool,
+    ) -> Decision {
         if let Some(d) = self.policy.superuser(who) {
             return d;
         }
@@ -367,11 +382,25 @@ impl AsyncChain {
 }
 
 impl AsyncAuthorizer for AsyncChain {
-    async fn authorize<'a>(
+    fn authorize<'a>(
         &'a self,
         who: &'a Client,
         access: Access,
         topic: &'a str,
+        qos: u8,
+        retain: bool,
+    ) -> impl Future<Output = Decision> + Send + 'a {
+        AsyncChain::authorize(self, who, access, topic, qos, retain)
+    }
+}
+
+impl AsyncChain {
+    /// Asks the authorizers in order (see [`AsyncAuthorizer::authorize`]).
+    pub async fn authorize(
+        &self,
+        who: &Client,
+        access: Access,
+        topic: &str,
         qos: u8,
         retain: bool,
     ) -> Decision {
