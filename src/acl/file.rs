@@ -52,6 +52,8 @@ use super::trie::{Level, Mode, Piece, Template, Trie, Var};
 mod reload;
 #[cfg(feature = "std")]
 pub use reload::{FileAclError, FileAuthorizer, Watcher};
+#[cfg(feature = "std")]
+pub(crate) use reload::spawn_poller;
 
 /// How to read an ACL file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

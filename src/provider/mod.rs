@@ -16,6 +16,10 @@ pub mod cache;
 mod chain;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "serde")]
+pub mod file;
+#[cfg(feature = "serde")]
+pub use file::{FileProvider, append_record_locked};
 
 #[cfg(feature = "std")]
 pub use cache::Cached;

@@ -174,35 +174,12 @@ impl FileAuthorizer {
         interval: Duration,
         report: impl Fn(&Result<bool, FileAclError>) + Send + 'static,
     ) -> Option<Watcher> {
-        if interval.is_zero() {
-            return None;
-        }
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let this = self.clone();
-        let signal = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("acl-file-watch".into())
-            .spawn(move || {
-                let (lock, cvar) = &*signal;
-                let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                loop {
-                    stopped = cvar
-                        .wait_timeout(stopped, interval)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    if *stopped {
-                        return;
-                    }
-                    let result = this.poll();
-                    if !matches!(result, Ok(false)) {
-                        report(&result);
-                    }
-                }
-            })
-            .ok()?;
-        Some(Watcher {
-            stop,
-            thread: Some(thread),
+        spawn_poller("acl-file-watch", interval, move || {
+            let result = this.poll();
+            if !matches!(result, Ok(false)) {
+                report(&result);
+            }
         })
     }
 }
@@ -225,7 +202,44 @@ impl Authorizer for FileAuthorizer {
     }
 }
 
-/// Stops the polling thread of [`FileAuthorizer::watch`] when dropped.
+/// Runs `tick` every `interval` on a thread until the returned [`Watcher`] is dropped;
+/// `None` when `interval` is zero or the thread cannot be started.
+pub(crate) fn spawn_poller(
+    name: &str,
+    interval: Duration,
+    mut tick: impl FnMut() + Send + 'static,
+) -> Option<Watcher> {
+    if interval.is_zero() {
+        return None;
+    }
+    let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    let signal = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let (lock, cvar) = &*signal;
+            let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                stopped = cvar
+                    .wait_timeout(stopped, interval)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                if *stopped {
+                    return;
+                }
+                drop(stopped);
+                tick();
+                stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+        })
+        .ok()?;
+    Some(Watcher {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Stops a polling thread ([`FileAuthorizer::watch`], `FileProvider::watch`) when dropped.
 #[derive(Debug)]
 pub struct Watcher {
     stop: Arc<(Mutex<bool>, Condvar)>,
