@@ -1,7 +1,12 @@
 //! Stored credentials against published vectors (`tests/data/scram.json`, a copy of
 //! `shared/vectors/scram.json`; each entry names its source): RFC 7677 §3 and
 //! xdg-go/scram keys, rust-postgres verifiers, and malformed inputs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use mqtt_scram::credentials::CredentialsError;
 use mqtt_scram::crypto;
@@ -25,26 +30,61 @@ fn exchange_keys_step_by_step() {
         let salt = hex::decode(s(x, "salt_hex")).unwrap();
         let i = u32::try_from(x["iterations"].as_u64().unwrap()).unwrap();
         let salted = crypto::hi(hash, s(x, "password").as_bytes(), &salt, i);
-        assert_eq!(hex::encode(salted.as_bytes()), s(x, "salted_password_hex"), "{name}");
+        assert_eq!(
+            hex::encode(salted.as_bytes()),
+            s(x, "salted_password_hex"),
+            "{name}"
+        );
         let client_key = crypto::client_key(hash, &salted);
-        assert_eq!(hex::encode(client_key.as_bytes()), s(x, "client_key_hex"), "{name}");
+        assert_eq!(
+            hex::encode(client_key.as_bytes()),
+            s(x, "client_key_hex"),
+            "{name}"
+        );
         let stored = crypto::stored_key(hash, &client_key);
-        assert_eq!(hex::encode(stored.as_bytes()), s(x, "stored_key_hex"), "{name}");
+        assert_eq!(
+            hex::encode(stored.as_bytes()),
+            s(x, "stored_key_hex"),
+            "{name}"
+        );
         let server = crypto::server_key(hash, &salted);
-        assert_eq!(hex::encode(server.as_bytes()), s(x, "server_key_hex"), "{name}");
+        assert_eq!(
+            hex::encode(server.as_bytes()),
+            s(x, "server_key_hex"),
+            "{name}"
+        );
         let auth = s(x, "auth_message").as_bytes();
         let sig = crypto::hmac(hash, stored.as_bytes(), &[auth]);
-        assert_eq!(hex::encode(sig.as_bytes()), s(x, "client_signature_hex"), "{name}");
+        assert_eq!(
+            hex::encode(sig.as_bytes()),
+            s(x, "client_signature_hex"),
+            "{name}"
+        );
         let proof = crypto::xor(&client_key, &sig);
-        assert_eq!(hex::encode(proof.as_bytes()), s(x, "client_proof_hex"), "{name}");
+        assert_eq!(
+            hex::encode(proof.as_bytes()),
+            s(x, "client_proof_hex"),
+            "{name}"
+        );
         let server_sig = crypto::hmac(hash, server.as_bytes(), &[auth]);
-        assert_eq!(hex::encode(server_sig.as_bytes()), s(x, "server_signature_hex"), "{name}");
+        assert_eq!(
+            hex::encode(server_sig.as_bytes()),
+            s(x, "server_signature_hex"),
+            "{name}"
+        );
         // Split into parts, the HMAC must not change.
         let (a, b) = auth.split_at(auth.len() / 3);
-        assert_eq!(crypto::hmac(hash, server.as_bytes(), &[a, b]), server_sig, "{name}");
+        assert_eq!(
+            crypto::hmac(hash, server.as_bytes(), &[a, b]),
+            server_sig,
+            "{name}"
+        );
 
         let creds = StoredCredentials::derive(hash, s(x, "password"), &salt, i).unwrap();
-        assert_eq!(hex::encode(creds.stored_key().as_bytes()), s(x, "stored_key_hex"));
+        assert_eq!(
+            hex::encode(creds.stored_key().as_bytes()),
+            s(x, "stored_key_hex")
+        );
         assert!(creds.verify_password(s(x, "password")).unwrap());
         assert!(!creds.verify_password("pencil ").unwrap());
         let emqx = creds.to_emqx_hex();
@@ -62,7 +102,9 @@ fn postgres_verifiers() {
         assert!(creds.verify_password(s(v, "password")).unwrap(), "{source}");
         assert_eq!(creds.to_postgres(), s(v, "verifier"), "{source}");
         let salt = hex::decode(s(v, "salt_hex")).unwrap();
-        let derived = StoredCredentials::derive(HashAlgorithm::Sha256, s(v, "password"), &salt, 4096).unwrap();
+        let derived =
+            StoredCredentials::derive(HashAlgorithm::Sha256, s(v, "password"), &salt, 4096)
+                .unwrap();
         assert_eq!(derived.to_postgres(), s(v, "verifier"), "{source}");
     }
 }
@@ -76,14 +118,26 @@ fn pbkdf2_kat() {
             _ => HashAlgorithm::Sha512,
         };
         let i = u32::try_from(v["iterations"].as_u64().unwrap()).unwrap();
-        let out = crypto::hi(hash, s(v, "password").as_bytes(), s(v, "salt").as_bytes(), i);
-        assert_eq!(hex::encode(out.as_bytes()), s(v, "dk_hex")[..hash.output_len() * 2], "{}", s(v, "source"));
+        let out = crypto::hi(
+            hash,
+            s(v, "password").as_bytes(),
+            s(v, "salt").as_bytes(),
+            i,
+        );
+        assert_eq!(
+            hex::encode(out.as_bytes()),
+            s(v, "dk_hex")[..hash.output_len() * 2],
+            "{}",
+            s(v, "source")
+        );
     }
 }
 
 #[test]
 fn sha512_verifier_shape() {
-    let creds = StoredCredentials::derive(HashAlgorithm::Sha512, "pencil", b"saltsaltsaltsalt", 4096).unwrap();
+    let creds =
+        StoredCredentials::derive(HashAlgorithm::Sha512, "pencil", b"saltsaltsaltsalt", 4096)
+            .unwrap();
     let pg = creds.to_postgres();
     assert!(pg.starts_with("SCRAM-SHA-512$4096:"));
     assert_eq!(StoredCredentials::from_postgres(&pg).unwrap(), creds);
@@ -102,7 +156,10 @@ fn malformed_forms_are_clear_errors() {
         (good.replace("AQIDBAUGBwgJCgsMDQ4PEA==", ""), "empty salt"),
         (good.replace("AQIDBAUGBwgJCgsMDQ4PEA==", "AQID!"), "base64"),
         (good.replace("=:05L1", "=:05L1f"), "base64"),
-        (good.replace("8rrDg00OqaiWXJ7p+sCgHEIaBSHY89ZJl3mfIsf32oY=", "8rrDg00O"), "length"),
+        (
+            good.replace("8rrDg00OqaiWXJ7p+sCgHEIaBSHY89ZJl3mfIsf32oY=", "8rrDg00O"),
+            "length",
+        ),
         (good.replacen('$', ":", 1), "shape"),
         (format!("{good}$extra"), "shape"),
         (String::new(), "empty"),
@@ -111,15 +168,44 @@ fn malformed_forms_are_clear_errors() {
         let err = StoredCredentials::from_postgres(&bad).unwrap_err();
         assert!(!err.to_string().is_empty(), "{what}");
     }
-    let err = StoredCredentials::from_postgres(&good.replace("8rrDg00OqaiWXJ7p+sCgHEIaBSHY89ZJl3mfIsf32oY=", "8rrDg00O")).unwrap_err();
-    assert!(matches!(err, CredentialsError::WrongLength { field: "stored_key", expected: 32, found: 6, .. }), "{err:?}");
+    let err = StoredCredentials::from_postgres(
+        &good.replace("8rrDg00OqaiWXJ7p+sCgHEIaBSHY89ZJl3mfIsf32oY=", "8rrDg00O"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CredentialsError::WrongLength {
+                field: "stored_key",
+                expected: 32,
+                found: 6,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     let k32 = "00".repeat(32);
-    assert!(StoredCredentials::from_emqx_hex(HashAlgorithm::Sha256, "ab", &k32, &k32, 4096).is_ok());
-    assert!(StoredCredentials::from_emqx_hex(HashAlgorithm::Sha256, "AB", &k32.to_uppercase(), &k32, 4096).is_ok());
+    assert!(
+        StoredCredentials::from_emqx_hex(HashAlgorithm::Sha256, "ab", &k32, &k32, 4096).is_ok()
+    );
+    assert!(
+        StoredCredentials::from_emqx_hex(
+            HashAlgorithm::Sha256,
+            "AB",
+            &k32.to_uppercase(),
+            &k32,
+            4096
+        )
+        .is_ok()
+    );
     assert!(matches!(
         StoredCredentials::from_emqx_hex(HashAlgorithm::Sha512, "ab", &k32, &k32, 4096),
-        Err(CredentialsError::WrongLength { expected: 64, found: 32, .. })
+        Err(CredentialsError::WrongLength {
+            expected: 64,
+            found: 32,
+            ..
+        })
     ));
     assert!(matches!(
         StoredCredentials::from_emqx_hex(HashAlgorithm::Sha256, "xz", &k32, &k32, 4096),
