@@ -1,7 +1,7 @@
 //! MQTT topic names and filters (MQTT 5.0 §4.7): validation and matching.
 //!
 //! Three relations are needed by authorization:
-//! - [`matches`]: a filter matches a topic name (PUBLISH, delivery).
+//! - [`matches()`]: a filter matches a topic name (PUBLISH, delivery).
 //! - [`covers`]: every topic a subscription filter can match is matched by a rule filter
 //!   (an *allow* rule grants a SUBSCRIBE only when it covers the whole filter).
 //! - [`overlaps`]: some topic is matched by both filters (a *deny* rule refuses a

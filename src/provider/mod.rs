@@ -2,7 +2,7 @@
 //! state gets a user's stored credentials.
 //!
 //! The engine never calls a provider itself; the broker does, between
-//! [`server::start`](crate::server::start) and
+//! [`ScramServer::start`](crate::server::ScramServer::start) and
 //! [`NeedCredentials::continue_with`](crate::server::NeedCredentials::continue_with).
 
 #[cfg(feature = "std")]
