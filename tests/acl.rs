@@ -770,3 +770,260 @@ mod reference {
         }
     }
 }
+
+#[test]
+fn client_from_identity() {
+    use mqtt_scram::{ConnectionInfo, Identity, Mechanism};
+    let mut conn = ConnectionInfo::new("dev-7");
+    conn.cert_common_name = Some("cn-7".into());
+    conn.client_attrs
+        .insert("site".into(), "from-broker".into());
+    let mut identity = Identity {
+        username: "alice".into(),
+        authzid: None,
+        mechanism: Mechanism::ScramSha256,
+        is_superuser: false,
+        client_attrs: [("site".to_string(), "from-provider".to_string())].into(),
+        expire_at: None,
+        acl: vec![allow(
+            Action::Publish,
+            &["${client_attrs.site}/${clientid}/${cert_common_name}"],
+        )],
+    };
+    let client = Client::from_identity(&identity, &conn).unwrap();
+    assert_eq!(client.username.as_deref(), Some("alice"));
+    let chain = Chain::new().with(ClientRules);
+    assert!(
+        chain
+            .check(&client, P, "from-provider/dev-7/cn-7", 0, false)
+            .is_allowed()
+    );
+    assert!(
+        !chain
+            .check(&client, P, "from-broker/dev-7/cn-7", 0, false)
+            .is_allowed()
+    );
+    identity.acl.push(allow(Action::All, &["a/#/b"]));
+    assert_eq!(Client::from_identity(&identity, &conn).unwrap_err().rule, 2);
+}
+
+// ---- HTTP ACL endpoint against a real local server ----
+
+#[cfg(feature = "http")]
+mod http {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::Router;
+    use axum::extract::{Request, State};
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use mqtt_scram::acl::AsyncChain;
+    use mqtt_scram::acl::http::{
+        HttpAclConfig, HttpAuthorizer, HttpMethod, ParamsMode, ResponseMode,
+    };
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen {
+        acl_calls: AtomicUsize,
+        super_calls: AtomicUsize,
+        last: Mutex<HashMap<String, String>>,
+    }
+
+    use std::sync::Mutex;
+
+    async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or_default().to_string();
+        let ctype = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let mut params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        if ctype.starts_with("application/json") {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            for (k, v) in v.as_object().unwrap() {
+                params.insert(
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                );
+            }
+        } else if ctype.starts_with("application/x-www-form-urlencoded") {
+            params.extend(form_urlencoded::parse(&body).into_owned());
+        }
+        *seen.last.lock().unwrap() = params.clone();
+        if path.ends_with("/super") {
+            seen.super_calls.fetch_add(1, Ordering::SeqCst);
+            let yes = params.get("username").map(String::as_str) == Some("root");
+            return if yes {
+                (StatusCode::OK, r#"{"ok":true}"#).into_response()
+            } else {
+                StatusCode::FORBIDDEN.into_response()
+            };
+        }
+        seen.acl_calls.fetch_add(1, Ordering::SeqCst);
+        let topic = params.get("topic").cloned().unwrap_or_default();
+        let verdict = topic.split('/').next().unwrap_or_default().to_string();
+        if verdict == "slow" {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        let mode = path.rsplit('/').next().unwrap_or_default().to_string();
+        match (mode.as_str(), verdict.as_str()) {
+            ("status", "allow") => StatusCode::NO_CONTENT.into_response(),
+            ("status", "deny") => StatusCode::FORBIDDEN.into_response(),
+            ("json", "allow") => (StatusCode::OK, r#"{"ok": true}"#).into_response(),
+            ("json", "deny") => (StatusCode::OK, r#"{"ok": false}"#).into_response(),
+            ("json", "nomatch") => (StatusCode::OK, r#"{"error": "no opinion"}"#).into_response(),
+            ("text", "allow") => (StatusCode::OK, "OK").into_response(),
+            ("text", "deny") => (StatusCode::OK, "error").into_response(),
+            _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+
+    async fn serve() -> (String, Arc<Seen>) {
+        let seen = Arc::new(Seen::default());
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&seen));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn verdict(d: Decision) -> Option<bool> {
+        super::verdict(d)
+    }
+
+    #[tokio::test]
+    async fn three_response_modes() {
+        let (base, seen) = serve().await;
+        let c = Client::new("alice", "c1");
+        for (mode, rm, method, params) in [
+            (
+                "status",
+                ResponseMode::Status,
+                HttpMethod::Post,
+                ParamsMode::Json,
+            ),
+            (
+                "json",
+                ResponseMode::Json,
+                HttpMethod::Post,
+                ParamsMode::Form,
+            ),
+            (
+                "text",
+                ResponseMode::Text,
+                HttpMethod::Get,
+                ParamsMode::Json,
+            ),
+            (
+                "json",
+                ResponseMode::Json,
+                HttpMethod::Put,
+                ParamsMode::Json,
+            ),
+        ] {
+            let cfg = HttpAclConfig::new(format!("{base}/acl/{mode}"))
+                .response_mode(rm)
+                .method(method)
+                .params_mode(params)
+                .timeout(Duration::from_millis(500));
+            let a = HttpAuthorizer::new(cfg).unwrap();
+            assert_eq!(
+                verdict(a.check(&c, P, "allow/x").await),
+                Some(true),
+                "{mode}"
+            );
+            let last = seen.last.lock().unwrap().clone();
+            assert_eq!(last["username"], "alice");
+            assert_eq!(last["client_id"], "c1");
+            assert_eq!(last["topic"], "allow/x");
+            assert_eq!(last["acc"], "2");
+            assert_eq!(
+                verdict(a.check(&c, S, "deny/x").await),
+                Some(false),
+                "{mode}"
+            );
+            assert_eq!(seen.last.lock().unwrap()["acc"], "4");
+            assert_eq!(verdict(a.check(&c, R, "down/x").await), None, "{mode}: 5xx");
+            assert_eq!(seen.last.lock().unwrap()["acc"], "1");
+        }
+        let json = HttpAuthorizer::new(HttpAclConfig::new(format!("{base}/acl/json"))).unwrap();
+        assert_eq!(verdict(json.check(&c, P, "nomatch/x").await), None);
+    }
+
+    #[tokio::test]
+    async fn failures_never_allow() {
+        let (base, _seen) = serve().await;
+        let c = Client::new("alice", "c1");
+        let a = HttpAuthorizer::new(
+            HttpAclConfig::new(format!("{base}/acl/status"))
+                .response_mode(ResponseMode::Status)
+                .timeout(Duration::from_millis(200)),
+        )
+        .unwrap();
+        assert_eq!(verdict(a.check(&c, P, "slow/x").await), None, "timeout");
+        // Nothing listens on this port any more.
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let a = HttpAuthorizer::new(
+            HttpAclConfig::new(format!("http://{dead}/acl")).timeout(Duration::from_millis(200)),
+        )
+        .unwrap();
+        assert_eq!(
+            verdict(a.check(&c, P, "allow/x").await),
+            None,
+            "connection refused"
+        );
+        // A chain with default deny turns that into a deny.
+        let chain = AsyncChain::new().with(a);
+        assert_eq!(
+            verdict(chain.authorize(&c, P, "allow/x", 0, false).await),
+            Some(false)
+        );
+    }
+
+    #[tokio::test]
+    async fn url_placeholders_superuser_and_cache() {
+        let (base, seen) = serve().await;
+        let cfg = HttpAclConfig::new(format!("{base}/acl/${{clientid}}/%A/json?t=${{topic}}"))
+            .superuser_url(format!("{base}/super"))
+            .cache(Duration::from_secs(60), 100);
+        let a = HttpAuthorizer::new(cfg).unwrap();
+        let c = Client::new("alice", "c/1");
+        assert!(a.check(&c, P, "allow/x").await.is_allowed());
+        assert!(a.check(&c, P, "allow/x").await.is_allowed());
+        assert!(!a.check(&c, P, "deny/x").await.is_allowed());
+        assert!(!a.check(&c, P, "deny/x").await.is_allowed());
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 2, "answers cached");
+        assert_eq!(
+            seen.super_calls.load(Ordering::SeqCst),
+            1,
+            "superuser asked once"
+        );
+        a.forget("c/1");
+        assert!(a.check(&c, P, "allow/x").await.is_allowed());
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 3);
+        assert_eq!(seen.super_calls.load(Ordering::SeqCst), 2);
+        let root = Client::new("root", "c2");
+        let d = a.check(&root, P, "deny/x").await;
+        assert_eq!(d.label(), Some("superuser"));
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 3);
+        // Placeholders cannot move the request to another host.
+        assert!(HttpAuthorizer::new(HttpAclConfig::new("http://${username}.example/acl")).is_err());
+        assert!(HttpAuthorizer::new(HttpAclConfig::new("http://h/${password}")).is_err());
+    }
+}

@@ -8,7 +8,7 @@
 //!   [`RuleSet`], used through [`ClientRules`]);
 //! - an ACL file in VerneMQ `vmq_acl` format with the gojek `token` and `label` extensions
 //!   ([`file::FileAcl`], and `file::FileAuthorizer` which reloads it);
-//! - an HTTP endpoint (feature `http`, not yet available).
+//! - an HTTP endpoint (feature `http`, [`http::HttpAuthorizer`]).
 //!
 //! Topic matching follows MQTT 5.0 §4.7 ([`topic`]); rule lookup goes through a topic trie.
 //!
@@ -29,6 +29,8 @@ use alloc::vec::Vec;
 
 mod authorizer;
 pub mod file;
+#[cfg(feature = "http")]
+pub mod http;
 mod rules;
 pub mod topic;
 mod trie;
