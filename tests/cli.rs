@@ -1,7 +1,7 @@
 //! Drives the built `mqtt-scram` binary: every output format against the published vectors
 //! (shared/vectors/scram.json: RFC 7677 §3, xdg-go/scram SHA-512, rust-postgres verifier),
-//! CSV batches, password sources, `verify` exit codes, `convert` round trips, and `probe`
-//! against an in-process SCRAM server (tests/fixtures/cli/probe_server.rs).
+//! CSV batches, password sources, `verify` exit codes and `convert` round trips.
+//! `probe` is tested in tests/cli_probe.rs.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,87 +10,14 @@
     missing_docs
 )]
 
-#[path = "fixtures/cli/probe_server.rs"]
-mod probe_server;
+#[path = "fixtures/cli/common.rs"]
+mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use common::*;
 use mqtt_scram::HashAlgorithm;
 use mqtt_scram::credentials::StoredCredentials;
-use mqtt_scram::provider::{MemoryProvider, UserRecord};
 use mqtt_scram::record::parse_records;
 use serde_json::Value;
-
-const RFC_SALT: &str = "5b6d99689d12358eeca04b141236fa81";
-
-fn vectors() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/scram.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn exchange(name: &str) -> Value {
-    vectors()["exchanges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .unwrap()
-        .clone()
-}
-
-/// Runs the binary with `args`, feeding `stdin`.
-fn run(args: &[&str], stdin: &str) -> Output {
-    run_env(args, stdin, &[])
-}
-
-fn run_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mqtt-scram"));
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stderr: {}", stderr(o));
-    stdout(o)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mqtt-scram-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn b64_of_hex(h: &str) -> String {
-    STANDARD.encode(hex::decode(h).unwrap())
-}
 
 // ---------------------------------------------------------------- gen: formats vs vectors
 
@@ -350,12 +277,6 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
 }
 
 // ---------------------------------------------------------------- gen: CSV batches
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[test]
 fn csv_batch_with_rfc4180_quoting() {
@@ -796,234 +717,4 @@ fn convert_batches_keep_usernames() {
     assert!(records[1].1.credentials.verify_password("bpw").unwrap());
     let csv_out = ok(&run(&["convert", "--record", &json, "--to", "csv"], ""));
     assert_eq!(csv_out.lines().count(), 3);
-}
-
-// ---------------------------------------------------------------- probe
-
-fn provider() -> MemoryProvider {
-    let store = MemoryProvider::new();
-    let creds =
-        StoredCredentials::derive(HashAlgorithm::Sha256, "secret", b"0123456789abcdef", 4096)
-            .unwrap();
-    store.insert("alice", UserRecord::new(creds));
-    let creds =
-        StoredCredentials::derive(HashAlgorithm::Sha512, "secret", b"0123456789abcdef", 4096)
-            .unwrap();
-    store.insert("alice", UserRecord::new(creds));
-    store
-}
-
-fn probe(server: &probe_server::ProbeServer, extra: &[&str], password: &str) -> Output {
-    let target = server.addr.to_string();
-    let mut args = vec![
-        "probe",
-        target.as_str(),
-        "--password-stdin",
-        "--timeout",
-        "20",
-    ];
-    args.extend(extra);
-    run(&args, &format!("{password}\n"))
-}
-
-#[test]
-fn probe_accepts_and_reauthenticates() {
-    let server = probe_server::ProbeServer::start(provider(), 3);
-    let o = probe(&server, &["-u", "alice"], "secret");
-    let out = ok(&o);
-    for needle in [
-        "CONNECT sent",
-        "AUTH 0x18 received",
-        "iterations 4096",
-        "salt 16 bytes",
-        "extends ours: ok",
-        "CONNACK 0x00 Success",
-        "server signature: verified",
-        "result: accepted",
-    ] {
-        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
-    }
-    assert!(!out.contains("secret"));
-    eprintln!("probe output:\n{out}");
-    let o = probe(&server, &["-u", "alice", "--reauth", "--json"], "secret");
-    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
-    assert_eq!(report["result"], "accepted");
-    assert_eq!(report["exit_code"], 0);
-    assert_eq!(report["connack"]["reason_code"], 0);
-    assert_eq!(report["server_signature_verified"], true);
-    assert_eq!(report["reauth_server_signature_verified"], true);
-    assert_eq!(report["reauthenticated"], true);
-    assert!(report["timings_ms"]["total"].as_f64().unwrap() > 0.0);
-    let o = probe(
-        &server,
-        &["-u", "alice", "-m", "sha512", "--json"],
-        "secret",
-    );
-    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
-    assert_eq!(report["mechanism"], "SCRAM-SHA-512");
-    server.join();
-}
-
-/// The report without timings, which are the only part allowed to differ.
-fn without_timings(mut v: Value) -> Value {
-    v.as_object_mut().unwrap().remove("timings_ms");
-    v.as_object_mut().unwrap().remove("username");
-    v.as_object_mut().unwrap().remove("target");
-    for step in v["steps"].as_array_mut().unwrap() {
-        let s = step.as_object_mut().unwrap();
-        s.retain(|k, _| !k.ends_with("_ms") && k != "peer" && k != "client_id");
-    }
-    v
-}
-
-#[test]
-fn probe_wrong_password_and_unknown_user_look_the_same() {
-    let server = probe_server::ProbeServer::start(provider(), 2);
-    let wrong = probe(&server, &["-u", "alice", "--json"], "not-the-password");
-    let unknown = probe(&server, &["-u", "bobby", "--json"], "secret");
-    server.join();
-    assert_eq!(code(&wrong), 1, "{}", stderr(&wrong));
-    assert_eq!(code(&unknown), 1, "{}", stderr(&unknown));
-    let w: Value = serde_json::from_str(&stdout(&wrong)).unwrap();
-    let u: Value = serde_json::from_str(&stdout(&unknown)).unwrap();
-    assert_eq!(w["result"], "rejected");
-    assert_eq!(w["connack"]["reason_code"], 0x87);
-    assert_eq!(w["connack"]["name"], "Not authorized");
-    assert_eq!(without_timings(w), without_timings(u));
-}
-
-#[test]
-fn probe_bad_server_signature_is_a_protocol_error() {
-    // The server holds the right StoredKey but a wrong ServerKey: the proof passes, the
-    // server's signature does not.
-    let good =
-        StoredCredentials::derive(HashAlgorithm::Sha256, "secret", b"0123456789abcdef", 4096)
-            .unwrap();
-    let forged = StoredCredentials::from_parts(
-        HashAlgorithm::Sha256,
-        good.salt(),
-        good.iterations(),
-        good.stored_key().as_bytes(),
-        &[0u8; 32],
-    )
-    .unwrap();
-    let store = MemoryProvider::new();
-    store.insert("alice", UserRecord::new(forged));
-    let server = probe_server::ProbeServer::start(store, 1);
-    let o = probe(&server, &["-u", "alice"], "secret");
-    server.join();
-    assert_eq!(code(&o), 3, "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("server signature: NOT verified"),
-        "{}",
-        stdout(&o)
-    );
-}
-
-#[test]
-fn probe_connection_errors_exit_4() {
-    // A port nobody listens on: bind, learn the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let target = format!("127.0.0.1:{port}");
-    let o = run(
-        &[
-            "probe",
-            &target,
-            "-u",
-            "alice",
-            "--password-stdin",
-            "--timeout",
-            "5",
-        ],
-        "secret\n",
-    );
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
-    // A server that accepts and closes at once.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    let t = std::thread::spawn(move || drop(listener.accept()));
-    let o = run(
-        &[
-            "probe",
-            &target,
-            "-u",
-            "alice",
-            "--password-stdin",
-            "--json",
-        ],
-        "secret\n",
-    );
-    t.join().unwrap();
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
-    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(report["result"], "connection_error");
-}
-
-#[test]
-fn probe_garbage_from_server_is_a_protocol_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    let t = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 512];
-        let _ = std::io::Read::read(&mut s, &mut buf);
-        // PUBLISH before CONNACK, then junk.
-        let _ = s.write_all(&[0x30, 0x03, 0x00, 0x01, b'a', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    });
-    let o = run(
-        &["probe", &target, "-u", "alice", "--password-stdin"],
-        "secret\n",
-    );
-    t.join().unwrap();
-    assert_eq!(code(&o), 3, "stdout: {} stderr: {}", stdout(&o), stderr(&o));
-}
-
-#[test]
-fn probe_over_tls_checks_the_certificate() {
-    let (ca_pem, config) = probe_server::tls_config();
-    let dir = temp_dir("tls");
-    let ca = write(&dir, "ca.pem", &ca_pem);
-    let server = probe_server::ProbeServer::start_with(provider(), 3, Some(config));
-    let ca_arg = ca.to_str().unwrap();
-    let o = probe(
-        &server,
-        &[
-            "-u",
-            "alice",
-            "--tls",
-            "--ca",
-            ca_arg,
-            "--server-name",
-            "localhost",
-            "--reauth",
-        ],
-        "secret",
-    );
-    let out = ok(&o);
-    assert!(
-        out.contains("TLS handshake done") && out.contains("server signature: verified"),
-        "{out}"
-    );
-    let o = probe(&server, &["-u", "alice", "--tls", "--insecure"], "secret");
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--insecure"), "warns: {}", stderr(&o));
-    // Not signed by any built-in root: the handshake fails, a connection error.
-    let o = probe(
-        &server,
-        &["-u", "alice", "--tls", "--server-name", "localhost"],
-        "secret",
-    );
-    assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("TLS handshake failed"),
-        "{}",
-        stderr(&o)
-    );
-    server.join();
 }
