@@ -1356,3 +1356,18 @@ async fn end_to_end_service_down_looks_like_unknown_user() {
         "but the local reason differs"
     );
 }
+
+#[test]
+fn outside_a_tokio_runtime_is_ignore_not_a_panic() {
+    use futures_util::FutureExt as _;
+    let p = provider(HttpConfig::new("http://127.0.0.1:9/"));
+    let connection = connection();
+    let request = LookupRequest {
+        mechanism: Mechanism::ScramSha256,
+        username: "u",
+        authzid: None,
+        connection: &connection,
+    };
+    let answer = p.lookup(&request).now_or_never().expect("answers at once");
+    assert!(is_ignore(&answer), "{answer:?}");
+}

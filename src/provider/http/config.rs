@@ -72,8 +72,8 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// PEM private key of `cert_file`.
     pub key_file: Option<PathBuf>,
-    /// Name sent as SNI and checked against the server certificate, when it differs
-    /// from the URL's host (the connection still goes to the URL's host).
+    /// Name sent as SNI, checked against the server certificate and sent as `Host`, when
+    /// it differs from the URL's host (the connection still goes to the URL's host).
     pub server_name: Option<String>,
     /// Whether to send SNI at all (default true).
     pub enable_sni: bool,
@@ -160,7 +160,7 @@ pub struct HttpConfig {
     /// Wait before the first retry (default 1 s).
     #[serde(with = "duration")]
     pub retry_interval: Duration,
-    /// Factor applied to the wait after each retry (default 1.0, at least 1.0).
+    /// Factor applied to the wait after each retry (default 2.0 as in EMQX v4; 1.0 to 100.0).
     pub retry_backoff: f64,
     /// TLS settings for `https://`.
     pub tls: TlsConfig,
@@ -185,7 +185,7 @@ impl Default for HttpConfig {
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             retry_times: 0,
             retry_interval: Duration::from_secs(1),
-            retry_backoff: 1.0,
+            retry_backoff: 2.0,
             tls: TlsConfig::default(),
         }
     }
