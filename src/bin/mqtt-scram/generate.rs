@@ -87,6 +87,9 @@ fn parse_attr(s: &str) -> Result<(String, String), String> {
 }
 
 /// One CSV row: username, password (zeroized on drop), superuser flag, and where it was.
+///
+/// The file's bytes and every password are held in zeroizing buffers. The `csv` reader's own
+/// record buffer (one reused `ByteRecord`) is not wiped: it keeps the last row read.
 struct Row {
     line: u64,
     username: String,
