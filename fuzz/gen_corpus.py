@@ -146,7 +146,10 @@ def server_seeds(transcripts):
         cbind = gs2.encode() + (CBIND_DATA if method.endswith("PLUS") else b"")
         cf = f"{gs2}n={bare_user},r={nonce}{ext}".encode()
         without = f"c={b64(cbind)},r={full_nonce}{final_ext}".encode()
-        write("server_exchange", "auto-" + name, server_input(server_flags(method, auto_proof=True, **kw), 0, 0x18, cf, without))
+        flags = server_flags(method, auto_proof=True, **kw)
+        write("server_exchange", "auto-" + name, server_input(flags, 0, 0x18, cf, without))
+        # variant bit 7: the target writes the canonical client-final itself.
+        write("server_exchange", "canonical-" + name, server_input(flags, 0x80, 0x18, cf, b""))
 
     auto("sha256", "SCRAM-SHA-256", "n,,")
     auto("sha512", "SCRAM-SHA-512", "n,,")

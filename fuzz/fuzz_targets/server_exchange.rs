@@ -16,6 +16,8 @@
 //!              bit 4 start without data
 //!              bit 5 server offers only the non-PLUS mechanisms
 //!              bit 6 re-authentication's current identity is "other"
+//!              bit 7 ignore the client-final bytes: use the canonical client-final-without-proof
+//!                    (with auto-proof: every client-first the server accepts must then succeed)
 //! [2] finish reason code
 //! [3..5] big-endian length of client-first, client-first, then client-final (the rest)
 //! ```
@@ -150,6 +152,7 @@ fuzz_target!(|data: &[u8]| {
     let start_without_data = variant & 0x10 != 0;
     let plain_only = variant & 0x20 != 0;
     let current_is_other = variant & 0x40 != 0;
+    let canonical_final = variant & 0x80 != 0;
 
     let mut connection = ConnectionInfo::new("fuzz");
     if has_binding {
@@ -261,8 +264,24 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(server_first.salt().len(), 16);
     }
 
-    // client-final, with the proof filled in by the target when asked.
-    let raw_final = client_final;
+    // Everything a correct client on the happy path would send.
+    let mut cbind_input = first.gs2().as_str().as_bytes().to_vec();
+    if mechanism.is_plus() {
+        cbind_input.extend_from_slice(&CBIND_DATA);
+    }
+    let canonical_without_proof = format!(
+        "c={},r={}",
+        STANDARD.encode(&cbind_input),
+        server_first.nonce()
+    )
+    .into_bytes();
+    // client-final: the fuzz bytes, or the canonical one; the proof filled in by the target when asked.
+    let raw_final = if canonical_final {
+        &canonical_without_proof[..]
+    } else {
+        client_final
+    };
+    let client_final = raw_final;
     let owned_final;
     let client_final = if auto_proof {
         let auth: [&[u8]; 5] = [
@@ -295,17 +314,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let finish_data = (!finish_without_data).then_some(client_final);
 
-    // Everything a correct client on the happy path would send.
-    let mut cbind_input = first.gs2().as_str().as_bytes().to_vec();
-    if mechanism.is_plus() {
-        cbind_input.extend_from_slice(&CBIND_DATA);
-    }
-    let canonical_without_proof = format!(
-        "c={},r={}",
-        STANDARD.encode(&cbind_input),
-        server_first.nonce()
-    )
-    .into_bytes();
     let happy_path = auto_proof
         && lookup_kind == LookupKind::Found
         && reason == 0x18
