@@ -1112,7 +1112,7 @@ async fn cache_ttl_negative_ttl_invalidate_and_no_ignore() {
             StatusCode::OK,
             record_json(
                 HashAlgorithm::Sha256,
-                &format!(r#","expire_at":{}"#, now_unix() + 1),
+                &format!(r#","expire_at":{}"#, now_unix() + 2),
             ),
         ),
         _ => json(StatusCode::OK, record_json(HashAlgorithm::Sha256, "")),
@@ -1125,8 +1125,8 @@ async fn cache_ttl_negative_ttl_invalidate_and_no_ignore() {
             .not_found_status(404),
     );
     let cached = Cached::new(http)
-        .ttl(Duration::from_millis(300))
-        .negative_ttl(Duration::from_millis(100));
+        .ttl(Duration::from_millis(1500))
+        .negative_ttl(Duration::from_millis(600));
 
     let hits = || server.hits();
     lookup(&cached, "alice").await;
@@ -1137,14 +1137,14 @@ async fn cache_ttl_negative_ttl_invalidate_and_no_ignore() {
     cached.invalidate("alice");
     lookup(&cached, "alice").await;
     assert_eq!(hits(), 3);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     lookup(&cached, "alice").await;
     assert_eq!(hits(), 4, "expired after the ttl");
 
     assert_eq!(lookup(&cached, "ghost").await, Lookup::NotFound);
     assert_eq!(lookup(&cached, "ghost").await, Lookup::NotFound);
     assert_eq!(hits(), 5);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     lookup(&cached, "ghost").await;
     assert_eq!(hits(), 6, "negative ttl is shorter");
 
@@ -1162,7 +1162,7 @@ async fn cache_ttl_negative_ttl_invalidate_and_no_ignore() {
     .ttl(Duration::from_secs(60));
     lookup(&long, "soon").await;
     let before = hits();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     lookup(&long, "soon").await;
     assert!(hits() > before, "never cached past expire_at");
 }

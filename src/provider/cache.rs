@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::string::String;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
@@ -54,13 +54,16 @@ pub struct Cached<P> {
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
-    state: Mutex<State>,
+    users: RwLock<Users>,
+    flights: Mutex<Flights>,
 }
 
+type Flights = HashMap<(String, Mechanism), Arc<Flight>>;
+
+/// Cached answers; read-locked on hits so concurrent hits do not wait for each other.
 #[derive(Default)]
-struct State {
-    users: HashMap<String, Vec<Entry>>,
-    flights: HashMap<(String, Mechanism), Arc<Flight>>,
+struct Users {
+    map: HashMap<String, Vec<Entry>>,
     generation: u64,
 }
 
@@ -89,7 +92,8 @@ impl<P> Cached<P> {
             ttl: DEFAULT_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             capacity: DEFAULT_CAPACITY,
-            state: Mutex::new(State::default()),
+            users: RwLock::default(),
+            flights: Mutex::default(),
         }
     }
 
@@ -119,21 +123,21 @@ impl<P> Cached<P> {
     /// Forgets every cached answer for `username`. A lookup already in flight when this
     /// is called still answers its waiters, but its result is not stored.
     pub fn invalidate(&self, username: &str) {
-        let mut state = self.lock();
-        state.users.remove(username);
-        state.generation = state.generation.wrapping_add(1);
+        let mut users = self.write();
+        users.map.remove(username);
+        users.generation = users.generation.wrapping_add(1);
     }
 
     /// Forgets everything (lookups in flight are treated as for [`Cached::invalidate`]).
     pub fn clear(&self) {
-        let mut state = self.lock();
-        state.users.clear();
-        state.generation = state.generation.wrapping_add(1);
+        let mut users = self.write();
+        users.map.clear();
+        users.generation = users.generation.wrapping_add(1);
     }
 
     /// Number of usernames with a cached answer (expired ones included until evicted).
     pub fn len(&self) -> usize {
-        self.lock().users.len()
+        self.read().map.len()
     }
 
     /// Whether nothing is cached.
@@ -141,33 +145,49 @@ impl<P> Cached<P> {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // State stays consistent at every await-free step, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    // Every critical section leaves the maps consistent, so a poisoned lock is still usable.
+    fn read(&self) -> RwLockReadGuard<'_, Users> {
+        self.users.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn write(&self) -> RwLockWriteGuard<'_, Users> {
+        self.users.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_flights(&self) -> MutexGuard<'_, Flights> {
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hit(&self, request: &LookupRequest<'_>, now: Instant) -> Option<Lookup> {
+        let users = self.read();
+        let entries = users.map.get(request.username)?;
+        let entry = entries.iter().find(|e| e.mechanism == request.mechanism)?;
+        (entry.expires > now).then(|| entry.answer.clone())
+    }
+
+    /// Lock order: flights, then users.
     fn begin(&self, request: &LookupRequest<'_>) -> Begin<'_, P> {
         let now = Instant::now();
-        let mut state = self.lock();
-        if let Some(entry) = state
-            .users
-            .get(request.username)
-            .and_then(|entries| entries.iter().find(|e| e.mechanism == request.mechanism))
-            .filter(|e| e.expires > now)
-        {
-            return Begin::Hit(entry.answer.clone());
+        if let Some(answer) = self.hit(request, now) {
+            return Begin::Hit(answer);
+        }
+        let mut flights = self.lock_flights();
+        // A leader stores its answer before it leaves `flights`: look again under the lock.
+        if let Some(answer) = self.hit(request, now) {
+            return Begin::Hit(answer);
         }
         let key = (String::from(request.username), request.mechanism);
-        if let Some(flight) = state.flights.get(&key) {
+        if let Some(flight) = flights.get(&key) {
             return Begin::Follow(Arc::clone(flight));
         }
         let flight = Arc::new(Flight::default());
-        state.flights.insert(key.clone(), Arc::clone(&flight));
+        flights.insert(key.clone(), Arc::clone(&flight));
+        let generation = self.read().generation;
         Begin::Lead(Leader {
             cache: self,
             key,
             flight,
-            generation: state.generation,
+            generation,
             finished: false,
         })
     }
@@ -190,32 +210,32 @@ impl<P> Cached<P> {
         Some(ttl).filter(|t| !t.is_zero())
     }
 
-    fn store(&self, state: &mut State, key: (String, Mechanism), answer: &Lookup, ttl: Duration) {
+    fn store(&self, users: &mut Users, key: (String, Mechanism), answer: &Lookup, ttl: Duration) {
         let now = Instant::now();
         let entry = Entry {
             mechanism: key.1,
             answer: answer.clone(),
             expires: now + ttl,
         };
-        if let Some(entries) = state.users.get_mut(&key.0) {
+        if let Some(entries) = users.map.get_mut(&key.0) {
             entries.retain(|e| e.mechanism != key.1);
             entries.push(entry);
             return;
         }
-        if state.users.len() >= self.capacity {
-            state.users.retain(|_, entries| {
+        if users.map.len() >= self.capacity {
+            users.map.retain(|_, entries| {
                 entries.retain(|e| e.expires > now);
                 !entries.is_empty()
             });
             let target = self.capacity - self.capacity / 8 - 1;
-            while state.users.len() > target {
-                let Some(victim) = state.users.keys().next().cloned() else {
+            while users.map.len() > target {
+                let Some(victim) = users.map.keys().next().cloned() else {
                     break;
                 };
-                state.users.remove(&victim);
+                users.map.remove(&victim);
             }
         }
-        state.users.insert(key.0, std::vec![entry]);
+        users.map.insert(key.0, std::vec![entry]);
     }
 }
 
@@ -317,22 +337,22 @@ impl<P> Leader<'_, P> {
         self.finished = true;
         self.flight.settle(Slot::Done(answer.clone()));
         let cache = self.cache;
-        let mut state = cache.lock();
-        self.unregister(&mut state);
-        if state.generation == self.generation {
-            if let Some(ttl) = cache.time_to_live(answer) {
-                cache.store(&mut state, self.key.clone(), answer, ttl);
+        let mut flights = cache.lock_flights();
+        if let Some(ttl) = cache.time_to_live(answer) {
+            let mut users = cache.write();
+            if users.generation == self.generation {
+                cache.store(&mut users, self.key.clone(), answer, ttl);
             }
         }
+        self.unregister(&mut flights);
     }
 
-    fn unregister(&self, state: &mut State) {
-        if state
-            .flights
+    fn unregister(&self, flights: &mut Flights) {
+        if flights
             .get(&self.key)
             .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
         {
-            state.flights.remove(&self.key);
+            flights.remove(&self.key);
         }
     }
 }
@@ -340,9 +360,9 @@ impl<P> Leader<'_, P> {
 impl<P> Drop for Leader<'_, P> {
     fn drop(&mut self) {
         if !self.finished {
-            let mut state = self.cache.lock();
-            self.unregister(&mut state);
-            drop(state);
+            let mut flights = self.cache.lock_flights();
+            self.unregister(&mut flights);
+            drop(flights);
             self.flight.settle(Slot::Abandoned);
         }
     }
