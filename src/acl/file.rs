@@ -51,9 +51,9 @@ use super::trie::{Level, Mode, Piece, Template, Trie, Var};
 #[cfg(feature = "std")]
 mod reload;
 #[cfg(feature = "std")]
-pub use reload::{FileAclError, FileAuthorizer, Watcher};
-#[cfg(feature = "std")]
 pub(crate) use reload::spawn_poller;
+#[cfg(feature = "std")]
+pub use reload::{FileAclError, FileAuthorizer, Watcher};
 
 /// How to read an ACL file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
