@@ -1027,3 +1027,50 @@ mod http {
         assert!(HttpAuthorizer::new(HttpAclConfig::new("http://h/${password}")).is_err());
     }
 }
+
+// ---- untrusted input never panics ----
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("topic ".to_string()),
+                Just("user ".to_string()),
+                Just("pattern ".to_string()),
+                Just("token ".to_string()),
+                Just("read ".to_string()),
+                Just(" label ".to_string()),
+                Just("%u".to_string()),
+                Just("%(c, :, 2)".to_string()),
+                Just("${username}".to_string()),
+                Just("\n".to_string()),
+                "[a-z/+#$%(), \t\r{}]{0,4}",
+            ],
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn parsers_and_checks_do_not_panic(file in text(), topic in "[a-z/+#$ ]{0,12}", user in "[a-z:/+#$-]{0,8}") {
+            let c = Client::new(user.clone(), user.clone());
+            if let Ok(acl) = FileAcl::parse(&file) {
+                for access in [P, S, R] {
+                    let _ = acl.decide(&c, access, &topic);
+                }
+            }
+            let rules = [allow(Action::All, &[file.as_str()]), deny(Action::Subscribe, &[topic.as_str()])];
+            if let Ok(set) = RuleSet::compile(&rules) {
+                for access in [P, S, R] {
+                    let _ = set.check(&c, access, &topic, 1, true);
+                    let _ = set.check(&c, access, &file, 3, false);
+                }
+            }
+        }
+    }
+}
