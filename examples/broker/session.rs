@@ -460,3 +460,26 @@ fn valid_filter(filter: &str) -> bool {
         level => !level.contains(['+', '#']),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters_follow_mqtt_4_7() {
+        assert!(topic_matches("a/b/c", "a/+/c"));
+        assert!(topic_matches("a/b/c", "a/#"));
+        assert!(topic_matches("a", "a/#"));
+        assert!(topic_matches("a/b", "#"));
+        assert!(!topic_matches("a/b/c", "a/+"));
+        assert!(!topic_matches("a/b", "a/b/c"));
+        assert!(!topic_matches("$SYS/x", "#"));
+        assert!(!topic_matches("$SYS/x", "+/x"));
+        assert!(topic_matches("$SYS/x", "$SYS/#"));
+        assert!(topic_matches("é/x", "é/+"));
+        assert!(valid_filter("a/+/#"));
+        assert!(!valid_filter("a/#/b"));
+        assert!(!valid_filter("a+"));
+        assert!(!valid_filter(""));
+    }
+}

@@ -350,6 +350,47 @@ fn take_binary(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Network input never panics the framing: whatever the bytes, each parse step
+        /// returns a frame, "need more", or an error.
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), first in 0u8..=255) {
+            let mut input = vec![first];
+            input.extend_from_slice(&bytes);
+            let (_, server) = tokio::io::duplex(64);
+            let mut wire = Wire::new(server, 256, Duration::from_secs(1));
+            wire.read_buf.extend_from_slice(&input);
+            for _ in 0..8 {
+                match wire.parse() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let _ = decode_auth(&bytes);
+            let _ = decode_disconnect(&bytes);
+        }
+
+        /// The same with a valid fixed header, so the body reaches each packet decoder.
+        #[test]
+        fn framed_bodies_never_panic(
+            first in proptest::sample::select(vec![0x10u8, 0x20, 0x30, 0x32, 0x35, 0x40, 0x62, 0x82, 0xA2, 0xC0, 0xE0, 0xF0]),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut input = vec![first];
+            let mut len = Vec::new();
+            put_varint(&mut len, body.len()).unwrap();
+            input.extend_from_slice(&len);
+            input.extend_from_slice(&body);
+            let (_, server) = tokio::io::duplex(64);
+            let mut wire = Wire::new(server, 256, Duration::from_secs(1));
+            wire.read_buf.extend_from_slice(&input);
+            let _ = wire.parse();
+        }
+    }
 
     #[test]
     fn auth_round_trip_and_rejects() {
