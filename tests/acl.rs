@@ -1,4 +1,5 @@
 //! Authorization: EMQX rules, topic matching edge cases, the vmq_acl file format, reload.
+#![cfg(feature = "std")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -325,6 +326,7 @@ fn invalid_rules_are_rejected_whole() {
     ));
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn emqx_json_forms() {
     use mqtt_scram::acl::{parse_rule, parse_rules};
@@ -384,6 +386,7 @@ fn emqx_json_forms() {
     assert_eq!(back, r);
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn record_with_bad_rule_is_rejected_at_load() {
     let rec = r#"{"username":"user","mechanism":"SCRAM-SHA-256","iterations":4096,"salt":"W22ZaJ0SNY7soEsUEjb6gQ==","stored_key":"WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=","server_key":"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=","acl":[{"permission":"allow","action":"publish","topic":"ok"},{"permission":"allow","action":"publish","topic":"a/#/b"}]}"#;
