@@ -3,12 +3,13 @@
 //! run as many times as PBKDF2 needs (2 per iteration), in the same run, so the ratios in
 //! BENCHMARKS.md are meaningful on a noisy machine.
 //!
-//! `cargo bench --bench crypto`; add `-- --warm-up-time 1 --measurement-time 3` to explore.
+//! `cargo bench --bench crypto`. The PBKDF2 groups fix their own sampling (many short
+//! samples, see `pbkdf2`); `-- --warm-up-time 1 --measurement-time 3` shortens the rest.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use hmac::{KeyInit, Mac};
 use mqtt_scram::HashAlgorithm;
 use mqtt_scram::crypto::{self, HmacKey};
@@ -63,7 +64,14 @@ fn compress(c: &mut Criterion) {
 fn pbkdf2(c: &mut Criterion) {
     for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
         let mut g = c.benchmark_group(format!("pbkdf2-{ITERATIONS}/{hash}"));
-        g.sample_size(50);
+        // Many short samples of equal length (a few runs each, a few ms): on a shared
+        // machine most of them then run without being preempted, and the median shows
+        // the machine's speed rather than its load. Same settings for all three rows.
+        g.sampling_mode(SamplingMode::Flat);
+        match hash {
+            HashAlgorithm::Sha256 => g.sample_size(1000).measurement_time(Duration::from_secs(1)),
+            HashAlgorithm::Sha512 => g.sample_size(500).measurement_time(Duration::from_secs(3)),
+        };
         g.bench_function("floor (2 compressions/iteration)", |b| match hash {
             HashAlgorithm::Sha256 => b.iter(|| floor256(black_box(2 * ITERATIONS))),
             HashAlgorithm::Sha512 => b.iter(|| floor512(black_box(2 * ITERATIONS))),

@@ -80,26 +80,34 @@ macro_rules! engine {
             }
 
             /// A hash in progress from any chaining state (the IV or a keyed pad state).
+            ///
+            /// Dropping it wipes the chaining state, and the buffered input too when that
+            /// may be secret (a plain hash: `H(ClientKey)`, a long HMAC key). An HMAC's
+            /// message is not wiped: in SCRAM it is public (AuthMessage, "Client Key",
+            /// salt), and wiping 64 or 128 bytes one volatile byte at a time costs as
+            /// much as a tenth of a server exchange.
             pub(crate) struct Stream {
                 state: State,
                 buf: Block,
                 pos: usize,
                 /// Bytes absorbed in total, including those behind `state`.
                 len: u64,
+                /// Whether `buf` is wiped on drop.
+                secret_input: bool,
             }
 
             impl Stream {
                 /// Starts a plain hash.
                 #[inline]
                 pub(crate) fn new() -> Self {
-                    Self::resume(IV, 0)
+                    Self { secret_input: true, ..Self::resume(IV, 0) }
                 }
 
                 /// Continues from `state`, which has already absorbed `absorbed` bytes
                 /// (a multiple of `BLOCK`).
                 #[inline]
                 pub(crate) fn resume(state: State, absorbed: u64) -> Self {
-                    Self { state, buf: [0; BLOCK], pos: 0, len: absorbed }
+                    Self { state, buf: [0; BLOCK], pos: 0, len: absorbed, secret_input: false }
                 }
 
                 /// Absorbs `data`.
@@ -162,7 +170,9 @@ macro_rules! engine {
             impl Drop for Stream {
                 fn drop(&mut self) {
                     self.state.zeroize();
-                    self.buf.zeroize();
+                    if self.secret_input {
+                        self.buf.zeroize();
+                    }
                 }
             }
 
@@ -232,7 +242,10 @@ macro_rules! engine {
                     let mut block = DIGEST_BLOCK;
                     let out = self.outer_of(&inner, &mut block);
                     inner.zeroize();
-                    block.zeroize();
+                    // Only the first OUT bytes (the inner digest) are not constant padding.
+                    if let Some(digest) = block.get_mut(..OUT) {
+                        digest.zeroize();
+                    }
                     out
                 }
 
