@@ -259,8 +259,8 @@ async fn run_json_lines(program: &str, args: &[String], limit: Duration) -> Vec<
 // A minimal MQTT 5 client on the broker's own framing, driving this crate's client
 // ---------------------------------------------------------------------------------------
 
-struct Conn {
-    wire: Wire<TcpStream>,
+struct Conn<S = TcpStream> {
+    wire: Wire<S>,
 }
 
 impl Conn {
@@ -271,7 +271,56 @@ impl Conn {
             wire: Wire::new(stream, 1 << 20, STEP),
         }
     }
+}
 
+impl Conn<tokio_rustls::client::TlsStream<TcpStream>> {
+    /// TLS to the broker, trusting its generated certificate; returns the connection's
+    /// `tls-exporter` binding as the client computes it (rustls, RFC 9266).
+    async fn open_tls(
+        addr: SocketAddr,
+        cert_file: &Path,
+        tls12_only: bool,
+    ) -> (Self, mqtt_scram::ChannelBinding) {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from_pem_file(cert_file).unwrap())
+            .unwrap();
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13]
+        };
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let stream = connector.connect(name, tcp).await.unwrap();
+        let data = stream
+            .get_ref()
+            .1
+            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
+            .unwrap();
+        let binding = mqtt_scram::ChannelBinding::new(
+            mqtt_scram::ChannelBindingType::TlsExporter,
+            data.to_vec(),
+        );
+        (
+            Self {
+                wire: Wire::new(stream, 1 << 20, STEP),
+            },
+            binding,
+        )
+    }
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Conn<S> {
     async fn send(&mut self, packet: Packet) {
         self.wire.send(&packet).await.unwrap();
     }
@@ -366,14 +415,35 @@ fn auth_data(connack: &ConnAck) -> Option<String> {
 }
 
 /// A CONNECT exchange with this crate's client. `Err` carries the CONNACK code and data.
-async fn scram_login(
-    conn: &mut Conn,
+async fn scram_login<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     config: &ClientConfig,
     mechanism: Mechanism,
     user: &str,
     password: &str,
 ) -> Result<client::Authenticated, (u8, Option<String>)> {
-    let (first, data) = client::start(config, mechanism, user, password, &mut rand::rng()).unwrap();
+    scram_login_with(
+        conn,
+        config,
+        mechanism,
+        user,
+        password,
+        client::ClientOptions::default(),
+    )
+    .await
+}
+
+/// [`scram_login`] with client options (channel binding, authzid).
+async fn scram_login_with<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    config: &ClientConfig,
+    mechanism: Mechanism,
+    user: &str,
+    password: &str,
+    options: client::ClientOptions<'_>,
+) -> Result<client::Authenticated, (u8, Option<String>)> {
+    let (first, data) =
+        client::start_with(config, mechanism, user, password, options, &mut rand::rng()).unwrap();
     conn.send(connect_packet(
         &format!("crate-{user}"),
         Some(mechanism.name()),
@@ -944,6 +1014,69 @@ async fn crate_client_tcp_both_mechanisms_and_unknown_user_looks_like_wrong_pass
     );
     drop((wrong, unknown));
     h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crate_client_plus_over_tls_and_channel_binding_attacks() {
+    use mqtt_scram::{ChannelBinding, ChannelBindingType};
+    let h = Harness::start(Options::default()).await;
+    let config = ClientConfig::new();
+    let login = async |mechanism, binding: Option<&ChannelBinding>, tls12_only| {
+        let (mut conn, real) = Conn::open_tls(h.tls(), &h.cert_file, tls12_only).await;
+        let binding = binding.unwrap_or(&real);
+        let options = client::ClientOptions {
+            channel_binding: Some(binding),
+            ..Default::default()
+        };
+        scram_login_with(&mut conn, &config, mechanism, "alice", PASSWORD, options)
+            .await
+            .map(|_| ())
+    };
+    // -PLUS: the client's exporter (rustls client) matches the broker's (rustls server).
+    login(Mechanism::ScramSha256Plus, None, false)
+        .await
+        .unwrap();
+    login(Mechanism::ScramSha512Plus, None, false)
+        .await
+        .unwrap();
+    // A man in the middle terminating TLS sees a different exporter: the binding fails.
+    let forged = ChannelBinding::new(ChannelBindingType::TlsExporter, vec![0u8; 32]);
+    let mitm = login(Mechanism::ScramSha256Plus, Some(&forged), false).await;
+    assert_eq!(
+        mitm,
+        Err((0x87, Some("e=channel-bindings-dont-match".into())))
+    );
+    // Flag `y` (client supports binding, thinks the server does not) on a listener that
+    // offers -PLUS: a downgrade, RFC 5802 §6.
+    let downgrade = login(Mechanism::ScramSha256, None, false).await;
+    assert_eq!(
+        downgrade,
+        Err((0x87, Some("e=server-does-support-channel-binding".into())))
+    );
+    // TLS 1.2: the broker offers no tls-exporter binding there (see examples/broker/tls.rs).
+    let tls12 = login(Mechanism::ScramSha256Plus, None, true).await;
+    assert_eq!(
+        tls12,
+        Err((0x87, Some("e=channel-binding-not-supported".into())))
+    );
+    // Plain SCRAM over TLS without binding (flag `n`) still works.
+    let (mut conn, _) = Conn::open_tls(h.tls(), &h.cert_file, false).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let stats = h.finish().await;
+    assert_eq!(
+        (stats.auth_accepted, stats.auth_rejected),
+        (3, 3),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
