@@ -1279,6 +1279,74 @@ async fn expire_at_ends_the_session() {
     assert_eq!(stats.expired, 1);
 }
 
+/// Re-authenticates on `conn` (AUTH 0x19 → 0x18 → 0x18 → 0x00); `Err` carries the
+/// DISCONNECT reason code.
+async fn scram_reauth<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    authenticated: client::Authenticated,
+) -> Result<client::Authenticated, u8> {
+    let method = authenticated.mechanism().name();
+    let (first, data) = authenticated.reauthenticate(&mut rand::rng());
+    conn.send_auth(0x19, method, data).await;
+    let server_first = match conn.recv().await {
+        Some(Frame::Auth(a)) if a.reason_code == 0x18 => a.data.unwrap(),
+        Some(Frame::Disconnect { reason_code }) => return Err(reason_code),
+        other => panic!("expected AUTH 0x18, got {other:?}"),
+    };
+    let (last, data) = first.on_server_first(&server_first).unwrap();
+    conn.send_auth(0x18, method, data).await;
+    match conn.recv().await {
+        Some(Frame::Auth(a)) if a.reason_code == 0x00 => {
+            assert_eq!(a.method.as_deref(), Some(method));
+            Ok(last
+                .on_server_final(&a.data.unwrap())
+                .expect("re-auth server signature"))
+        }
+        Some(Frame::Disconnect { reason_code }) => Err(reason_code),
+        other => panic!("expected AUTH 0x00, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthentication_picks_up_a_renewed_expire_at() {
+    let store = std::sync::Arc::new(mqtt_scram::provider::MemoryProvider::new());
+    let mut eve = record(HashAlgorithm::Sha256, PASSWORD, 4096);
+    eve.expire_at = Some(broker::unix_now() + 2);
+    store.insert("eve", eve.clone());
+    let provider = Provider::Memory(std::sync::Arc::clone(&store));
+    let h = Harness::start(Options {
+        provider: Some(provider),
+        ..Options::default()
+    })
+    .await;
+
+    let mut conn = Conn::open(h.tcp()).await;
+    let config = ClientConfig::new();
+    let authenticated = scram_login(&mut conn, &config, Mechanism::ScramSha256, "eve", PASSWORD)
+        .await
+        .unwrap();
+    // The provider renews the credentials; the client re-authenticates before expiry.
+    eve.expire_at = Some(broker::unix_now() + 3600);
+    store.insert("eve", eve);
+    let authenticated = scram_reauth(&mut conn, authenticated).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    conn.send(Packet::PingReq(rumqttc::v5::mqttbytes::v5::PingReq))
+        .await;
+    assert!(
+        matches!(conn.recv().await, Some(Frame::Mqtt(Packet::PingResp(_)))),
+        "still connected after the first expire_at"
+    );
+    // A failed re-authentication ends the session (DISCONNECT 0x87), MQTT 5.0 §4.12.1.
+    store.remove("eve");
+    assert_eq!(
+        scram_reauth(&mut conn, authenticated).await.err(),
+        Some(0x87)
+    );
+    assert!(conn.recv().await.is_none());
+    let stats = h.finish().await;
+    assert_eq!((stats.reauth_accepted, stats.expired), (1, 0), "{stats:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_packets_get_the_right_reason_code_and_never_crash() {
     let limits = Limits {
@@ -1663,6 +1731,66 @@ fn comparable(mut report: Value) -> Value {
             .retain(|k, _| !k.ends_with("_ms") && k != "peer" && k != "client_id");
     }
     report
+}
+
+/// What `mqtt-scram gen --format json` writes is what `--credentials` reads.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_from_mqtt_scram_gen_load_into_the_broker() {
+    let mut lines = String::new();
+    for hash in ["sha256", "sha512"] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqtt-scram"))
+            .args([
+                "gen",
+                "carol",
+                "-m",
+                hash,
+                "--password-stdin",
+                "--format",
+                "json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .await
+            .unwrap();
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success());
+        lines.push_str(&String::from_utf8(out.stdout).unwrap());
+        lines.push('\n');
+    }
+    let dir = scratch_dir("gen");
+    let file = dir.join("carol.json");
+    std::fs::write(&file, lines).unwrap();
+    let provider = Provider::from_record_file(&file).unwrap();
+    let h = Harness::start(Options {
+        provider: Some(provider),
+        ..Options::default()
+    })
+    .await;
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let mut conn = Conn::open(h.tcp()).await;
+        scram_login(
+            &mut conn,
+            &ClientConfig::new(),
+            mechanism,
+            "carol",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[cfg(feature = "cli")]
