@@ -158,6 +158,27 @@ pub fn hmac(hash: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Key {
     HmacKey::new(hash, key).mac(parts)
 }
 
+/// `(HMAC(key_a, m), HMAC(key_b, m))` for one message `m = parts[0] || parts[1] || ...`,
+/// computed together: the two computations' compressions are interleaved, and as they
+/// do not depend on each other the CPU overlaps them (with SHA-NI about 25 ns per block
+/// each instead of 40). A SCRAM server uses it for ClientSignature and ServerSignature.
+pub fn hmac_pair(hash: HashAlgorithm, key_a: &[u8], key_b: &[u8], parts: &[&[u8]]) -> (Key, Key) {
+    match hash {
+        HashAlgorithm::Sha256 => {
+            use engine::sha256::Pads;
+            let [a, b] = Pads::new_many([key_a, key_b]);
+            let [a, b] = Pads::macs([&a, &b], parts);
+            (Key::from_state256(&a), Key::from_state256(&b))
+        }
+        HashAlgorithm::Sha512 => {
+            use engine::sha512::Pads;
+            let [a, b] = Pads::new_many([key_a, key_b]);
+            let [a, b] = Pads::macs([&a, &b], parts);
+            (Key::from_state512(&a), Key::from_state512(&b))
+        }
+    }
+}
+
 /// An HMAC key reduced to its keyed inner and outer hash states (RFC 2104), so each
 /// MAC skips the key setup: an HMAC of a message shorter than a block minus 9 (SHA-256)
 /// or 17 (SHA-512) bytes then costs exactly two compressions.

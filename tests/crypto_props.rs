@@ -107,6 +107,19 @@ proptest! {
     }
 
     #[test]
+    fn hmac_pair_matches_hmac_crate(
+        hash in any_hash(),
+        key_a in bytes(),
+        key_b in bytes(),
+        parts in proptest::collection::vec(bytes(), 0..4),
+    ) {
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let (a, b) = crypto::hmac_pair(hash, &key_a, &key_b, &parts);
+        prop_assert_eq!(a.as_bytes().to_vec(), ref_hmac(hash, &key_a, &parts));
+        prop_assert_eq!(b.as_bytes().to_vec(), ref_hmac(hash, &key_b, &parts));
+    }
+
+    #[test]
     fn hi_matches_pbkdf2_crate(
         hash in any_hash(),
         password in bytes(),
@@ -335,6 +348,13 @@ fn check_exchange(e: &Exchange) {
         e.name
     );
     let server_signature = crypto::hmac(hash, server_key.as_bytes(), &[am]);
+    let pair = crypto::hmac_pair(hash, stored_key.as_bytes(), server_key.as_bytes(), &[a, b]);
+    assert_eq!(
+        pair,
+        (client_signature.clone(), server_signature.clone()),
+        "{}: hmac_pair",
+        e.name
+    );
     assert_eq!(
         server_signature.as_bytes(),
         hex(e.server_signature_hex),

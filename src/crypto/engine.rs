@@ -79,35 +79,48 @@ macro_rules! engine {
                 }
             }
 
-            /// A hash in progress from any chaining state (the IV or a keyed pad state).
+            /// `N` hashes of the same input in progress, each from its own chaining state
+            /// (the IV or a keyed pad state). Each block is compressed into every state in
+            /// turn: the compressions of different states do not depend on each other, so
+            /// the CPU overlaps them (two SHA-256 states with SHA-NI: ~25 ns per block
+            /// each instead of ~40 ns).
             ///
             /// Dropping it wipes the chaining state, and the buffered input too when that
             /// may be secret (a plain hash: `H(ClientKey)`, a long HMAC key). An HMAC's
             /// message is not wiped: in SCRAM it is public (AuthMessage, "Client Key",
             /// salt), and wiping 64 or 128 bytes one volatile byte at a time costs as
             /// much as a tenth of a server exchange.
-            pub(crate) struct Stream {
-                state: State,
+            pub(crate) struct Stream<const N: usize = 1> {
+                states: [State; N],
                 buf: Block,
                 pos: usize,
-                /// Bytes absorbed in total, including those behind `state`.
+                /// Bytes absorbed in total, including those behind the states.
                 len: u64,
                 /// Whether `buf` is wiped on drop.
                 secret_input: bool,
             }
 
-            impl Stream {
+            impl Stream<1> {
                 /// Starts a plain hash.
                 #[inline]
                 pub(crate) fn new() -> Self {
-                    Self { secret_input: true, ..Self::resume(IV, 0) }
+                    Self { secret_input: true, ..Self::resume([IV], 0) }
                 }
+            }
 
-                /// Continues from `state`, which has already absorbed `absorbed` bytes
+            impl<const N: usize> Stream<N> {
+                /// Continues from `states`, which have already absorbed `absorbed` bytes
                 /// (a multiple of `BLOCK`).
                 #[inline]
-                pub(crate) fn resume(state: State, absorbed: u64) -> Self {
-                    Self { state, buf: [0; BLOCK], pos: 0, len: absorbed, secret_input: false }
+                pub(crate) fn resume(states: [State; N], absorbed: u64) -> Self {
+                    Self { states, buf: [0; BLOCK], pos: 0, len: absorbed, secret_input: false }
+                }
+
+                #[inline(always)]
+                fn compress_all(states: &mut [State; N], block: &Block) {
+                    for state in states.iter_mut() {
+                        compress(state, block);
+                    }
                 }
 
                 /// Absorbs `data`.
@@ -125,13 +138,13 @@ macro_rules! engine {
                         if self.pos < BLOCK {
                             return;
                         }
-                        compress(&mut self.state, &self.buf);
+                        Self::compress_all(&mut self.states, &self.buf);
                         self.pos = 0;
                     }
                     let mut blocks = data.chunks_exact(BLOCK);
                     for chunk in &mut blocks {
                         if let Ok(block) = <&Block>::try_from(chunk) {
-                            compress(&mut self.state, block);
+                            Self::compress_all(&mut self.states, block);
                         }
                     }
                     let rest = blocks.remainder();
@@ -141,9 +154,9 @@ macro_rules! engine {
                     }
                 }
 
-                /// Pads, compresses the last block(s) and returns the final state.
+                /// Pads, compresses the last block(s) and returns the final states.
                 #[inline]
-                pub(crate) fn finish(mut self) -> State {
+                pub(crate) fn finish(mut self) -> [State; N] {
                     let pos = self.pos;
                     if let Some(rest) = self.buf.get_mut(pos..) {
                         let mut rest = rest.iter_mut();
@@ -153,7 +166,7 @@ macro_rules! engine {
                         rest.for_each(|b| *b = 0);
                     }
                     if pos + 1 > BLOCK - LEN_FIELD {
-                        compress(&mut self.state, &self.buf);
+                        Self::compress_all(&mut self.states, &self.buf);
                         self.buf = [0; BLOCK];
                     }
                     // Lengths are below 2^61 bytes, so the upper part of SHA-512's 128-bit
@@ -162,14 +175,14 @@ macro_rules! engine {
                     if let Some(dst) = self.buf.get_mut(BLOCK - 8..) {
                         dst.copy_from_slice(&bits);
                     }
-                    compress(&mut self.state, &self.buf);
-                    self.state
+                    Self::compress_all(&mut self.states, &self.buf);
+                    self.states
                 }
             }
 
-            impl Drop for Stream {
+            impl<const N: usize> Drop for Stream<N> {
                 fn drop(&mut self) {
-                    self.state.zeroize();
+                    self.states.iter_mut().for_each(Zeroize::zeroize);
                     if self.secret_input {
                         self.buf.zeroize();
                     }
@@ -183,7 +196,8 @@ macro_rules! engine {
                 for part in parts {
                     s.update(part);
                 }
-                s.finish()
+                let [state] = s.finish();
+                state
             }
 
             /// An HMAC key reduced to its two keyed states: the compression of
@@ -204,47 +218,66 @@ macro_rules! engine {
             impl Pads {
                 /// Keys of any length; longer than a block are hashed first (RFC 2104 §2).
                 pub(crate) fn new(key: &[u8]) -> Self {
-                    let mut block: Block = [0; BLOCK];
-                    if key.len() > BLOCK {
-                        let mut hashed = digest(&[key]);
-                        store(&hashed, &mut block);
-                        hashed.zeroize();
-                    } else if let Some(dst) = block.get_mut(..key.len()) {
-                        dst.copy_from_slice(key);
-                    }
-                    block.iter_mut().for_each(|b| *b ^= 0x36);
-                    let mut inner = IV;
-                    compress(&mut inner, &block);
-                    block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
-                    let mut outer = IV;
-                    compress(&mut outer, &block);
-                    block.zeroize();
-                    Self { inner, outer }
+                    let [pads] = Self::new_many([key]);
+                    pads
                 }
 
-                /// The outer hash of an inner digest: one compression.
-                #[inline(always)]
-                fn outer_of(&self, inner: &State, block: &mut Block) -> State {
-                    store(inner, block);
-                    let mut outer = self.outer;
-                    compress(&mut outer, block);
-                    outer
+                /// Several keys at once, their compressions interleaved (see [`Stream`]).
+                pub(crate) fn new_many<const N: usize>(keys: [&[u8]; N]) -> [Self; N] {
+                    let mut blocks: [Block; N] = keys.map(|key| {
+                        let mut block: Block = [0; BLOCK];
+                        if key.len() > BLOCK {
+                            let mut hashed = digest(&[key]);
+                            store(&hashed, &mut block);
+                            hashed.zeroize();
+                        } else if let Some(dst) = block.get_mut(..key.len()) {
+                            dst.copy_from_slice(key);
+                        }
+                        block
+                    });
+                    let mut pads = [(); N].map(|()| Self { inner: IV, outer: IV });
+                    for (p, block) in pads.iter_mut().zip(blocks.iter_mut()) {
+                        block.iter_mut().for_each(|b| *b ^= 0x36);
+                        compress(&mut p.inner, block);
+                    }
+                    for (p, block) in pads.iter_mut().zip(blocks.iter_mut()) {
+                        block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
+                        compress(&mut p.outer, block);
+                    }
+                    blocks.iter_mut().for_each(Zeroize::zeroize);
+                    pads
                 }
 
                 /// `HMAC(K, parts[0] ‖ parts[1] ‖ …)` as a state.
                 #[inline]
                 pub(crate) fn mac(&self, parts: &[&[u8]]) -> State {
-                    let mut s = Stream::resume(self.inner, BLOCK as u64);
+                    let [state] = Self::macs([self], parts);
+                    state
+                }
+
+                /// The HMACs of one message under several keys, their compressions
+                /// interleaved (see [`Stream`]).
+                #[inline]
+                pub(crate) fn macs<const N: usize>(keys: [&Self; N], parts: &[&[u8]]) -> [State; N] {
+                    let mut s = Stream::resume(keys.map(|k| k.inner), BLOCK as u64);
                     for part in parts {
                         s.update(part);
                     }
                     let mut inner = s.finish();
-                    let mut block = DIGEST_BLOCK;
-                    let out = self.outer_of(&inner, &mut block);
-                    inner.zeroize();
-                    // Only the first OUT bytes (the inner digest) are not constant padding.
-                    if let Some(digest) = block.get_mut(..OUT) {
-                        digest.zeroize();
+                    let mut blocks = [DIGEST_BLOCK; N];
+                    for (block, digest) in blocks.iter_mut().zip(inner.iter()) {
+                        store(digest, block);
+                    }
+                    let mut out = keys.map(|k| k.outer);
+                    for (state, block) in out.iter_mut().zip(blocks.iter()) {
+                        compress(state, block);
+                    }
+                    inner.iter_mut().for_each(Zeroize::zeroize);
+                    // Only the first OUT bytes (the inner digests) are not constant padding.
+                    for block in blocks.iter_mut() {
+                        if let Some(digest) = block.get_mut(..OUT) {
+                            digest.zeroize();
+                        }
                     }
                     out
                 }
