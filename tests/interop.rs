@@ -1844,6 +1844,126 @@ async fn mqtt_scram_probe_against_the_broker() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// The command line (examples/broker/config.rs) and TLS from PEM files
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_line_options_and_pem_files_start_a_working_broker() {
+    use broker::config::Args;
+    use clap::Parser;
+
+    let dir = scratch_dir("cli");
+    let users = dir.join("users.json");
+    let mut lines = String::new();
+    for (name, rec) in default_users() {
+        lines.push_str(&serde_json::to_string(&CredentialRecord::new(&name, &rec)).unwrap());
+        lines.push('\n');
+    }
+    std::fs::write(&users, lines).unwrap();
+    let key_file = dir.join("mock.key");
+    std::fs::write(&key_file, "11".repeat(32)).unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, generated.cert.pem()).unwrap();
+    std::fs::write(&key_pem, generated.signing_key.serialize_pem()).unwrap();
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+
+    let args = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--tcp",
+        "127.0.0.1:0",
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &path(&cert_pem),
+        "--tls-key",
+        &path(&key_pem),
+        "--mock-key-file",
+        &path(&key_file),
+        "--mechanisms",
+        "SCRAM-SHA-512,SCRAM-SHA-512-PLUS",
+        "--max-handshakes",
+        "7",
+    ])
+    .unwrap();
+    let (settings, _) = args.into_settings().unwrap();
+    assert_eq!(settings.limits.max_handshakes, 7);
+    let broker = Broker::start(settings).await.unwrap();
+    let config = ClientConfig::new();
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // Only the configured mechanisms are offered.
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    let refused = scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(refused.expect_err("not offered").0, 0x8C);
+    drop(conn);
+    // TLS from the PEM files, with -PLUS.
+    let (mut conn, binding) = Conn::open_tls(broker.tls_addr().unwrap(), &cert_pem, false).await;
+    let options = client::ClientOptions {
+        channel_binding: Some(&binding),
+        ..Default::default()
+    };
+    scram_login_with(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512Plus,
+        "alice",
+        PASSWORD,
+        options,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(broker.wait_idle(Duration::from_secs(10)).await);
+    assert_eq!(
+        broker
+            .shutdown(Duration::from_secs(5))
+            .await
+            .handshakes_in_flight,
+        0
+    );
+
+    // Refusals: no credential source, a bad mock key, TLS without a certificate.
+    assert!(Args::try_parse_from(["broker", "--tcp", "127.0.0.1:0"]).is_err());
+    std::fs::write(&key_file, "not hex").unwrap();
+    let bad_key = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--mock-key-file",
+        &path(&key_file),
+    ]);
+    assert!(bad_key.unwrap().into_settings().is_err());
+    let no_cert = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--tls",
+        "127.0.0.1:0",
+    ]);
+    assert!(no_cert.unwrap().into_settings().is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn broker_module_files_exist() {
     // The example and this test share one module tree; keep the path honest.
