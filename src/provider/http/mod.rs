@@ -77,6 +77,8 @@ pub struct HttpProvider {
     retry_interval: Duration,
     retry_backoff: f64,
     lookup_deadline: Duration,
+    request_timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl fmt::Debug for HttpProvider {
@@ -133,6 +135,8 @@ impl HttpProvider {
             retry_interval: config.retry_interval,
             retry_backoff: config.retry_backoff,
             lookup_deadline: config.lookup_deadline,
+            request_timeout: config.request_timeout,
+            connect_timeout: config.connect_timeout,
         })
     }
 
@@ -205,7 +209,12 @@ impl CredentialProvider for HttpProvider {
             tracing::warn!(username = request.username, reason);
             return Lookup::Ignore(IgnoreReason(reason.into()));
         }
-        let lookup =
+        // One attempt is already bounded by the client's timeouts; retries need the deadline.
+        let bounded = self.retry_times == 0
+            && self.lookup_deadline >= self.request_timeout.saturating_add(self.connect_timeout);
+        let lookup = if bounded {
+            self.lookup_with_retries(request).await
+        } else {
             match tokio::time::timeout(self.lookup_deadline, self.lookup_with_retries(request))
                 .await
             {
@@ -214,7 +223,8 @@ impl CredentialProvider for HttpProvider {
                     "lookup deadline of {:?} exceeded",
                     self.lookup_deadline
                 ))),
-            };
+            }
+        };
         match &lookup {
             Lookup::Found(_) => {
                 tracing::debug!(username = request.username, "http provider: found")

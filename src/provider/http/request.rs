@@ -24,6 +24,8 @@ enum BodyEncoding {
 pub(crate) struct RequestPlan {
     method: reqwest::Method,
     url: Template,
+    /// The URL, parsed once, when it has no placeholder.
+    fixed_url: Option<Url>,
     /// Host rewrite for an SNI override: (URL host, name to use instead).
     host_override: Option<(String, String)>,
     fixed_headers: HeaderMap,
@@ -112,9 +114,19 @@ impl RequestPlan {
             HttpMethod::Post => reqwest::Method::POST,
             HttpMethod::Put => reqwest::Method::PUT,
         };
+        let fixed_url = match url.is_fixed() {
+            true => Some(
+                Url::parse(&config.url).map_err(|e| HttpConfigError::InvalidUrl {
+                    url: config.url.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
+            false => None,
+        };
         Ok(Self {
             method,
             url,
+            fixed_url,
             host_override,
             fixed_headers,
             templated_headers,
@@ -136,9 +148,11 @@ impl RequestPlan {
         client: &reqwest::Client,
         request: &LookupRequest<'_>,
     ) -> Result<reqwest::Request, String> {
-        let rendered = self.url.render(request, template::url_component);
-        let mut url =
-            Url::parse(&rendered).map_err(|e| std::format!("rendered url is invalid: {e}"))?;
+        let mut url = match &self.fixed_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&self.url.render(request, template::url_component))
+                .map_err(|e| std::format!("rendered url is invalid: {e}"))?,
+        };
         if let Some((_, name)) = &self.host_override {
             url.set_host(Some(name))
                 .map_err(|e| std::format!("tls server_name {name:?}: {e}"))?;
