@@ -1964,6 +1964,41 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_disconnects_sessions_with_0x8b() {
+    let h = Harness::start(Options::default()).await;
+    let mut conn = Conn::open(h.tcp()).await;
+    scram_login(
+        &mut conn,
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let tcp = h.tcp();
+    let Harness { broker, dir, .. } = h;
+    let stopping = tokio::spawn(broker.shutdown(Duration::from_secs(10)));
+    assert_eq!(
+        conn.expect_disconnect().await,
+        Some(0x8B),
+        "Server shutting down"
+    );
+    drop(conn);
+    let stats = stopping.await.unwrap();
+    assert_eq!(
+        (
+            stats.auth_accepted,
+            stats.connections_open,
+            stats.handshakes_in_flight
+        ),
+        (1, 0, 0)
+    );
+    assert!(TcpStream::connect(tcp).await.is_err(), "listener closed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn broker_module_files_exist() {
     // The example and this test share one module tree; keep the path honest.

@@ -232,10 +232,14 @@ impl Broker {
 
     /// Stops accepting, tells every session to end (DISCONNECT 0x8B), waits up to `grace`
     /// for connections to close, and returns the final counters.
-    pub async fn shutdown(self, grace: Duration) -> Stats {
+    pub async fn shutdown(mut self, grace: Duration) -> Stats {
         let _ = self.stop.send(true);
         for listener in &self.listeners {
             listener.abort();
+        }
+        // Aborted listeners resolve once their task (and its socket) is gone.
+        for listener in std::mem::take(&mut self.listeners) {
+            let _ = listener.await;
         }
         if !self.wait_idle(grace).await {
             warn!(

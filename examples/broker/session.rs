@@ -132,6 +132,11 @@ enum Flow {
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     async fn run(&mut self) {
         let mut shutdown = self.shared.shutdown.clone();
+        if *shutdown.borrow_and_update() {
+            self.disconnect(code::SERVER_SHUTTING_DOWN, "server shutting down")
+                .await;
+            return;
+        }
         loop {
             let expiry = self.authenticated.identity.expire_at.map(instant_from_unix);
             let reauth_deadline = self
