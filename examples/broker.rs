@@ -4,17 +4,32 @@
 //! resource limits, plus a loopback publish/subscribe to show a client working.
 //!
 //! ```text
-//! mqtt-scram gen --format json alice > users.json        # stored credentials, no passwords
-//! cargo run --example broker --all-features -- \
-//!     --credentials users.json --tcp 127.0.0.1:1883 \
-//!     --tls 127.0.0.1:8883 --tls-self-signed --tls-self-signed-out broker-cert.pem
-//! ```
-//! Logs go to stderr through `tracing` (`RUST_LOG=debug` for more); they carry usernames
-//! and peers, never passwords, keys, proofs or signatures.
+//! # stored credentials (no passwords), one JSON record per line
+//! mqtt-scram gen alice -m sha256 --format json >  users.json
+//! mqtt-scram gen alice -m sha512 --format json >> users.json
+//! head -c 32 /dev/urandom | xxd -p -c 64 > mock.key   # keep it across restarts
 //!
-//! It is an example, not a broker: it has no message routing between clients, no
-//! sessions, no retained messages and no QoS 2. The code lives in `examples/broker/`,
-//! which `tests/interop.rs` also includes to run the broker in-process.
+//! cargo run --release --example broker -- \
+//!     --credentials users.json --mock-key-file mock.key --tcp 127.0.0.1:1883 \
+//!     --tls 127.0.0.1:8883 --tls-self-signed --tls-self-signed-out broker-cert.pem
+//!
+//! # or credentials from an EMQX-style HTTP service, cached (crate feature `http`):
+//! cargo run --release --example broker --features http -- --http-config http.json
+//! ```
+//! `--tls-cert FILE --tls-key FILE` use a real certificate; `--allow-plain` also accepts
+//! CONNECT without an Authentication Method (see its `--help` for the risks); `--help`
+//! lists the limits. Logs go to stderr through `tracing` (`RUST_LOG=debug` for more); they
+//! carry usernames and peers, never passwords, keys, proofs or signatures.
+//!
+//! Why an example and not a `serve` subcommand of `mqtt-scram`: the binary is a credential
+//! tool that ships to operators; a broker front would pull an MQTT codec, TLS listeners and
+//! a runtime into it for something that is a demonstration and an interop fixture, not a
+//! broker. As an example it costs the library nothing (dev-dependencies only).
+//!
+//! It is an example, not a broker: no message routing between clients (a client gets its
+//! own publications back), no sessions, no retained messages and no QoS 2. The code lives
+//! in `examples/broker/`, which `tests/interop.rs` includes by path to run the broker
+//! in-process and read its handshake table.
 
 #[path = "broker/mod.rs"]
 mod broker;

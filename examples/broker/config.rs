@@ -17,7 +17,7 @@ use super::tls;
 /// SCRAM-SHA-256/512 (and -PLUS on TLS) enhanced authentication, re-authentication,
 /// credential expiry, and a loopback publish/subscribe to show a client working.
 #[derive(Debug, Parser)]
-#[command(name = "broker", version, about, long_about = None)]
+#[command(name = "broker", version)]
 pub struct Args {
     /// Plain TCP listener (default 127.0.0.1:1883 when no listener is given).
     #[arg(long, value_name = "ADDR")]
