@@ -909,6 +909,19 @@ async fn scramp_server_against_crate_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_1000_concurrent_clients() {
     const CLIENTS: usize = 1000;
+    // Client and broker sockets live in this one process: 2,000 descriptors and then some.
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(soft) = soft {
+        assert!(
+            soft >= 2_500,
+            "the load test needs 2,500 open files; `ulimit -n` is {soft} (run `ulimit -n 4096` first)"
+        );
+    }
     let h = Harness::start(Options::default()).await;
     let addr = h.tcp();
     let config = ClientConfig::new().iteration_window(64..=1_000_000);
@@ -1962,6 +1975,55 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     ]);
     assert!(no_cert.unwrap().into_settings().is_err());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_timeout_disconnects_with_0x8d() {
+    let h = Harness::start(Options::default()).await;
+    let mut conn = Conn::open(h.tcp()).await;
+    let config = ClientConfig::new();
+    let (first, data) = client::start(
+        &config,
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let Packet::Connect(mut connect, will, login) =
+        connect_packet("idle", Some("SCRAM-SHA-256"), Some(data), None)
+    else {
+        unreachable!()
+    };
+    connect.keep_alive = 1;
+    conn.send(Packet::Connect(connect, will, login)).await;
+    let Some(Frame::Auth(challenge)) = conn.recv().await else {
+        panic!("no challenge")
+    };
+    let (last, data) = first.on_server_first(&challenge.data.unwrap()).unwrap();
+    conn.send_auth(0x18, "SCRAM-SHA-256", data).await;
+    let connack = conn.expect_connack().await;
+    last.on_server_final(
+        connack
+            .properties
+            .unwrap()
+            .authentication_data
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap();
+    let began = Instant::now();
+    assert_eq!(
+        conn.expect_disconnect().await,
+        Some(0x8D),
+        "Keep Alive timeout"
+    );
+    let waited = began.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(4),
+        "1.5 x keep alive: {waited:?}"
+    );
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
