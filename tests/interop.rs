@@ -985,6 +985,15 @@ async fn load_1000_concurrent_clients() {
     );
     let stats = h.finish().await;
     assert_eq!(stats.auth_accepted, CLIENTS as u64);
+    eprintln!(
+        "load: handshake table peak {} (limit {})",
+        stats.handshakes_peak,
+        Limits::default().max_handshakes
+    );
+    assert!(
+        stats.handshakes_peak <= Limits::default().max_handshakes,
+        "{stats:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -41,6 +41,7 @@ pub struct Handshakes {
     table: Mutex<HashMap<u64, HandshakeEntry>>,
     slots: Arc<Semaphore>,
     next_id: AtomicU64,
+    peak: AtomicUsize,
 }
 
 /// One row of the handshake table.
@@ -74,12 +75,18 @@ impl Handshakes {
             table: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(max.max(1))),
             next_id: AtomicU64::new(1),
+            peak: AtomicUsize::new(0),
         }
     }
 
     /// Number of handshakes in progress.
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The most rows the table has had at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
     }
 
     /// The rows of the table, oldest first.
@@ -106,7 +113,12 @@ impl Handshakes {
             kind,
             started: super::now(),
         };
-        shared.handshakes.lock().insert(id, entry);
+        let rows = {
+            let mut table = shared.handshakes.lock();
+            table.insert(id, entry);
+            table.len()
+        };
+        shared.handshakes.peak.fetch_max(rows, Ordering::Relaxed);
         HandshakeSlot {
             shared: Arc::clone(shared),
             id,

@@ -110,6 +110,8 @@ pub struct Shared {
 pub struct Stats {
     /// Rows in the handshake table.
     pub handshakes_in_flight: usize,
+    /// Most rows the handshake table has had at once.
+    pub handshakes_peak: usize,
     /// Connections open now.
     pub connections_open: usize,
     /// Connections accepted since start.
@@ -205,6 +207,7 @@ impl Broker {
         let c = &self.shared.counters;
         Stats {
             handshakes_in_flight: self.shared.handshakes.len(),
+            handshakes_peak: self.shared.handshakes.peak(),
             connections_open: c.connections_open.load(Ordering::Relaxed),
             connections_total: c.connections_total.load(Ordering::Relaxed),
             auth_accepted: c.auth_accepted.load(Ordering::Relaxed),
