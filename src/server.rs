@@ -14,18 +14,19 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+use zeroize::Zeroize as _;
 
 use crate::acl::AclRule;
 use crate::connection::ConnectionInfo;
 use crate::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN};
-use crate::crypto::{self, Key};
+use crate::crypto::{self, HmacKey, Key};
 use crate::error::Error;
-use crate::mechanism::Mechanism;
+use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::{
     CbindFlag, ClientFinal, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, MessageKind, Problem,
-    ServerFinal, ServerFirst,
 };
 use crate::mqtt::{PacketType, ReasonCode, Reply};
 use crate::provider::{Lookup, LookupRequest};
@@ -40,7 +41,9 @@ pub struct ServerConfig {
     mechanisms: Vec<Mechanism>,
     mock_iterations: u32,
     nonce_len: usize,
-    mock_key: Zeroizing<[u8; 32]>,
+    /// The mock key as HMAC states (SHA-256, SHA-512), so a mock salt costs two
+    /// compressions; zeroized on drop.
+    mock_macs: (HmacKey, HmacKey),
     handshake_timeout: Duration,
     max_message_len: usize,
     allow_authzid: bool,
@@ -67,12 +70,17 @@ impl ServerConfig {
     /// `mock_key` keys the fake salts given to unknown users. Keep it secret and
     /// **stable across restarts**: a fake salt that changes after a restart, while real
     /// salts do not, tells an attacker which users are fake.
-    pub fn new(mock_key: [u8; 32]) -> Self {
+    pub fn new(mut mock_key: [u8; 32]) -> Self {
+        let mock_macs = (
+            HmacKey::new(HashAlgorithm::Sha256, &mock_key),
+            HmacKey::new(HashAlgorithm::Sha512, &mock_key),
+        );
+        mock_key.zeroize();
         Self {
             mechanisms: Mechanism::ALL.to_vec(),
             mock_iterations: DEFAULT_ITERATIONS,
             nonce_len: 24,
-            mock_key: Zeroizing::new(mock_key),
+            mock_macs,
             handshake_timeout: Duration::from_secs(30),
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             allow_authzid: false,
@@ -207,9 +215,14 @@ impl Trigger {
         let reply = match self {
             Trigger::Connect => {
                 let method = method.filter(|_| reason_code != ReasonCode::BadAuthenticationMethod);
-                let data = method
-                    .and(error.server_error())
-                    .map(|e| e.to_message().into_bytes());
+                // `e=<value>` in one allocation (as `ServerErrorValue::to_message`).
+                let data = method.and(error.server_error()).map(|e| {
+                    let value = e.as_str().as_bytes();
+                    let mut data = Vec::with_capacity(2 + value.len());
+                    data.extend_from_slice(b"e=");
+                    data.extend_from_slice(value);
+                    data
+                });
                 Reply {
                     packet: PacketType::Connack,
                     reason_code,
@@ -237,10 +250,42 @@ pub struct NeedCredentials {
     mechanism: Mechanism,
     username: String,
     authzid: Option<String>,
-    gs2_header: String,
-    client_first_bare: String,
-    client_nonce_len: usize,
+    /// The exchange's messages in one buffer: gs2-header ‖ client-first-message-bare, and
+    /// after `continue_with` also `,` ‖ server-first-message ‖ `,`; the bytes from the
+    /// end of the gs2 header on are then the AuthMessage up to client-final-without-proof.
+    transcript: Vec<u8>,
+    /// Length of the gs2 header at the start of `transcript`.
+    gs2_len: u32,
+    /// Where the client nonce is in `transcript`.
+    client_nonce: Span,
     deadline: Duration,
+}
+
+/// A range of the transcript in 8 bytes (messages are far below 4 GiB: MQTT packets
+/// end at 256 MiB, and `start` rejects anything longer than `u32::MAX / 2`).
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn new(start: usize, len: usize) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            start: clamp(start),
+            len: clamp(len),
+        }
+    }
+
+    fn range(self) -> core::ops::Range<usize> {
+        let start = self.start as usize;
+        start..start.saturating_add(self.len as usize)
+    }
+
+    fn len(self) -> usize {
+        self.len as usize
+    }
 }
 
 impl fmt::Debug for NeedCredentials {
@@ -326,6 +371,29 @@ impl ScramServer {
                 return Err(fail(Error::ReauthUserMismatch));
             }
         }
+        if data.len() > (u32::MAX / 2) as usize {
+            return Err(fail(Error::TooLong {
+                message: MessageKind::ClientFirst,
+                len: data.len(),
+                max: (u32::MAX / 2) as usize,
+            }));
+        }
+        let (gs2, bare, nonce) = (first.gs2().as_str(), first.bare(), first.nonce());
+        // Room for ",server-first," with a generated-length salt, so `continue_with`
+        // usually writes it without growing the buffer.
+        let server_first_len = 2
+            + nonce.len()
+            + base64::encoded_len(self.config.nonce_len, true).unwrap_or(0)
+            + 3
+            + base64::encoded_len(DEFAULT_SALT_LEN, true).unwrap_or(0)
+            + 3
+            + 10;
+        let mut transcript = Vec::with_capacity(gs2.len() + bare.len() + server_first_len + 2);
+        transcript.extend_from_slice(gs2.as_bytes());
+        transcript.extend_from_slice(bare.as_bytes());
+        // client-first-message-bare is "n=<user>,r=<nonce>[,ext]": the nonce is after the first ",r=".
+        let at = bare.find(",r=").map_or(0, |i| i + 3);
+        let client_nonce = Span::new(gs2.len() + at, nonce.len());
         Ok(NeedCredentials {
             config: Arc::clone(&self.config),
             connection: Arc::clone(connection),
@@ -333,9 +401,9 @@ impl ScramServer {
             mechanism,
             username,
             authzid,
-            gs2_header: first.gs2().as_str().into(),
-            client_first_bare: first.bare().into(),
-            client_nonce_len: first.nonce().len(),
+            transcript,
+            gs2_len: Span::new(0, gs2.len()).len,
+            client_nonce,
             deadline: now.saturating_add(self.config.handshake_timeout),
         })
     }
@@ -401,109 +469,155 @@ impl NeedCredentials {
         let mut raw = [0u8; 96];
         let raw = raw.get_mut(..self.config.nonce_len).unwrap_or_default();
         rng.fill_bytes(raw);
-        let nonce = crate::message::encode_nonce(raw);
-        self.continue_with_nonce(lookup, &nonce)
+        // Base64 of at most 96 bytes is 128 characters: encoded on the stack.
+        let mut encoded = [0u8; 128];
+        let len = STANDARD.encode_slice(raw, &mut encoded).unwrap_or(0);
+        let nonce =
+            core::str::from_utf8(encoded.get(..len).unwrap_or_default()).unwrap_or_default();
+        self.continue_with_nonce(lookup, nonce)
     }
 
     pub(crate) fn continue_with_nonce(
-        self,
+        mut self,
         lookup: Lookup,
         server_nonce: &str,
     ) -> (ServerChallenge, Reply) {
         let hash = self.mechanism.hash();
-        let (secrets, failure) = match lookup {
+        let (credentials, failure) = match lookup {
             Lookup::Found(record) if record.credentials.hash() == hash => {
-                let c = record.credentials;
-                let secrets = Secrets {
-                    salt: c.salt().to_vec(),
-                    iterations: c.iterations(),
-                    stored_key: c.stored_key().clone(),
-                    server_key: c.server_key().clone(),
-                };
                 let extras = Extras {
                     is_superuser: record.is_superuser,
                     client_attrs: record.client_attrs,
                     expire_at: record.expire_at,
                     acl: record.acl,
                 };
-                (secrets, Ok(extras))
+                (Some(record.credentials), Ok(extras))
             }
             Lookup::Found(record) => (
-                self.mock_secrets(),
+                None,
                 Err(Error::CredentialsMismatch {
                     requested: hash,
                     found: record.credentials.hash(),
                 }),
             ),
-            Lookup::NotFound => (self.mock_secrets(), Err(Error::UnknownUser)),
-            Lookup::Ignore(_) => (self.mock_secrets(), Err(Error::CredentialsUnavailable)),
+            Lookup::NotFound => (None, Err(Error::UnknownUser)),
+            Lookup::Ignore(_) => (None, Err(Error::CredentialsUnavailable)),
         };
-        let mut nonce = String::with_capacity(self.client_nonce_len + server_nonce.len());
-        nonce.push_str(self.client_nonce());
-        nonce.push_str(server_nonce);
-        let server_first = ServerFirst::write(&nonce, &secrets.salt, secrets.iterations);
+        // Computed for real users too, so that an unknown user costs exactly what a known
+        // one does: the only difference left is which salt and keys are used.
+        let mock_salt = self.mock_salt();
+        let (salt, iterations, stored_key, server_key) = match &credentials {
+            Some(c) => (
+                c.salt(),
+                c.iterations(),
+                c.stored_key().clone(),
+                c.server_key().clone(),
+            ),
+            None => {
+                let salt = mock_salt
+                    .as_bytes()
+                    .get(..DEFAULT_SALT_LEN)
+                    .unwrap_or_default();
+                let zero = mock_key(hash);
+                (salt, self.config.mock_iterations, zero.clone(), zero)
+            }
+        };
+        let server_first = self.write_server_first(server_nonce, salt, iterations);
+        let nonce = Span::new(
+            server_first.start + 2,
+            self.client_nonce.len() + server_nonce.len(),
+        );
         let reply = Reply {
             packet: PacketType::Auth,
             reason_code: ReasonCode::ContinueAuthentication,
             method: Some(self.mechanism),
-            data: Some(server_first.clone().into_bytes()),
+            data: Some(
+                self.transcript
+                    .get(server_first)
+                    .unwrap_or_default()
+                    .to_vec(),
+            ),
         };
         let challenge = ServerChallenge {
             pending: self,
-            secrets,
-            failure,
             nonce,
-            server_first,
+            stored_key,
+            server_key,
+            failure,
         };
         (challenge, reply)
     }
 
-    fn client_nonce(&self) -> &str {
-        // client-first-message-bare is "n=<user>,r=<nonce>[,ext]": the nonce is after the first ",r=".
-        let start = self.client_first_bare.find(",r=").map_or(0, |i| i + 3);
-        self.client_first_bare
-            .get(start..start + self.client_nonce_len)
-            .unwrap_or_default()
+    /// Appends `,` ‖ server-first-message ‖ `,` to the transcript (RFC 5802 §7:
+    /// `r=<client nonce><server nonce>,s=<base64 salt>,i=<iterations>`) and returns where
+    /// the message is.
+    fn write_server_first(
+        &mut self,
+        server_nonce: &str,
+        salt: &[u8],
+        iterations: u32,
+    ) -> core::ops::Range<usize> {
+        let t = &mut self.transcript;
+        let salt_len = base64::encoded_len(salt.len(), true).unwrap_or(0);
+        t.reserve_exact(
+            2 + 2 + self.client_nonce.len() + server_nonce.len() + 3 + salt_len + 3 + 10,
+        );
+        t.push(b',');
+        let start = t.len();
+        t.extend_from_slice(b"r=");
+        t.extend_from_within(self.client_nonce.range());
+        t.extend_from_slice(server_nonce.as_bytes());
+        t.extend_from_slice(b",s=");
+        let at = t.len();
+        t.resize(at + salt_len, 0);
+        let written = t
+            .get_mut(at..)
+            .and_then(|out| STANDARD.encode_slice(salt, out).ok())
+            .unwrap_or(0);
+        t.truncate(at + written);
+        t.extend_from_slice(b",i=");
+        let mut digits = [0u8; 10];
+        let mut n = iterations;
+        let mut first = digits.len();
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+            first -= 1;
+            if n == 0 {
+                break;
+            }
+        }
+        t.extend_from_slice(digits.get(first..).unwrap_or_default());
+        let end = t.len();
+        t.push(b',');
+        start..end
     }
 
-    /// Credentials for a user that does not exist: salt = HMAC(mock_key, hash ‖ 0 ‖ username),
-    /// truncated to the length of generated salts. The keys are all-zero: no proof can
-    /// verify against a StoredKey of zero (that needs a SHA-2 preimage), and `finish`
-    /// runs the same proof computation on them as on real keys.
-    fn mock_secrets(&self) -> Secrets {
+    /// Salt for a user that does not exist: HMAC(mock_key, tag ‖ hash ‖ 0 ‖ username),
+    /// truncated by the caller to the length of generated salts. The keys are all-zero:
+    /// no proof can verify against a StoredKey of zero (that needs a SHA-2 preimage),
+    /// and `finish` runs the same proof computation on them as on real keys.
+    fn mock_salt(&self) -> Key {
         let hash = self.mechanism.hash();
-        let salt = crypto::hmac(
-            hash,
-            self.config.mock_key.as_slice(),
-            &[
-                b"mqtt-scram mock salt\0",
-                hash.short_name().as_bytes(),
-                b"\0",
-                self.username.as_bytes(),
-            ],
-        );
-        let zero = [0u8; crypto::MAX_OUTPUT_LEN]
-            .get(..hash.output_len())
-            .and_then(Key::from_slice)
-            .unwrap_or_else(|| salt.clone());
-        Secrets {
-            salt: salt
-                .as_bytes()
-                .get(..DEFAULT_SALT_LEN)
-                .unwrap_or_default()
-                .to_vec(),
-            iterations: self.config.mock_iterations,
-            stored_key: zero.clone(),
-            server_key: zero,
-        }
+        let key = match hash {
+            HashAlgorithm::Sha256 => &self.config.mock_macs.0,
+            HashAlgorithm::Sha512 => &self.config.mock_macs.1,
+        };
+        key.mac(&[
+            b"mqtt-scram mock salt\0",
+            hash.short_name().as_bytes(),
+            b"\0",
+            self.username.as_bytes(),
+        ])
     }
 }
 
-struct Secrets {
-    salt: Vec<u8>,
-    iterations: u32,
-    stored_key: Key,
-    server_key: Key,
+/// The all-zero StoredKey and ServerKey of a mock user.
+fn mock_key(hash: HashAlgorithm) -> Key {
+    [0u8; crypto::MAX_OUTPUT_LEN]
+        .get(..hash.output_len())
+        .and_then(Key::from_slice)
+        .unwrap_or_else(|| crypto::h(hash, b""))
 }
 
 struct Extras {
@@ -516,10 +630,11 @@ struct Extras {
 /// State after the server-first-message was sent: waiting for the client-final-message.
 pub struct ServerChallenge {
     pending: NeedCredentials,
-    secrets: Secrets,
+    /// Where the combined nonce is in the transcript.
+    nonce: Span,
+    stored_key: Key,
+    server_key: Key,
     failure: Result<Extras, Error>,
-    nonce: String,
-    server_first: String,
 }
 
 impl fmt::Debug for ServerChallenge {
@@ -551,23 +666,37 @@ impl ServerChallenge {
         data: Option<&[u8]>,
         now: Duration,
     ) -> Outcome {
-        match self.verify(reason_code, method, data, now) {
-            Ok(outcome) => outcome,
-            Err(error) => Outcome::Rejected(
-                self.pending
-                    .trigger
-                    .reject(Some(self.pending.mechanism), error),
-            ),
+        let verified = self.verify(reason_code, method, data, now);
+        let ServerChallenge {
+            pending, failure, ..
+        } = self;
+        match (verified, failure) {
+            (Ok(reply), Ok(extras)) => Outcome::Accepted {
+                reply,
+                identity: Identity {
+                    username: pending.username,
+                    authzid: pending.authzid,
+                    mechanism: pending.mechanism,
+                    is_superuser: extras.is_superuser,
+                    client_attrs: extras.client_attrs,
+                    expire_at: extras.expire_at,
+                    acl: extras.acl,
+                },
+            },
+            (Err(error), _) | (Ok(_), Err(error)) => {
+                Outcome::Rejected(pending.trigger.reject(Some(pending.mechanism), error))
+            }
         }
     }
 
+    /// Checks the client-final-message; on success returns the reply carrying `v=`.
     fn verify(
         &self,
         reason_code: u8,
         method: &str,
         data: Option<&[u8]>,
         now: Duration,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Reply, Error> {
         let p = &self.pending;
         if method != p.mechanism.name() {
             return Err(Error::MethodChanged);
@@ -588,55 +717,58 @@ impl ServerChallenge {
             (true, Some(binding)) => binding.data(),
             _ => &[],
         };
-        let expected_len = p.gs2_header.len() + cbind_data.len();
+        let (gs2_header, auth_prefix) = p
+            .transcript
+            .split_at_checked(p.gs2_len as usize)
+            .unwrap_or_default();
+        let expected_len = gs2_header.len() + cbind_data.len();
         let cb = last.channel_binding();
         let cb_ok = cb.len() == expected_len
-            && cb.get(..p.gs2_header.len()) == Some(p.gs2_header.as_bytes())
-            && crypto::ct_eq(cb.get(p.gs2_header.len()..).unwrap_or_default(), cbind_data);
+            && cb.get(..gs2_header.len()) == Some(gs2_header)
+            && crypto::ct_eq(cb.get(gs2_header.len()..).unwrap_or_default(), cbind_data);
         if !cb_ok {
             return Err(Error::ChannelBindingMismatch);
         }
-        if last.nonce() != self.nonce {
+        if p.transcript.get(self.nonce.range()) != Some(last.nonce().as_bytes()) {
             return Err(Error::NonceMismatch);
         }
-        let auth_message: [&[u8]; 5] = [
-            p.client_first_bare.as_bytes(),
-            b",",
-            self.server_first.as_bytes(),
-            b",",
-            last.without_proof().as_bytes(),
-        ];
-        let client_signature =
-            crypto::hmac(hash, self.secrets.stored_key.as_bytes(), &auth_message);
+        // AuthMessage = client-first-bare "," server-first "," client-final-without-proof;
+        // the transcript after the gs2 header holds all of it but the last part.
+        let auth_message: [&[u8]; 2] = [auth_prefix, last.without_proof().as_bytes()];
+        // Both signatures at once (interleaved compressions are cheaper than two in a
+        // row); ServerSignature is computed on failures too, so they take as long.
+        let (client_signature, server_signature) = crypto::hmac_pair(
+            hash,
+            self.stored_key.as_bytes(),
+            self.server_key.as_bytes(),
+            &auth_message,
+        );
         let client_key = crypto::xor(last.proof(), &client_signature);
-        let proof_ok = crypto::stored_key(hash, &client_key) == self.secrets.stored_key;
-        let extras = match (&self.failure, proof_ok) {
+        let proof_ok = crypto::stored_key(hash, &client_key) == self.stored_key;
+        match (&self.failure, proof_ok) {
             (Err(e), _) => return Err(e.clone()),
             (Ok(_), false) => return Err(Error::InvalidProof),
-            (Ok(extras), true) => extras,
-        };
-        let server_signature =
-            crypto::hmac(hash, self.secrets.server_key.as_bytes(), &auth_message);
-        let data = ServerFinal::write_verifier(&server_signature).into_bytes();
+            (Ok(_), true) => {}
+        }
+        // server-final-message "v=" base64(ServerSignature), written in one allocation.
+        let encoded_len = base64::encoded_len(server_signature.len(), true).unwrap_or(0);
+        let mut data = Vec::with_capacity(2 + encoded_len);
+        data.extend_from_slice(b"v=");
+        data.resize(2 + encoded_len, 0);
+        let written = data
+            .get_mut(2..)
+            .and_then(|out| STANDARD.encode_slice(server_signature.as_bytes(), out).ok())
+            .unwrap_or(0);
+        data.truncate(2 + written);
         let (packet, reason_code) = match p.trigger {
             Trigger::Connect => (PacketType::Connack, ReasonCode::Success),
             Trigger::Reauth => (PacketType::Auth, ReasonCode::Success),
         };
-        let identity = Identity {
-            username: p.username.clone(),
-            authzid: p.authzid.clone(),
-            mechanism: p.mechanism,
-            is_superuser: extras.is_superuser,
-            client_attrs: extras.client_attrs.clone(),
-            expire_at: extras.expire_at,
-            acl: extras.acl.clone(),
-        };
-        let reply = Reply {
+        Ok(Reply {
             packet,
             reason_code,
             method: Some(p.mechanism),
             data: Some(data),
-        };
-        Ok(Outcome::Accepted { reply, identity })
+        })
     }
 }
