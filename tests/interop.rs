@@ -48,6 +48,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "correct horse battery staple";
+const ESCAPED_USER: &str = "ann,=x";
+const UNICODE_PASSWORD: &str = "p\u{e4}ssw\u{f6}rd \u{2163}";
 const STEP: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------
@@ -88,6 +90,11 @@ fn default_users() -> Vec<(String, UserRecord)> {
             record(HashAlgorithm::Sha512, PASSWORD, 4096),
         ),
         ("loader".into(), record(HashAlgorithm::Sha256, PASSWORD, 64)),
+        // RFC 5802 §5.1 escaping (=2C, =3D) and SASLprep of a non-ASCII password.
+        (
+            ESCAPED_USER.into(),
+            record(HashAlgorithm::Sha256, UNICODE_PASSWORD, 4096),
+        ),
     ]
 }
 
@@ -510,6 +517,7 @@ async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
             scenario("sha512", "SCRAM-SHA-512", "alice", PASSWORD, false, true),
             scenario("sha256-plus", "SCRAM-SHA-256-PLUS", "alice", PASSWORD, true, true),
             scenario("sha512-plus", "SCRAM-SHA-512-PLUS", "alice", PASSWORD, true, false),
+            scenario("escaped", "SCRAM-SHA-256", ESCAPED_USER, UNICODE_PASSWORD, false, false),
             scenario("wrong-password", "SCRAM-SHA-256", "alice", "wrong", false, false),
             scenario("unknown-user", "SCRAM-SHA-256", "mallory", "wrong", false, false),
             // -PLUS needs a TLS channel: on TCP the broker must refuse it.
@@ -523,8 +531,8 @@ async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
         Duration::from_secs(120),
     )
     .await;
-    assert_eq!(results.len(), 7, "{results:#?}");
-    for ok in &results[..4] {
+    assert_eq!(results.len(), 8, "{results:#?}");
+    for ok in &results[..5] {
         assert_eq!(ok["connack"], 0, "{ok}");
         assert_eq!(
             ok["serverVerified"], true,
@@ -540,14 +548,14 @@ async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
             "loopback publish: {r}"
         );
     }
-    for failed in &results[4..] {
+    for failed in &results[5..] {
         assert_eq!(failed["connack"], 0x87, "{failed}");
         assert_eq!(failed["serverVerified"], false, "{failed}");
     }
     let stats = h.finish().await;
     assert_eq!(
         (stats.auth_accepted, stats.auth_rejected),
-        (4, 3),
+        (5, 3),
         "{stats:?}"
     );
 }
@@ -836,6 +844,18 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
         assert_eq!(bad_reauth["reauth_packet"], "DISCONNECT", "{bad_reauth}");
         assert_eq!(bad_reauth["reauth_reason"], 0x87, "{bad_reauth}");
     }
+    // Username escaping (=2C, =3D) and SASLprep of the password, scramp's against ours.
+    let escaped = scramp_client(
+        port,
+        "SCRAM-SHA-256",
+        ESCAPED_USER,
+        UNICODE_PASSWORD,
+        &["--reauth"],
+    )
+    .await;
+    assert_eq!(escaped["connack"], 0, "{escaped}");
+    assert_eq!(escaped["server_verified"], true, "{escaped}");
+    assert_eq!(escaped["reauth_verified"], true, "{escaped}");
     let stats = h.finish().await;
     assert_eq!(
         (
@@ -843,7 +863,7 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
             stats.auth_rejected,
             stats.reauth_accepted
         ),
-        (4, 4, 2),
+        (5, 4, 3),
         "{stats:?}"
     );
 }
@@ -1010,6 +1030,29 @@ async fn crate_client_tcp_both_mechanisms_and_unknown_user_looks_like_wrong_pass
             .await
             .unwrap();
     }
+    let mut conn = Conn::open(h.tcp()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha256,
+        ESCAPED_USER,
+        UNICODE_PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // The prepared form of the password (U+2163 is "IV" under NFKC) is the same password.
+    let mut conn = Conn::open(h.tcp()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha256,
+        ESCAPED_USER,
+        "p\u{e4}ssw\u{f6}rd IV",
+    )
+    .await
+    .unwrap();
+    drop(conn);
     // Same visible result: CONNACK 0x87 with e=invalid-proof, after a normal-looking challenge.
     let mut wrong = Conn::open(h.tcp()).await;
     let mut unknown = Conn::open(h.tcp()).await;
