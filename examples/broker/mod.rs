@@ -9,6 +9,7 @@
 //! - [`wire`]: MQTT 5 framing over `rumqttc`'s packet codec, bounded buffers.
 //! - [`auth`]: the authentication front: SCRAM exchange on CONNECT, re-authentication,
 //!   the optional plain-password path, and the handshake table.
+//! - [`reply`]: what the front sends (CONNACK, AUTH, DISCONNECT) and reason-code mapping.
 //! - [`session`]: the authenticated connection: ping, loopback publish/subscribe,
 //!   re-authentication, credential expiry.
 //! - [`provider`]: where credentials come from (JSON records in memory, or HTTP).
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod listener;
 pub mod provider;
+pub mod reply;
 pub mod session;
 pub mod tls;
 pub mod wire;

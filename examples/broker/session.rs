@@ -27,6 +27,7 @@ use tracing::{debug, info};
 
 use super::auth::{self, Authenticated, Reauth};
 use super::listener::Shared;
+use super::reply;
 use super::wire::{AuthPacket, Frame, ReadError, Wire};
 
 /// DISCONNECT reason codes the session uses (MQTT 5.0 §3.14.2.1).
@@ -57,27 +58,27 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         shared.limits.max_packet_size,
         shared.limits.write_timeout,
     );
-    let (connect, login) = match tokio::time::timeout(shared.limits.connect_timeout, wire.read())
-        .await
-    {
-        Ok(Ok(Frame::Mqtt(Packet::Connect(connect, _will, login)))) => (connect, login),
-        Ok(Ok(_)) => {
-            // MQTT-3.1.0-1: the first packet must be CONNECT; anything else closes.
-            debug!(%peer, "first packet is not CONNECT; closing");
-            return;
-        }
-        Ok(Err(e)) => {
-            debug!(%peer, error = %e, "no valid CONNECT");
-            if let Some(code) = e.reason_code() {
-                auth::send_connack(&mut wire, auth::connack_code_u8(code), None, None, None).await;
+    let (connect, login) =
+        match tokio::time::timeout(shared.limits.connect_timeout, wire.read()).await {
+            Ok(Ok(Frame::Mqtt(Packet::Connect(connect, _will, login)))) => (connect, login),
+            Ok(Ok(_)) => {
+                // MQTT-3.1.0-1: the first packet must be CONNECT; anything else closes.
+                debug!(%peer, "first packet is not CONNECT; closing");
+                return;
             }
-            return;
-        }
-        Err(_) => {
-            debug!(%peer, "no CONNECT within the connect timeout; closing");
-            return;
-        }
-    };
+            Ok(Err(e)) => {
+                debug!(%peer, error = %e, "no valid CONNECT");
+                if let Some(code) = e.reason_code() {
+                    reply::send_connack(&mut wire, reply::connack_code_u8(code), None, None, None)
+                        .await;
+                }
+                return;
+            }
+            Err(_) => {
+                debug!(%peer, "no CONNECT within the connect timeout; closing");
+                return;
+            }
+        };
     let mut info = ConnectionInfo::new(connect.client_id.clone())
         .with_peer(peer)
         .with_listener(format!("{listener}:default"));
@@ -217,7 +218,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Packet::Subscribe(subscribe) => self.subscribe(subscribe).await,
             Packet::Unsubscribe(unsubscribe) => self.unsubscribe(unsubscribe).await,
             other => {
-                let why = format!("unexpected {} from a client", auth::packet_name(&other));
+                let why = format!("unexpected {} from a client", reply::packet_name(&other));
                 self.disconnect(code::PROTOCOL_ERROR, &why).await
             }
         }

@@ -1,0 +1,435 @@
+//! Real clients and an independent SCRAM implementation: mqtt.js, rust-mqtt, scramp.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// 1. mqtt.js
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
+    if !node_ready() {
+        return;
+    }
+    let h = Harness::start(Options::default()).await;
+    let scenario = |name: &str,
+                    mechanism: &str,
+                    user: &str,
+                    password: &str,
+                    tls: bool,
+                    pubsub: bool| {
+        serde_json::json!({"name": name, "mechanism": mechanism, "user": user, "password": password, "tls": tls, "pubsub": pubsub})
+    };
+    let config = serde_json::json!({
+        "port": h.tcp().port(),
+        "tlsPort": h.tls().port(),
+        "caFile": h.cert_file,
+        "scenarios": [
+            scenario("sha256", "SCRAM-SHA-256", "alice", PASSWORD, false, true),
+            scenario("sha512", "SCRAM-SHA-512", "alice", PASSWORD, false, true),
+            scenario("sha256-plus", "SCRAM-SHA-256-PLUS", "alice", PASSWORD, true, true),
+            scenario("sha512-plus", "SCRAM-SHA-512-PLUS", "alice", PASSWORD, true, false),
+            scenario("escaped", "SCRAM-SHA-256", ESCAPED_USER, UNICODE_PASSWORD, false, false),
+            scenario("wrong-password", "SCRAM-SHA-256", "alice", "wrong", false, false),
+            scenario("unknown-user", "SCRAM-SHA-256", "mallory", "wrong", false, false),
+            // -PLUS needs a TLS channel: on TCP the broker must refuse it.
+            scenario("plus-on-tcp", "SCRAM-SHA-256-PLUS", "alice", PASSWORD, false, false),
+        ],
+    });
+    let script = "tests/interop/mqttjs_client.js".to_string();
+    let results = run_json_lines(
+        "node",
+        &[script, config.to_string()],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(results.len(), 8, "{results:#?}");
+    for ok in &results[..5] {
+        assert_eq!(ok["connack"], 0, "{ok}");
+        assert_eq!(
+            ok["serverVerified"], true,
+            "mqtt.js side must verify v=: {ok}"
+        );
+        assert_eq!(ok["error"], Value::Null, "{ok}");
+    }
+    for r in &results[..3] {
+        let name = r["name"].as_str().unwrap();
+        assert_eq!(
+            r["received"],
+            format!("hello from mqtt.js {name}"),
+            "loopback publish: {r}"
+        );
+    }
+    for failed in &results[5..] {
+        assert_eq!(failed["connack"], 0x87, "{failed}");
+        assert_eq!(failed["serverVerified"], false, "{failed}");
+    }
+    let stats = h.finish().await;
+    assert_eq!(
+        (stats.auth_accepted, stats.auth_rejected),
+        (5, 3),
+        "{stats:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. rust-mqtt with this crate's client state machine
+// ---------------------------------------------------------------------------------------
+
+mod rust_mqtt_client {
+    use mqtt_scram::client::{Authenticated, AwaitingServerFinal, AwaitingServerFirst};
+    use rust_mqtt::auth::{AuthMechanism, AuthOptions};
+    use rust_mqtt::client::event::Auth;
+    use rust_mqtt::types::{MqttBinary, ReasonCode};
+
+    /// rust-mqtt's `AuthMechanism` over the crate's typed client states.
+    #[derive(Default)]
+    pub struct CrateScram {
+        pub first: Option<AwaitingServerFirst>,
+        pub last: Option<AwaitingServerFinal>,
+        pub done: Option<Authenticated>,
+    }
+
+    impl<const N: usize> AuthMechanism<N> for CrateScram {
+        type Error = String;
+
+        fn kontinue(
+            &mut self,
+            auth: &Auth<'_, N>,
+        ) -> Result<AuthOptions<'_, N>, (String, Option<ReasonCode>)> {
+            let first = self.first.take().ok_or((
+                "AUTH 0x18 out of order".to_string(),
+                Some(ReasonCode::ProtocolError),
+            ))?;
+            let data = auth
+                .authentication_data
+                .as_ref()
+                .map(|d| d.as_bytes())
+                .unwrap_or_default();
+            let (last, client_final) = first
+                .on_server_first(data)
+                .map_err(|e| (e.to_string(), Some(ReasonCode::ProtocolError)))?;
+            self.last = Some(last);
+            let data =
+                MqttBinary::try_from(client_final).map_err(|_| ("too long".to_string(), None))?;
+            Ok(AuthOptions {
+                authentication_data: Some(data),
+                ..Default::default()
+            })
+        }
+
+        fn success(&mut self, auth: &Auth<'_, N>) -> Result<(), (String, Option<ReasonCode>)> {
+            let last = self.last.take().ok_or((
+                "success out of order".to_string(),
+                Some(ReasonCode::ProtocolError),
+            ))?;
+            let data = auth
+                .authentication_data
+                .as_ref()
+                .map(|d| d.as_bytes())
+                .unwrap_or_default();
+            let done = last
+                .on_server_final(data)
+                .map_err(|e| (e.to_string(), Some(ReasonCode::ProtocolError)))?;
+            self.done = Some(done);
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_mqtt_connect_publish_receive_reauthenticate() {
+    use embedded_io_adapters::tokio_1::FromTokio;
+    use rust_mqtt::Bytes;
+    use rust_mqtt::buffer::AllocBuffer;
+    use rust_mqtt::client::Client;
+    use rust_mqtt::client::event::Event;
+    use rust_mqtt::client::options::{
+        ConnectOptions, DisconnectOptions, PublicationOptions, ReAuthOptions, SubscriptionOptions,
+        TopicReference,
+    };
+    use rust_mqtt::types::{MqttBinary, MqttString, ReasonCode, TopicFilter, TopicName};
+
+    let h = Harness::start(Options::default()).await;
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let mut buffer = AllocBuffer;
+        let mut client = Client::<'_, '_, _, _, 1, 1, 1, 1, 16, 0, 0>::new(&mut buffer);
+        let stream = TcpStream::connect(h.tcp()).await.unwrap();
+        let (first, client_first) = client::start(
+            &ClientConfig::new(),
+            mechanism,
+            "alice",
+            PASSWORD,
+            &mut rand::rng(),
+        )
+        .unwrap();
+        let mut scram = rust_mqtt_client::CrateScram {
+            first: Some(first),
+            ..Default::default()
+        };
+        let options = ConnectOptions::new()
+            .clean_start()
+            .authentication_data(MqttBinary::try_from(client_first).unwrap());
+        let method = MqttString::from_str(mechanism.name()).unwrap();
+        let client_id = MqttString::from_str("rust-mqtt-interop").unwrap();
+        let connected = tokio::time::timeout(
+            STEP,
+            client.connect_enhanced(
+                FromTokio::new(stream),
+                &options,
+                Some(client_id),
+                method,
+                &mut scram,
+            ),
+        )
+        .await
+        .unwrap();
+        assert!(connected.is_ok(), "connect_enhanced: {connected:?}");
+        let authenticated = scram
+            .done
+            .take()
+            .expect("server signature verified by the crate's client");
+
+        // Publish / receive one message through the loopback.
+        let topic = MqttString::from_str("interop/rust-mqtt").unwrap();
+        client
+            .subscribe(
+                TopicFilter::new(topic.as_borrowed()).unwrap(),
+                &SubscriptionOptions::new(),
+            )
+            .await
+            .unwrap();
+        match tokio::time::timeout(STEP, client.poll())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Suback(_) => {}
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+        let publication = PublicationOptions::new(TopicReference::Name(
+            TopicName::new(topic.as_borrowed()).unwrap(),
+        ));
+        client
+            .publish(
+                &publication,
+                Bytes::from(b"hello from rust-mqtt".as_slice()),
+            )
+            .await
+            .unwrap();
+        match tokio::time::timeout(STEP, client.poll())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Publish(p) => assert_eq!(p.message.as_bytes(), b"hello from rust-mqtt"),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+
+        // Re-authenticate: AUTH 0x19 → AUTH 0x18 → AUTH 0x18 → AUTH 0x00 (v=).
+        let (first, client_first) = authenticated.reauthenticate(&mut rand::rng());
+        let reauth =
+            ReAuthOptions::new().authentication_data(MqttBinary::try_from(client_first).unwrap());
+        client.reauthenticate(&reauth).await.unwrap();
+        let server_first = match tokio::time::timeout(STEP, client.poll())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Auth(auth) if auth.reason_code == ReasonCode::ContinueAuthentication => {
+                auth.authentication_data.unwrap().as_bytes().to_vec()
+            }
+            other => panic!("expected AUTH 0x18, got {other:?}"),
+        };
+        let (last, client_final) = first.on_server_first(&server_first).unwrap();
+        let reauth =
+            ReAuthOptions::new().authentication_data(MqttBinary::try_from(client_final).unwrap());
+        client.reauthenticate(&reauth).await.unwrap();
+        let server_final = match tokio::time::timeout(STEP, client.poll())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Auth(auth) if auth.reason_code == ReasonCode::Success => {
+                auth.authentication_data.unwrap().as_bytes().to_vec()
+            }
+            other => panic!("expected AUTH 0x00, got {other:?}"),
+        };
+        last.on_server_final(&server_final)
+            .expect("re-authentication server signature");
+
+        // Still authenticated and working after re-authentication.
+        client
+            .publish(&publication, Bytes::from(b"after re-auth".as_slice()))
+            .await
+            .unwrap();
+        match tokio::time::timeout(STEP, client.poll())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Publish(p) => assert_eq!(p.message.as_bytes(), b"after re-auth"),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+        client.disconnect(&DisconnectOptions::new()).await.unwrap();
+    }
+    let stats = h.finish().await;
+    assert_eq!(
+        (stats.auth_accepted, stats.reauth_accepted),
+        (2, 2),
+        "{stats:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. scramp (Python) as the SCRAM client, and as the SCRAM server
+// ---------------------------------------------------------------------------------------
+
+async fn scramp_client(
+    port: u16,
+    mechanism: &str,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+) -> Value {
+    let mut args: Vec<String> = [
+        "tests/interop/scramp_mqtt.py",
+        "client",
+        "--port",
+        &port.to_string(),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    args.extend(
+        [
+            "--mechanism",
+            mechanism,
+            "--user",
+            user,
+            "--password",
+            password,
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut lines = run_json_lines(&python(), &args, Duration::from_secs(60)).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines.remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scramp_client_over_mqtt_both_mechanisms() {
+    if !scramp_ready() {
+        return;
+    }
+    let h = Harness::start(Options::default()).await;
+    let port = h.tcp().port();
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let ok = scramp_client(port, mechanism, "alice", PASSWORD, &["--reauth"]).await;
+        assert_eq!(ok["connack"], 0, "{ok}");
+        assert_eq!(
+            ok["server_verified"], true,
+            "scramp verifies the broker's v=: {ok}"
+        );
+        assert_eq!(ok["reauth_packet"], "AUTH", "{ok}");
+        assert_eq!(ok["reauth_reason"], 0, "{ok}");
+        assert_eq!(ok["reauth_verified"], true, "{ok}");
+        assert_eq!(ok["pingresp"], true, "{ok}");
+
+        let wrong = scramp_client(port, mechanism, "alice", "wrong", &[]).await;
+        let unknown = scramp_client(port, mechanism, "mallory", "wrong", &[]).await;
+        for failed in [&wrong, &unknown] {
+            assert_eq!(failed["connack"], 0x87, "{failed}");
+            assert_eq!(failed["connack_data"], "e=invalid-proof", "{failed}");
+        }
+
+        let bad_reauth = scramp_client(
+            port,
+            mechanism,
+            "alice",
+            PASSWORD,
+            &["--reauth", "--reauth-password", "x"],
+        )
+        .await;
+        assert_eq!(bad_reauth["connack"], 0, "{bad_reauth}");
+        assert_eq!(bad_reauth["reauth_packet"], "DISCONNECT", "{bad_reauth}");
+        assert_eq!(bad_reauth["reauth_reason"], 0x87, "{bad_reauth}");
+    }
+    // Username escaping (=2C, =3D) and SASLprep of the password, scramp's against ours.
+    let escaped = scramp_client(
+        port,
+        "SCRAM-SHA-256",
+        ESCAPED_USER,
+        UNICODE_PASSWORD,
+        &["--reauth"],
+    )
+    .await;
+    assert_eq!(escaped["connack"], 0, "{escaped}");
+    assert_eq!(escaped["server_verified"], true, "{escaped}");
+    assert_eq!(escaped["reauth_verified"], true, "{escaped}");
+    let stats = h.finish().await;
+    assert_eq!(
+        (
+            stats.auth_accepted,
+            stats.auth_rejected,
+            stats.reauth_accepted
+        ),
+        (5, 4, 3),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scramp_server_against_crate_client() {
+    if !scramp_ready() {
+        return;
+    }
+    let mut child = tokio::process::Command::new(python())
+        .args([
+            "tests/interop/scramp_mqtt.py",
+            "server",
+            "--password",
+            PASSWORD,
+            "--connections",
+            "3",
+        ])
+        .current_dir(manifest_dir())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&line.expect("scramp server ended early")).unwrap()
+    };
+    let port = next_line().await["port"].as_u64().unwrap() as u16;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let config = ClientConfig::new();
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let mut conn = Conn::open(addr).await;
+        scram_login(&mut conn, &config, mechanism, "alice", PASSWORD)
+            .await
+            .expect("scramp server accepts");
+        conn.wire.send_disconnect(0x00).await.unwrap();
+        let seen = next_line().await;
+        assert_eq!(seen["accepted"], true, "{seen}");
+        assert_eq!(seen["mechanism"], mechanism.name(), "{seen}");
+    }
+    let mut conn = Conn::open(addr).await;
+    let rejected = scram_login(&mut conn, &config, Mechanism::ScramSha256, "alice", "wrong").await;
+    let (reason, data) = rejected.expect_err("wrong password must fail");
+    assert_eq!(reason, 0x87);
+    assert_eq!(data.as_deref(), Some("e=invalid-proof"));
+    let seen = next_line().await;
+    assert_eq!(seen["accepted"], false, "{seen}");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
