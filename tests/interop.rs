@@ -6,9 +6,14 @@
 //! - rust-mqtt 0.6 (`connect_enhanced` / `reauthenticate`) driving this crate's client;
 //! - scramp (Python) as the SCRAM client over MQTT 5 (`tests/interop/scramp_mqtt.py client`),
 //!   and as the SCRAM server in front of this crate's client (`... server`);
-//! - `mqtt-scram probe`, when the binary is built (feature `cli`);
-//! - the front's own rules: deadlines, limits, bad packets, `--allow-plain`, `expire_at`;
-//! - a load run of 1,000 concurrent clients.
+//! - `mqtt-scram probe` and `mqtt-scram gen` records (feature `cli`), the HTTP provider behind
+//!   the cache (feature `http`), the command line (`tools.rs`);
+//! - the front's own rules (`front.rs`): deadlines, limits, bad packets, `--allow-plain`,
+//!   `expire_at`, re-authentication, channel-binding attacks over TLS, keep-alive, shutdown;
+//! - a load run of 1,000 concurrent clients (`load.rs`).
+//!
+//! `harness.rs` starts brokers and finds the external tools; `conn.rs` is a minimal MQTT 5
+//! client on the broker's own framing that drives this crate's client state machine.
 //!
 //! Node and Python packages come from `scripts/install-interop-deps.sh`. Without them these
 //! tests fail and say so, unless `MQTT_SCRAM_SKIP_INTEROP=1` (then they print SKIPPED).
