@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::string::String;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
@@ -54,13 +54,14 @@ pub struct Cached<P> {
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
-    users: RwLock<Users>,
+    users: Mutex<Users>,
     flights: Mutex<Flights>,
 }
 
 type Flights = HashMap<(String, Mechanism), Arc<Flight>>;
 
-/// Cached answers; read-locked on hits so concurrent hits do not wait for each other.
+/// Cached answers. A plain mutex: a hit holds it for one clone, and an uncontended
+/// `Mutex` is cheaper than a `RwLock` read lock (≈ 20 ns per hit in the bench).
 #[derive(Default)]
 struct Users {
     map: HashMap<String, Vec<Entry>>,
@@ -92,7 +93,7 @@ impl<P> Cached<P> {
             ttl: DEFAULT_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             capacity: DEFAULT_CAPACITY,
-            users: RwLock::default(),
+            users: Mutex::default(),
             flights: Mutex::default(),
         }
     }
@@ -123,21 +124,21 @@ impl<P> Cached<P> {
     /// Forgets every cached answer for `username`. A lookup already in flight when this
     /// is called still answers its waiters, but its result is not stored.
     pub fn invalidate(&self, username: &str) {
-        let mut users = self.write();
+        let mut users = self.lock_users();
         users.map.remove(username);
         users.generation = users.generation.wrapping_add(1);
     }
 
     /// Forgets everything (lookups in flight are treated as for [`Cached::invalidate`]).
     pub fn clear(&self) {
-        let mut users = self.write();
+        let mut users = self.lock_users();
         users.map.clear();
         users.generation = users.generation.wrapping_add(1);
     }
 
     /// Number of usernames with a cached answer (expired ones included until evicted).
     pub fn len(&self) -> usize {
-        self.read().map.len()
+        self.lock_users().map.len()
     }
 
     /// Whether nothing is cached.
@@ -146,12 +147,8 @@ impl<P> Cached<P> {
     }
 
     // Every critical section leaves the maps consistent, so a poisoned lock is still usable.
-    fn read(&self) -> RwLockReadGuard<'_, Users> {
-        self.users.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Users> {
-        self.users.write().unwrap_or_else(PoisonError::into_inner)
+    fn lock_users(&self) -> MutexGuard<'_, Users> {
+        self.users.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_flights(&self) -> MutexGuard<'_, Flights> {
@@ -159,7 +156,7 @@ impl<P> Cached<P> {
     }
 
     fn hit(&self, request: &LookupRequest<'_>, now: Instant) -> Option<Lookup> {
-        let users = self.read();
+        let users = self.lock_users();
         let entries = users.map.get(request.username)?;
         let entry = entries.iter().find(|e| e.mechanism == request.mechanism)?;
         (entry.expires > now).then(|| entry.answer.clone())
@@ -182,7 +179,7 @@ impl<P> Cached<P> {
         }
         let flight = Arc::new(Flight::default());
         flights.insert(key.clone(), Arc::clone(&flight));
-        let generation = self.read().generation;
+        let generation = self.lock_users().generation;
         Begin::Lead(Leader {
             cache: self,
             key,
@@ -339,7 +336,7 @@ impl<P> Leader<'_, P> {
         let cache = self.cache;
         let mut flights = cache.lock_flights();
         if let Some(ttl) = cache.time_to_live(answer) {
-            let mut users = cache.write();
+            let mut users = cache.lock_users();
             if users.generation == self.generation {
                 cache.store(&mut users, self.key.clone(), answer, ttl);
             }
