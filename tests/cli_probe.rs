@@ -1,8 +1,8 @@
 //! `mqtt-scram probe` against an in-process SCRAM server (tests/fixtures/cli/probe_server.rs:
 //! `mqtt_scram::ScramServer` + `mqtt-protocol-core`): accepted, re-authenticated, rejected
 //! (wrong password and unknown user look the same), bad server signature, TLS, connection
-//! and protocol errors — each with its exit code. tests/interop.rs runs it against the
-//! example broker.
+//! and protocol errors, `--plus` (tls-exporter channel binding) and `--min-iterations` — each
+//! with its exit code. tests/interop.rs runs it against the example broker.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -251,4 +251,171 @@ fn probe_over_tls_checks_the_certificate() {
         stderr(&o)
     );
     server.join();
+}
+
+#[test]
+fn probe_plus_over_tls_binds_the_connection() {
+    // The server side computes the same tls-exporter from its rustls connection; the login
+    // (and the re-authentication) only succeed if both ends agree on it.
+    let (ca_pem, config) = probe_server::tls_config();
+    let dir = temp_dir("tls-plus");
+    let ca = write(&dir, "ca.pem", &ca_pem);
+    let server = probe_server::ProbeServer::start_with(provider(), 2, Some(config));
+    let ca_arg = ca.to_str().unwrap();
+    let tls = [
+        "-u",
+        "alice",
+        "--tls",
+        "--plus",
+        "--ca",
+        ca_arg,
+        "--server-name",
+        "localhost",
+        "--reauth",
+    ];
+    let o = probe(&server, &tls, "secret");
+    let out = ok(&o);
+    for needle in [
+        "TLS handshake done: TLSv1_3",
+        "channel binding: tls-exporter, 32 bytes",
+        "method SCRAM-SHA-256-PLUS, channel binding tls-exporter",
+        "AUTH 0x19 sent: re-authentication, method SCRAM-SHA-256-PLUS, channel binding tls-exporter",
+        "server signature: verified",
+        "result: accepted",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    let mut args = tls.to_vec();
+    args.extend(["-m", "sha512", "--json"]);
+    let o = probe(&server, &args, "secret");
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    server.join();
+    assert_eq!(report["result"], "accepted");
+    assert_eq!(report["mechanism"], "SCRAM-SHA-512-PLUS");
+    assert_eq!(report["channel_binding"], "tls-exporter");
+    assert_eq!(report["tls_version"], "TLSv1_3");
+    assert_eq!(report["server_signature_verified"], true);
+    assert_eq!(report["reauth_server_signature_verified"], true);
+    let steps = report["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|s| s["step"] == name).unwrap().clone();
+    assert_eq!(step("channel_binding")["type"], "tls-exporter");
+    assert_eq!(step("channel_binding")["data_len"], 32);
+    assert_eq!(step("connect_sent")["channel_binding"], "tls-exporter");
+    assert_eq!(step("reauth_sent")["channel_binding"], "tls-exporter");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn probe_plus_without_tls_is_a_usage_error() {
+    // Refused while parsing the command line: nothing is connected to.
+    let o = run(
+        &[
+            "probe",
+            "127.0.0.1:1",
+            "-u",
+            "alice",
+            "--plus",
+            "--password-stdin",
+        ],
+        "secret\n",
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--tls"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[test]
+fn probe_plus_over_tls12_is_a_protocol_error() {
+    // No tls-exporter without TLS 1.3: the probe stops after the handshake, before CONNECT.
+    let (ca_pem, config) = probe_server::tls12_config();
+    let dir = temp_dir("tls12-plus");
+    let ca = write(&dir, "ca.pem", &ca_pem);
+    let server = probe_server::ProbeServer::start_with(provider(), 1, Some(config));
+    let ca_arg = ca.to_str().unwrap();
+    let o = probe(
+        &server,
+        &[
+            "-u",
+            "alice",
+            "--tls",
+            "--plus",
+            "--ca",
+            ca_arg,
+            "--server-name",
+            "localhost",
+            "--json",
+        ],
+        "secret",
+    );
+    server.join();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["result"], "protocol_error");
+    assert_eq!(report["tls_version"], "TLSv1_2");
+    assert_eq!(report["channel_binding"], Value::Null);
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("--plus needs TLS 1.3") && error.contains("TLSv1_2"),
+        "{error}"
+    );
+    assert!(
+        !report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step"] == "connect_sent"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn probe_min_iterations_sets_the_lowest_accepted_count() {
+    let store = MemoryProvider::new();
+    let creds =
+        StoredCredentials::derive(HashAlgorithm::Sha256, "secret", b"0123456789abcdef", 1024)
+            .unwrap();
+    store.insert("alice", UserRecord::new(creds));
+    let server = probe_server::ProbeServer::start(store, 3);
+    // Below the default window (4096): refused before any PBKDF2 work, with a hint.
+    let o = probe(&server, &["-u", "alice"], "secret");
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--min-iterations 1024"),
+        "{}",
+        stderr(&o)
+    );
+    let o = probe(
+        &server,
+        &["-u", "alice", "--min-iterations", "1024", "--json"],
+        "secret",
+    );
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(
+        report["iteration_window"],
+        serde_json::json!([1024, 1_000_000])
+    );
+    assert_eq!(report["server_signature_verified"], true);
+    let o = probe(
+        &server,
+        &["-u", "alice", "--min-iterations", "1000"],
+        "secret",
+    );
+    assert!(ok(&o).contains("iterations 1024"));
+    server.join();
+    // Out of range: a usage error.
+    for bad in ["0", "1000001", "many"] {
+        let o = run(
+            &[
+                "probe",
+                "127.0.0.1:1",
+                "-u",
+                "alice",
+                "--min-iterations",
+                bad,
+            ],
+            "",
+        );
+        assert_eq!(code(&o), 2, "--min-iterations {bad}: {}", stderr(&o));
+    }
 }

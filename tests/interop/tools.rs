@@ -279,8 +279,7 @@ async fn mqtt_scram_probe_against_the_broker() {
     assert_eq!(wrong["connack"]["reason_code"], 0x87);
     assert_eq!(comparable(wrong), comparable(unknown));
 
-    // Over TLS, trusting the generated certificate. (`probe` has no -PLUS mode yet, so the
-    // -PLUS/tls-exporter path over TLS is covered by mqtt.js above.)
+    // Over TLS, trusting the generated certificate (-PLUS: the next test).
     let cert = h.cert_file.to_str().unwrap().to_string();
     let tls_args = [
         "-u",
@@ -298,6 +297,59 @@ async fn mqtt_scram_probe_against_the_broker() {
     assert_eq!(
         (stats.auth_accepted, stats.auth_rejected),
         (3, 2),
+        "{stats:?}"
+    );
+}
+
+/// `probe --tls --plus`: SCRAM-SHA-256/512-PLUS with the `tls-exporter` channel binding
+/// (RFC 9266) the broker computes on its side of the TLS 1.3 connection; the re-authentication
+/// is bound to the same connection.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_scram_probe_plus_against_the_broker_tls() {
+    let h = Harness::start(Options::default()).await;
+    let cert = h.cert_file.to_str().unwrap().to_string();
+    let tls_args = [
+        "-u",
+        "alice",
+        "--tls",
+        "--plus",
+        "--ca",
+        &cert,
+        "--server-name",
+        "localhost",
+        "--reauth",
+    ];
+    let (code, report) = probe(h.tls(), PASSWORD, &tls_args).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["result"], "accepted");
+    assert_eq!(report["mechanism"], "SCRAM-SHA-256-PLUS");
+    assert_eq!(report["channel_binding"], "tls-exporter");
+    assert_eq!(report["tls_version"], "TLSv1_3");
+    assert_eq!(report["server_signature_verified"], true);
+    assert_eq!(report["reauthenticated"], true);
+    assert_eq!(report["reauth_server_signature_verified"], true);
+
+    let mut args = tls_args.to_vec();
+    args.extend(["-m", "sha512"]);
+    let (code, report) = probe(h.tls(), PASSWORD, &args).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["mechanism"], "SCRAM-SHA-512-PLUS");
+    assert_eq!(report["channel_binding"], "tls-exporter");
+    assert_eq!(report["reauth_server_signature_verified"], true);
+
+    // A wrong password is still a rejection (not a binding failure).
+    let (code, report) = probe(h.tls(), "not-the-password", &tls_args).await;
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["connack"]["reason_code"], 0x87);
+    let stats = h.finish().await;
+    assert_eq!(
+        (
+            stats.auth_accepted,
+            stats.auth_rejected,
+            stats.reauth_accepted
+        ),
+        (2, 1, 2),
         "{stats:?}"
     );
 }

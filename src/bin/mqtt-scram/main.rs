@@ -37,7 +37,9 @@ Examples:
   # EMQX hex body to a PostgreSQL verifier:
   mqtt-scram convert emqx.json --to postgres
   # Log in to a broker with SCRAM, re-authenticate, show each step:
-  mqtt-scram probe broker.example:8883 --tls --user alice --reauth";
+  mqtt-scram probe broker.example:8883 --tls --user alice --reauth
+  # The same with SCRAM-SHA-256-PLUS, bound to the TLS 1.3 connection (tls-exporter):
+  mqtt-scram probe broker.example:8883 --tls --plus --user alice --reauth";
 
 /// Derive, verify and convert SCRAM-SHA-256/512 credentials for MQTT 5 enhanced
 /// authentication, and probe a broker's SCRAM login.

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use mqtt_protocol_core::mqtt::packet::Packet as GenericPacket;
 use mqtt_protocol_core::mqtt::packet::v5_0::{Auth, Connect, Disconnect};
 use mqtt_protocol_core::mqtt::result_code::{AuthReasonCode, DisconnectReasonCode};
-use mqtt_scram::client::{self, ClientConfig};
+use mqtt_scram::client::{self, ClientConfig, ClientOptions};
+use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 use mqtt_scram::message::{ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFirst};
-use mqtt_scram::{Error as ScramError, HashAlgorithm, Mechanism};
+use mqtt_scram::{ChannelBinding, Error as ScramError, HashAlgorithm, Mechanism};
 use serde_json::{Value, json};
 
 use crate::password::Source;
@@ -37,6 +38,9 @@ use report::{Report, Verdict, ms};
 Prints each step on stdout (or one JSON object with --json): CONNECT sent, AUTH 0x18
 received (mechanism, iteration count, salt length, nonce check), AUTH sent, CONNACK reason
 code and name, whether the server signature verified, and timings.
+With --tls --plus the login uses SCRAM-SHA-256-PLUS / SCRAM-SHA-512-PLUS bound to the TLS
+connection by the RFC 9266 tls-exporter channel binding (TLS 1.3 only; TLS 1.2 is a protocol
+error), and --reauth binds the re-authentication to the same connection.
 Exit codes: 0 accepted (and re-authenticated with --reauth), 1 rejected by the broker,
 2 usage error, 3 protocol error (including a bad server signature), 4 connection error.")]
 pub struct Args {
@@ -55,6 +59,15 @@ pub struct Args {
     /// Connect with TLS.
     #[arg(long)]
     tls: bool,
+
+    /// Use the -PLUS mechanism with the tls-exporter channel binding (RFC 9266; TLS 1.3).
+    #[arg(long, requires = "tls")]
+    plus: bool,
+
+    /// Lowest iteration count to accept from the broker (the highest is 1,000,000).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ITERATIONS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ITERATIONS)))]
+    min_iterations: u32,
 
     /// Trust the CA certificates in this PEM file instead of the built-in web roots.
     #[arg(long, value_name = "PEM", requires = "tls")]
@@ -87,6 +100,9 @@ pub struct Args {
     #[command(flatten)]
     password: Source,
 }
+
+/// Highest iteration count the probe accepts (`ClientConfig`'s default ceiling).
+const MAX_ITERATIONS: u32 = 1_000_000;
 
 /// A step that ended the probe early.
 struct Stop {
@@ -127,7 +143,11 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
         warn("--insecure: the broker's certificate is not checked");
     }
     let hash: HashAlgorithm = args.mechanism.into();
-    let mechanism = hash.mechanism();
+    let mechanism = if args.plus {
+        hash.mechanism().with_plus()
+    } else {
+        hash.mechanism()
+    };
     let mut report = Report {
         json: args.json,
         start: Instant::now(),
@@ -139,6 +159,11 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
     report.set("tls", json!(args.tls));
     report.set("username", json!(args.user));
     report.set("mechanism", json!(mechanism.name()));
+    report.set("channel_binding", Value::Null);
+    report.set(
+        "iteration_window",
+        json!([args.min_iterations, MAX_ITERATIONS]),
+    );
     let session = Session {
         args: &args,
         host: &host,
@@ -263,6 +288,11 @@ fn describe_server_first(
 
 fn scram_stop(e: ScramError) -> Stop {
     match e {
+        ScramError::IterationCountOutOfRange {
+            iterations, min, ..
+        } if iterations < min => Stop::protocol(format!(
+            "{e} (accept it with --min-iterations {iterations})"
+        )),
         ScramError::IterationCountOutOfRange { .. }
         | ScramError::NonceMismatch
         | ScramError::InvalidServerSignature => Stop::protocol(e.to_string()),
@@ -271,7 +301,11 @@ fn scram_stop(e: ScramError) -> Stop {
 }
 
 impl Session<'_> {
-    fn connect(&self, report: &mut Report) -> Result<Box<dyn Transport>, Stop> {
+    /// Opens the connection; with `--plus`, also returns its `tls-exporter` binding.
+    fn connect(
+        &self,
+        report: &mut Report,
+    ) -> Result<(Box<dyn Transport>, Option<ChannelBinding>), Stop> {
         let timeout = Duration::from_secs(self.args.timeout);
         let addrs: Vec<SocketAddr> = (self.host, self.port)
             .to_socket_addrs()
@@ -309,29 +343,61 @@ impl Session<'_> {
             json!({ "peer": addr.to_string(), "rtt_ms": ms(tcp_time) }),
         );
         let Some(config) = &self.tls else {
-            return Ok(Box::new(tcp));
+            return Ok((Box::new(tcp), None));
         };
         let name = self.args.server_name.as_deref().unwrap_or(self.host);
-        let (stream, version) = tls::handshake(Arc::clone(config), name, tcp)?;
+        let tls = tls::handshake(Arc::clone(config), name, tcp, self.args.plus)?;
         let tls_time = began.elapsed().saturating_sub(tcp_time);
         report.time("tls_handshake", tls_time);
+        report.set("tls_version", json!(tls.version));
         report.step(
             "tls_handshake",
-            format!("TLS handshake done: {version} ({} ms)", ms(tls_time)),
-            json!({ "version": version, "rtt_ms": ms(tls_time) }),
+            format!("TLS handshake done: {} ({} ms)", tls.version, ms(tls_time)),
+            json!({ "version": tls.version, "rtt_ms": ms(tls_time) }),
         );
-        Ok(stream)
+        let binding = match tls.binding {
+            None => None,
+            Some(Ok(binding)) => {
+                let kind = binding.kind().name();
+                report.set("channel_binding", json!(kind));
+                report.step(
+                    "channel_binding",
+                    format!(
+                        "channel binding: {kind}, {} bytes from the TLS connection (RFC 9266)",
+                        binding.data().len()
+                    ),
+                    json!({ "type": kind, "data_len": binding.data().len() }),
+                );
+                Some(binding)
+            }
+            Some(Err(message)) => {
+                report.step(
+                    "channel_binding",
+                    format!("channel binding: none ({message})"),
+                    json!({ "type": Value::Null, "error": message }),
+                );
+                return Err(Stop::protocol(message));
+            }
+        };
+        Ok((tls.stream, binding))
     }
 
     fn run(&self, report: &mut Report) -> Result<(), Stop> {
-        let stream = self.connect(report)?;
+        let (stream, binding) = self.connect(report)?;
         let mut link = Link::new(stream);
-        let config = ClientConfig::new();
-        let (state, client_first) = client::start(
+        let config =
+            ClientConfig::new().iteration_window(self.args.min_iterations..=MAX_ITERATIONS);
+        // The client keeps the binding for re-authentication on this connection.
+        let options = ClientOptions {
+            authzid: None,
+            channel_binding: binding.as_ref(),
+        };
+        let (state, client_first) = client::start_with(
             &config,
             self.mechanism,
             &self.args.user,
             self.password,
+            options,
             &mut rand::rng(),
         )
         .map_err(|e| Stop {
@@ -353,10 +419,11 @@ impl Session<'_> {
             .map_err(|e| Stop::protocol(format!("cannot build CONNECT: {e:?}")))?;
         link.send(connect)?;
         let sent = Instant::now();
+        let cbind = binding.as_ref().map(|b| b.kind().name());
         report.step(
             "connect_sent",
-            format!("CONNECT sent: client id {client_id}, method {}, client-first {} bytes", self.mechanism, client_first.len()),
-            json!({ "packet": "CONNECT", "client_id": client_id, "method": self.mechanism.name(), "data_len": client_first.len() }),
+            format!("CONNECT sent: client id {client_id}, method {}{}, client-first {} bytes", self.mechanism, binding_note(cbind), client_first.len()),
+            json!({ "packet": "CONNECT", "client_id": client_id, "method": self.mechanism.name(), "channel_binding": cbind, "data_len": client_first.len() }),
         );
 
         // AUTH 0x18 (server-first) or an early CONNACK (bad method, banned, ...).
@@ -432,7 +499,7 @@ impl Session<'_> {
             self.check_signature(report, state, data.as_deref(), "server_signature_verified")?;
 
         if self.args.reauth {
-            self.reauthenticate(report, &mut link, authenticated)?;
+            self.reauthenticate(report, &mut link, authenticated, cbind)?;
         }
         let bye = Disconnect::builder()
             .reason_code(DisconnectReasonCode::NormalDisconnection)
@@ -448,7 +515,9 @@ impl Session<'_> {
         report: &mut Report,
         link: &mut Link,
         state: client::Authenticated,
+        cbind: Option<&str>,
     ) -> Result<(), Stop> {
+        // Same client session, so the same channel binding as the first login.
         let (state, client_first) = state.reauthenticate(&mut rand::rng());
         link.send(build_auth(
             AuthReasonCode::ReAuthenticate,
@@ -459,10 +528,13 @@ impl Session<'_> {
         report.step(
             "reauth_sent",
             format!(
-                "AUTH 0x19 sent: re-authentication, client-first {} bytes",
+                "AUTH 0x19 sent: re-authentication, method {}{}, client-first {} bytes",
+                self.mechanism,
+                binding_note(cbind),
                 client_first.len()
             ),
-            json!({ "packet": "AUTH", "reason_code": 0x19, "data_len": client_first.len() }),
+            json!({ "packet": "AUTH", "reason_code": 0x19, "method": self.mechanism.name(),
+                    "channel_binding": cbind, "data_len": client_first.len() }),
         );
         let rtt;
         let server_first = match link.recv("AUTH 0x18 (re-authentication)")? {
@@ -647,6 +719,11 @@ fn disconnected(report: &mut Report, d: &Disconnect) -> Stop {
         }
         _ => Stop::protocol(format!("DISCONNECT 0x{code:02X} {}", reason_name(code))),
     }
+}
+
+/// `, channel binding NAME` when the exchange is bound to the TLS connection.
+fn binding_note(cbind: Option<&str>) -> String {
+    cbind.map_or_else(String::new, |name| format!(", channel binding {name}"))
 }
 
 fn server_data_note(data: Option<&[u8]>) -> String {

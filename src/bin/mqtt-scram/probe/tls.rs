@@ -1,15 +1,18 @@
-//! TLS for `probe --tls`: rustls with the built-in web roots, a CA file, or no checks.
+//! TLS for `probe --tls`: rustls with the built-in web roots, a CA file, or no checks; the
+//! RFC 9266 `tls-exporter` channel binding for `--plus`.
 
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
+use mqtt_scram::{ChannelBinding, ChannelBindingType};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned,
+    ClientConnection, DigitallySignedStruct, ProtocolVersion, RootCertStore, SignatureScheme,
+    StreamOwned,
 };
 
 use super::{Stop, Transport};
@@ -58,12 +61,28 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
-/// Runs the handshake; returns the stream and the negotiated protocol version.
+/// RFC 9266 §2: the `tls-exporter` label; the context is empty and the output 32 bytes.
+const EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+const EXPORTER_LEN: usize = 32;
+
+/// A finished TLS handshake.
+pub struct Established {
+    /// The TLS stream, ready for MQTT.
+    pub stream: Box<dyn Transport>,
+    /// The negotiated protocol version, e.g. `TLSv1_3`.
+    pub version: String,
+    /// With `want_binding`: the `tls-exporter` binding, or why there is none.
+    pub binding: Option<Result<ChannelBinding, String>>,
+}
+
+/// Runs the handshake; returns the stream, the negotiated protocol version and, when
+/// `want_binding`, the connection's `tls-exporter` channel binding.
 pub fn handshake(
     config: Arc<rustls::ClientConfig>,
     name: &str,
     mut tcp: TcpStream,
-) -> Result<(Box<dyn Transport>, String), Stop> {
+    want_binding: bool,
+) -> Result<Established, Stop> {
     let server_name = ServerName::try_from(name.to_owned())
         .map_err(|e| Stop::connection(format!("invalid TLS server name {name:?}: {e}")))?;
     let mut conn = ClientConnection::new(config, server_name)
@@ -75,7 +94,33 @@ pub fn handshake(
     let version = conn
         .protocol_version()
         .map_or_else(|| "TLS".to_owned(), |v| format!("{v:?}"));
-    Ok((Box::new(StreamOwned::new(conn, tcp)), version))
+    let binding = want_binding.then(|| tls_exporter(&conn, &version));
+    Ok(Established {
+        stream: Box::new(StreamOwned::new(conn, tcp)),
+        version,
+        binding,
+    })
+}
+
+/// The `tls-exporter` channel binding (RFC 9266) of a connection, TLS 1.3 only.
+///
+/// RFC 9266 §3 allows `tls-exporter` on TLS 1.2 only with the extended master secret, which
+/// rustls does not report, and brokers offer `-PLUS` on TLS 1.3 only; so TLS 1.2 is refused.
+/// In TLS 1.3 an absent and an empty exporter context are the same (RFC 8446 §7.5).
+fn tls_exporter(conn: &ClientConnection, version: &str) -> Result<ChannelBinding, String> {
+    if conn.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+        return Err(format!(
+            "--plus needs TLS 1.3 for the tls-exporter channel binding (RFC 9266), \
+             but the broker negotiated {version}"
+        ));
+    }
+    let data = conn
+        .export_keying_material([0u8; EXPORTER_LEN], EXPORTER_LABEL, None)
+        .map_err(|e| format!("cannot export the tls-exporter channel binding: {e}"))?;
+    Ok(ChannelBinding::new(
+        ChannelBindingType::TlsExporter,
+        data.to_vec(),
+    ))
 }
 
 #[derive(Debug)]
