@@ -64,13 +64,20 @@ fn compress(c: &mut Criterion) {
 fn pbkdf2(c: &mut Criterion) {
     for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
         let mut g = c.benchmark_group(format!("pbkdf2-{ITERATIONS}/{hash}"));
-        // Many short samples of equal length (a few runs each, a few ms): on a shared
-        // machine most of them then run without being preempted, and the median shows
-        // the machine's speed rather than its load. Same settings for all three rows.
-        g.sampling_mode(SamplingMode::Flat);
+        // Many samples of one or two runs each (a few ms): on a shared machine most of
+        // them run without being preempted, so the median shows the machine's speed
+        // rather than its load; and the three rows run within seconds of each other,
+        // so a change of load between them moves their ratios less. Same settings for
+        // all three rows (they override the command line's times).
+        g.sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_millis(300));
         match hash {
-            HashAlgorithm::Sha256 => g.sample_size(1000).measurement_time(Duration::from_secs(1)),
-            HashAlgorithm::Sha512 => g.sample_size(500).measurement_time(Duration::from_secs(3)),
+            HashAlgorithm::Sha256 => g
+                .sample_size(2000)
+                .measurement_time(Duration::from_millis(900)),
+            HashAlgorithm::Sha512 => g
+                .sample_size(1000)
+                .measurement_time(Duration::from_millis(2500)),
         };
         g.bench_function("floor (2 compressions/iteration)", |b| match hash {
             HashAlgorithm::Sha256 => b.iter(|| floor256(black_box(2 * ITERATIONS))),
