@@ -232,9 +232,14 @@ fn server_exchange(c: &mut Criterion) {
         );
 
         let mut g = c.benchmark_group(format!("server-exchange/{hash}"));
-        // Many short samples (~2 ms each): on a shared machine most run without being
-        // preempted, so the median shows the machine's speed rather than its load.
-        g.sampling_mode(SamplingMode::Flat).sample_size(1000);
+        // Many short samples (~0.3 ms each, a few hundred exchanges): on a shared machine
+        // most run without being preempted, so the median shows the machine's speed
+        // rather than its load, and the rows run within seconds of each other. These
+        // settings override the command line's times.
+        g.sampling_mode(SamplingMode::Flat)
+            .sample_size(1000)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_millis(300));
         g.bench_function("mqtt-scram", |b| b.iter(|| ok.exchange()));
         if hash == HashAlgorithm::Sha256 {
             let theirs = Theirs::prepare();
