@@ -1371,3 +1371,19 @@ fn outside_a_tokio_runtime_is_ignore_not_a_panic() {
     let answer = p.lookup(&request).now_or_never().expect("answers at once");
     assert!(is_ignore(&answer), "{answer:?}");
 }
+
+#[tokio::test]
+async fn dot_segment_usernames_are_not_sent() {
+    let server = serve(found("")).await;
+    let p =
+        provider(HttpConfig::new(server.url("/auth/${username}/scram")).method(HttpMethod::Get));
+    for name in [".", ".."] {
+        let Lookup::Ignore(reason) = lookup(&p, name).await else {
+            panic!("{name}")
+        };
+        assert!(reason.0.contains("dot path segment"), "{reason:?}");
+    }
+    assert_eq!(server.hits(), 0);
+    assert!(matches!(lookup(&p, "...").await, Lookup::Found(_)));
+    assert_eq!(server.last().path, "/auth/.../scram");
+}

@@ -100,7 +100,10 @@ impl Default for TlsConfig {
 /// `${peerhost}`, `${peerport}`, `${protocol}`, `${listener}`, `${mechanism}`,
 /// `${cert_common_name}`, `${cert_subject}`, `${client_attrs.NAME}`, and the legacy
 /// EMQX v4 / amqtt forms `%u %c %a %p %r %C %d` (`%p` is the *peer* port here; a `%`
-/// that starts a `%XX` escape stays literal). Nothing is checked until
+/// that starts a `%XX` escape stays literal). Values are percent-encoded in the URL (all
+/// but `A-Za-z0-9-._~`), sent as they are in JSON bodies and headers (a value with CR, LF or
+/// NUL in a header, or a URL value of `.` or `..`, stops that lookup with `Ignore` before
+/// anything is sent), and form-encoded in form bodies and GET parameters. Nothing is checked until
 /// [`HttpProvider::new`](super::HttpProvider::new), which rejects every bad URL,
 /// template or header.
 ///

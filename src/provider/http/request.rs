@@ -148,6 +148,12 @@ impl RequestPlan {
         client: &reqwest::Client,
         request: &LookupRequest<'_>,
     ) -> Result<reqwest::Request, String> {
+        if self.url.has_dot_segment_value(request) {
+            return Err(
+                "a url placeholder would be \".\" or \"..\" (a dot path segment); request not sent"
+                    .into(),
+            );
+        }
         let mut url = match &self.fixed_url {
             Some(url) => url.clone(),
             None => Url::parse(&self.url.render(request, template::url_component))

@@ -127,6 +127,19 @@ impl Template {
         out
     }
 
+    /// Whether a value would be `.` or `..`: URL parsers resolve those as dot segments
+    /// (even percent-encoded), so in a path they would change which resource is asked.
+    pub(crate) fn has_dot_segment_value(&self, request: &LookupRequest<'_>) -> bool {
+        self.parts.iter().any(|part| match part {
+            Part::Var(var) => {
+                let mut dot = false;
+                value(var, request, |v| dot = v == "." || v == "..");
+                dot
+            }
+            Part::Literal(_) => false,
+        })
+    }
+
     /// Renders with a fixed stand-in for every value (to validate URL shapes).
     pub(crate) fn render_sample(&self, sample: &str) -> String {
         let mut out = String::new();
