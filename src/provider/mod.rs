@@ -14,10 +14,10 @@ pub use memory::MemoryProvider;
 #[cfg(feature = "std")]
 pub mod cache;
 mod chain;
-#[cfg(feature = "http")]
-pub mod http;
 #[cfg(feature = "serde")]
 pub mod file;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "serde")]
 pub use file::{FileProvider, append_record_locked};
 
