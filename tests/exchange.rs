@@ -15,7 +15,7 @@ use mqtt_scram::message::ServerFirst;
 use mqtt_scram::provider::{
     IgnoreReason, Lookup, MemoryProvider, SyncCredentialProvider, UserRecord,
 };
-use mqtt_scram::server::NeedCredentials;
+use mqtt_scram::server::{NeedCredentials, ServerChallenge};
 use mqtt_scram::{
     ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome,
     PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials,
@@ -55,6 +55,31 @@ impl World {
 
     fn lookup(&self, pending: &NeedCredentials) -> Lookup {
         self.store.lookup_sync(&pending.request())
+    }
+
+    /// Client start → CONNECT → lookup → AUTH 0x18 → client-final: everything up to the
+    /// server's last step, for tests about that step.
+    fn up_to_client_final(&mut self, conn: &Arc<ConnectionInfo>) -> (ServerChallenge, Vec<u8>) {
+        let config = ClientConfig::new();
+        let (c, first) = client::start(
+            &config,
+            Mechanism::ScramSha256,
+            "user",
+            "pencil",
+            &mut self.rng,
+        )
+        .unwrap();
+        let start = StartPacket::Connect {
+            method: "SCRAM-SHA-256",
+            data: Some(&first),
+        };
+        let pending = self.server.start(conn, start, T0).unwrap();
+        let deadline = pending.deadline();
+        let lookup = self.lookup(&pending);
+        let (challenge, reply) = pending.continue_with(lookup, &mut self.rng);
+        assert_eq!(challenge.deadline(), deadline);
+        let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
+        (challenge, last)
     }
 
     /// Runs a whole CONNECT exchange; returns the server's outcome and the client result.
@@ -288,29 +313,8 @@ fn unsupported_or_changed_method_is_0x8c() {
         .unwrap_err();
     assert_eq!(r.error, Error::UnsupportedMechanism);
 
-    let mut rng = StdRng::seed_from_u64(3);
-    let (c, first) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "user",
-        "pencil",
-        &mut rng,
-    )
-    .unwrap();
-    let pending = w
-        .server
-        .start(
-            &conn,
-            StartPacket::Connect {
-                method: "SCRAM-SHA-256",
-                data: Some(&first),
-            },
-            T0,
-        )
-        .unwrap();
-    let lookup = w.lookup(&pending);
-    let (challenge, reply) = pending.continue_with(lookup, &mut rng);
-    let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
+    let mut w = World::new();
+    let (challenge, last) = w.up_to_client_final(&conn);
     let Outcome::Rejected(r) = challenge.finish(0x18, "SCRAM-SHA-512", Some(&last), T0) else {
         panic!()
     };
@@ -320,31 +324,8 @@ fn unsupported_or_changed_method_is_0x8c() {
 
 #[test]
 fn wrong_reason_code_is_0x82() {
-    let w = World::new();
-    let conn = plain_conn();
-    let mut rng = StdRng::seed_from_u64(4);
-    let (c, first) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "user",
-        "pencil",
-        &mut rng,
-    )
-    .unwrap();
-    let pending = w
-        .server
-        .start(
-            &conn,
-            StartPacket::Connect {
-                method: "SCRAM-SHA-256",
-                data: Some(&first),
-            },
-            T0,
-        )
-        .unwrap();
-    let lookup = w.lookup(&pending);
-    let (challenge, reply) = pending.continue_with(lookup, &mut rng);
-    let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
+    let mut w = World::new();
+    let (challenge, last) = w.up_to_client_final(&plain_conn());
     let Outcome::Rejected(r) = challenge.finish(0x19, "SCRAM-SHA-256", Some(&last), T0) else {
         panic!()
     };
@@ -360,38 +341,15 @@ fn wrong_reason_code_is_0x82() {
 
 #[test]
 fn handshake_deadline() {
-    let w =
-        World::with_config(ServerConfig::new([1; 32]).handshake_timeout(Duration::from_secs(5)));
+    let config = ServerConfig::new([1; 32]).handshake_timeout(Duration::from_secs(5));
+    let mut w = World::with_config(config);
     let conn = plain_conn();
-    let mut rng = StdRng::seed_from_u64(5);
     for (delay, ok) in [
         (Duration::from_secs(5), true),
         (Duration::from_millis(5001), false),
     ] {
-        let (c, first) = client::start(
-            &ClientConfig::new(),
-            Mechanism::ScramSha256,
-            "user",
-            "pencil",
-            &mut rng,
-        )
-        .unwrap();
-        let pending = w
-            .server
-            .start(
-                &conn,
-                StartPacket::Connect {
-                    method: "SCRAM-SHA-256",
-                    data: Some(&first),
-                },
-                T0,
-            )
-            .unwrap();
-        assert_eq!(pending.deadline(), T0 + Duration::from_secs(5));
-        let lookup = w.lookup(&pending);
-        let (challenge, reply) = pending.continue_with(lookup, &mut rng);
+        let (challenge, last) = w.up_to_client_final(&conn);
         assert_eq!(challenge.deadline(), T0 + Duration::from_secs(5));
-        let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
         match challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0 + delay) {
             Outcome::Accepted { .. } => assert!(ok),
             Outcome::Rejected(r) => {
