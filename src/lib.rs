@@ -97,6 +97,9 @@ pub mod record;
 pub mod saslprep;
 pub mod server;
 
+#[cfg(any(feature = "http", feature = "cli"))]
+#[doc(hidden)]
+pub mod insecure_tls;
 #[doc(hidden)]
 pub mod internal;
 
