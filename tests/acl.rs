@@ -823,7 +823,7 @@ mod http {
     use axum::response::{IntoResponse, Response};
     use mqtt_scram::acl::AsyncChain;
     use mqtt_scram::acl::http::{
-        HttpAclConfig, HttpAuthorizer, HttpMethod, ParamsMode, ResponseMode,
+        HttpAclConfig, HttpAuthorizer, HttpMethod, ParamsMode, ResponseMode, TlsConfig,
     };
 
     use super::*;
@@ -1028,6 +1028,143 @@ mod http {
         // Placeholders cannot move the request to another host.
         assert!(HttpAuthorizer::new(HttpAclConfig::new("http://${username}.example/acl")).is_err());
         assert!(HttpAuthorizer::new(HttpAclConfig::new("http://h/${password}")).is_err());
+    }
+
+    /// Like [`serve`], over TLS with a certificate for `localhost` from a fresh CA (written
+    /// to `ca.pem`, with a client certificate `client.pem`/`client.key` from the same CA);
+    /// the server requires a client certificate when `mtls`.
+    async fn serve_tls(mtls: bool) -> (String, Arc<Seen>, std::path::PathBuf) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mqtt-scram-http-acl-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let client_cert = CertificateParams::new(vec!["client".to_string()])
+            .unwrap()
+            .signed_by(&client_key, &ca)
+            .unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("client.pem"), client_cert.pem()).unwrap();
+        std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = if mtls {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.der().clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
+        let mut config = builder
+            .with_single_cert(vec![server_cert.der().clone()], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+        let seen = Arc::new(Seen::default());
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&seen));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                let router = router.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        (format!("https://localhost:{port}"), seen, dir)
+    }
+
+    #[tokio::test]
+    async fn tls_with_a_ca_file_and_client_certificate() {
+        let c = Client::new("alice", "c1");
+        let (base, seen, dir) = serve_tls(false).await;
+        let ca_only = TlsConfig {
+            ca_file: Some(dir.join("ca.pem")),
+            ..TlsConfig::default()
+        };
+        let cfg = HttpAclConfig::new(format!("{base}/acl/${{action}}/json"))
+            .tls(ca_only.clone())
+            .timeout(Duration::from_secs(2));
+        let a = HttpAuthorizer::new(cfg).unwrap();
+        assert_eq!(verdict(a.check(&c, P, "allow/x").await), Some(true));
+        assert_eq!(verdict(a.check(&c, P, "deny/x").await), Some(false));
+        assert_eq!(seen.last.lock().unwrap()["topic"], "deny/x");
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 2);
+        // Without the CA file the system roots do not know the server: no answer, no allow.
+        let system_roots = HttpAuthorizer::new(
+            HttpAclConfig::new(format!("{base}/acl/json")).timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+        assert_eq!(verdict(system_roots.check(&c, P, "allow/x").await), None);
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 2, "never reached");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // Mutual TLS: the server wants a certificate from its CA.
+        let (base, seen, dir) = serve_tls(true).await;
+        let ca_only = TlsConfig {
+            ca_file: Some(dir.join("ca.pem")),
+            ..TlsConfig::default()
+        };
+        let no_cert = HttpAuthorizer::new(
+            HttpAclConfig::new(format!("{base}/acl/json"))
+                .tls(ca_only.clone())
+                .timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+        assert_eq!(verdict(no_cert.check(&c, P, "allow/x").await), None);
+        let with_cert = HttpAuthorizer::new(
+            HttpAclConfig::new(format!("{base}/acl/json"))
+                .tls(TlsConfig {
+                    cert_file: Some(dir.join("client.pem")),
+                    key_file: Some(dir.join("client.key")),
+                    ..ca_only
+                })
+                .timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+        assert_eq!(verdict(with_cert.check(&c, P, "allow/x").await), Some(true));
+        assert_eq!(seen.acl_calls.load(Ordering::SeqCst), 1);
+        // A missing CA file is a construction error, not a silent fallback.
+        let missing = HttpAclConfig::new(format!("{base}/acl/json")).tls(TlsConfig {
+            ca_file: Some(dir.join("nonexistent.pem")),
+            ..TlsConfig::default()
+        });
+        assert!(HttpAuthorizer::new(missing).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -2,10 +2,17 @@
 //! `TopicAuthHttpPlugin` and EMQX v4's `acl_req` ask it.
 //!
 //! Each check sends `username`, `client_id`, `topic` and `acc` (1 receive, 2 publish,
-//! 4 subscribe) as a JSON object or a form ([`ParamsMode`]); with `GET` they go to the
-//! query string. The URL may also carry placeholders: `${username}`, `${clientid}`,
-//! `${topic}`, `${action}` (`publish`/`subscribe`/`read`) and the EMQX v4 forms `%u`,
-//! `%c`, `%t`, `%A` (`%%` for a percent sign), percent-encoded, in the path and query only.
+//! 4 subscribe) as a JSON object (`acc` a number) or a form ([`ParamsMode`]); with `GET`
+//! they go to the query string. Requests are built by the HTTP credential provider's
+//! request code ([`crate::provider::http`]), so the URL and header values are templates
+//! as there: `${username}`, `${clientid}`, `${cert_common_name}`,
+//! `${client_attrs.NAME}`, and for a check `${topic}`, `${action}`
+//! (`publish`/`subscribe`/`read`), `${acc}`, with the EMQX v4 forms `%u`, `%c`, `%C`, `%t`,
+//! `%A` (`%%` for a percent sign, a `%XX` escape stays literal). Values are
+//! percent-encoded in the URL (path and query only; they cannot change the host), and a
+//! header value with CR, LF or NUL, or a URL value of `.` or `..`, is never sent (the
+//! check is [`Decision::NoMatch`]). TLS takes the provider's [`TlsConfig`]: system roots or
+//! a CA file, a client certificate for mutual TLS, an SNI override.
 //!
 //! The answer ([`ResponseMode`]):
 //! - `status`: 2xx allow, 4xx deny, anything else no-match;
@@ -14,13 +21,11 @@
 //! - `text`: on 2xx, `ok` (any case) allow, other text deny; 4xx deny; else no-match.
 //!
 //! Timeouts, connection errors and unreadable replies are [`Decision::NoMatch`], never
-//! allow. An optional superuser endpoint is asked once per (client id, username) with
-//! `username` and `client_id`; an allow there allows everything for that client until
-//! [`HttpAuthorizer::forget`]. Allow/deny answers may be cached per (client, topic, access)
-//! for a TTL.
-//!
-//! The request is built here rather than with the HTTP credential provider's request
-//! templates, whose placeholders do not include topics; TLS trusts the system roots.
+//! allow; connection errors, timeouts and 5xx may be retried
+//! ([`HttpAclConfig::retries`]). An optional superuser endpoint is asked once per
+//! (client id, username) with `username` and `client_id`; an allow there allows
+//! everything for that client until [`HttpAuthorizer::forget`]. Allow/deny answers may be
+//! cached per (client, topic, access) for a TTL.
 
 use std::collections::HashMap;
 use std::string::{String, ToString};
@@ -28,11 +33,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::Url;
-
 use super::authorizer::{Access, AsyncAuthorizer, Client, Decision};
-pub use crate::provider::http::{HttpMethod, ParamsMode};
+use crate::provider::http::request::RequestPlan;
+use crate::provider::http::response::{ReadError, describe, read_body};
+use crate::provider::http::template::{AclRequest, Scope};
+use crate::provider::http::{HttpConfig, HttpConfigError, Retry, Retryable};
+pub use crate::provider::http::{HttpMethod, ParamsMode, TlsConfig};
+
+/// Largest answer read.
+const MAX_BODY: usize = 64 * 1024;
 
 /// How the endpoint's answer is read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,10 +67,13 @@ pub struct HttpAclConfig {
     timeout: Duration,
     cache_ttl: Duration,
     cache_capacity: usize,
+    tls: TlsConfig,
+    retry: Retry,
 }
 
 impl HttpAclConfig {
-    /// The ACL endpoint; POST, JSON parameters, JSON answers, 5 s timeout, no cache.
+    /// The ACL endpoint; POST, JSON parameters, JSON answers, 5 s timeout, no cache, no
+    /// retries, system roots.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -73,6 +85,12 @@ impl HttpAclConfig {
             timeout: Duration::from_secs(5),
             cache_ttl: Duration::ZERO,
             cache_capacity: 100_000,
+            tls: TlsConfig::default(),
+            retry: Retry {
+                times: 0,
+                interval: Duration::from_secs(1),
+                backoff: 2.0,
+            },
         }
     }
 
@@ -100,13 +118,14 @@ impl HttpAclConfig {
         self
     }
 
-    /// A fixed header sent with every request.
+    /// A header sent with every request (replacing one of the same name); the value may
+    /// hold placeholders.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Time allowed for a whole request (connect included).
+    /// Time allowed for connecting, and for one whole request.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -118,6 +137,50 @@ impl HttpAclConfig {
         self.cache_ttl = ttl;
         self.cache_capacity = capacity.max(1);
         self
+    }
+
+    /// TLS settings for `https://` URLs (the HTTP credential provider's).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Retries after a connect error, timeout or 5xx (default none): `times` retries, the
+    /// first after `interval`, each next wait `backoff` (1.0 to 100.0) times longer.
+    pub fn retries(mut self, times: u32, interval: Duration, backoff: f64) -> Self {
+        self.retry = Retry {
+            times,
+            interval,
+            backoff,
+        };
+        self
+    }
+
+    /// The provider configuration one endpoint is asked with: `check` adds the topic and
+    /// access parameters.
+    fn http_config(&self, url: &str, check: bool) -> HttpConfig {
+        let mut config = HttpConfig::new(url)
+            .method(self.method)
+            .params_mode(self.params_mode)
+            .connect_timeout(self.timeout)
+            .request_timeout(self.timeout)
+            .tls(self.tls.clone())
+            .param("username", "${username}")
+            .param("client_id", "${clientid}");
+        if check {
+            config = config.param("topic", "${topic}").param("acc", "${acc}");
+        }
+        if !self
+            .headers
+            .iter()
+            .any(|(name, _)| name.trim().eq_ignore_ascii_case("accept"))
+        {
+            config = config.header("accept", "application/json, text/plain");
+        }
+        for (name, value) in &self.headers {
+            config = config.header(name.clone(), value.clone());
+        }
+        config
     }
 }
 
@@ -139,129 +202,46 @@ pub enum HttpAclError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     Client(String),
+    /// Another setting (a header template, TLS files, retries) is invalid.
+    #[error(transparent)]
+    Config(HttpConfigError),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Lit(String),
-    Username,
-    ClientId,
-    Topic,
-    Action,
-    Acc,
-}
-
-#[derive(Clone, Debug)]
-struct UrlTemplate(Vec<Part>);
-
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-impl UrlTemplate {
-    fn parse(url: &str) -> Result<Self, HttpAclError> {
-        let bad = |reason: &str| HttpAclError::Url {
-            url: url.into(),
-            reason: reason.into(),
-        };
-        let mut parts = Vec::new();
-        let mut lit = String::new();
-        let mut rest = url;
-        while let Some(c) = rest.chars().next() {
-            let (part, len) = if let Some(after) = rest.strip_prefix("${") {
-                let end = after.find('}').ok_or_else(|| bad("`${` without `}`"))?;
-                let part = match after.get(..end).unwrap_or_default() {
-                    "username" => Part::Username,
-                    "clientid" => Part::ClientId,
-                    "topic" => Part::Topic,
-                    "action" => Part::Action,
-                    other => return Err(bad(&std::format!("unknown placeholder ${{{other}}}"))),
-                };
-                (Some(part), end + 3)
-            } else if let Some(after) = rest.strip_prefix('%') {
-                match after.chars().next() {
-                    Some('u') => (Some(Part::Username), 2),
-                    Some('c') => (Some(Part::ClientId), 2),
-                    Some('t') => (Some(Part::Topic), 2),
-                    Some('A') => (Some(Part::Acc), 2),
-                    Some('%') => {
-                        lit.push('%');
-                        (None, 2)
-                    }
-                    _ => {
-                        lit.push('%');
-                        (None, 1)
-                    }
+impl HttpAclError {
+    fn from_config(error: HttpConfigError, url: &str) -> Self {
+        match error {
+            HttpConfigError::InvalidUrl { url, reason } => Self::Url { url, reason },
+            HttpConfigError::InvalidTemplate { template, reason } if template == url => Self::Url {
+                url: template,
+                reason,
+            },
+            e @ HttpConfigError::PasswordPlaceholder { .. } if url.contains("password") => {
+                Self::Url {
+                    url: url.to_string(),
+                    reason: e.to_string(),
                 }
-            } else {
-                lit.push(c);
-                (None, c.len_utf8())
-            };
-            if let Some(part) = part {
-                if !lit.is_empty() {
-                    parts.push(Part::Lit(std::mem::take(&mut lit)));
-                }
-                parts.push(part);
             }
-            rest = rest.get(len..).unwrap_or_default();
+            HttpConfigError::InvalidHeader { name, .. } => Self::Header(name),
+            HttpConfigError::Client(reason) => Self::Client(reason),
+            other => Self::Config(other),
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit(lit));
-        }
-        let template = Self(parts);
-        let a = Url::parse(&template.sample("a")).map_err(|e| bad(&e.to_string()))?;
-        let b = Url::parse(&template.sample("b")).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(a.scheme(), "http" | "https") {
-            return Err(bad("scheme must be http or https"));
-        }
-        if a.host_str() != b.host_str() || a.port() != b.port() || a.scheme() != b.scheme() {
-            return Err(bad("placeholders are only allowed in the path and query"));
-        }
-        Ok(template)
-    }
-
-    fn sample(&self, v: &str) -> String {
-        self.0
-            .iter()
-            .map(|p| if let Part::Lit(s) = p { s.as_str() } else { v })
-            .collect()
-    }
-
-    fn render(&self, who: &Client, access: Access, topic: &str) -> String {
-        let mut out = String::new();
-        for p in &self.0 {
-            let value = match p {
-                Part::Lit(s) => {
-                    out.push_str(s);
-                    continue;
-                }
-                Part::Username => who.username.as_deref().unwrap_or_default(),
-                Part::ClientId => &who.client_id,
-                Part::Topic => topic,
-                Part::Action => action_name(access),
-                Part::Acc => acc(access),
-            };
-            out.extend(utf8_percent_encode(value, COMPONENT));
-        }
-        out
     }
 }
 
-fn acc(access: Access) -> &'static str {
-    match access {
-        Access::Read => "1",
-        Access::Publish => "2",
-        Access::Subscribe => "4",
-    }
+/// One endpoint: its request plan and the client that sends it.
+#[derive(Debug)]
+struct Endpoint {
+    http: reqwest::Client,
+    plan: RequestPlan,
 }
 
-fn action_name(access: Access) -> &'static str {
-    match access {
-        Access::Read => "read",
-        Access::Publish => "publish",
-        Access::Subscribe => "subscribe",
+impl Endpoint {
+    fn new(config: &HttpAclConfig, url: &str, check: bool) -> Result<Self, HttpAclError> {
+        let http_config = config.http_config(url, check);
+        let err = |e| HttpAclError::from_config(e, url);
+        let plan = RequestPlan::new_in(&http_config, Scope::Acl).map_err(err)?;
+        let http = crate::provider::http::client(&http_config, &plan).map_err(err)?;
+        Ok(Self { http, plan })
     }
 }
 
@@ -271,9 +251,8 @@ type CacheKey = (String, Option<String>, String, Access);
 /// Tokio runtime.
 #[derive(Debug)]
 pub struct HttpAuthorizer {
-    http: reqwest::Client,
-    url: UrlTemplate,
-    superuser_url: Option<UrlTemplate>,
+    acl: Endpoint,
+    superuser: Option<Endpoint>,
     config: HttpAclConfig,
     superusers: Mutex<HashMap<(String, Option<String>), bool>>,
     cache: Mutex<HashMap<CacheKey, (Decision, Instant)>>,
@@ -282,43 +261,16 @@ pub struct HttpAuthorizer {
 impl HttpAuthorizer {
     /// Checks the configuration and builds the client.
     pub fn new(config: HttpAclConfig) -> Result<Self, HttpAclError> {
-        let url = UrlTemplate::parse(&config.url)?;
-        let superuser_url = config
+        crate::provider::http::check_backoff(config.retry.backoff).map_err(HttpAclError::Config)?;
+        let acl = Endpoint::new(&config, &config.url, true)?;
+        let superuser = config
             .superuser_url
             .as_deref()
-            .map(UrlTemplate::parse)
+            .map(|url| Endpoint::new(&config, url, false))
             .transpose()?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &config.headers {
-            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HttpAclError::Header(name.clone()))?;
-            let v = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| HttpAclError::Header(name.clone()))?;
-            headers.insert(n, v);
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client_err = |e: &dyn core::fmt::Display| HttpAclError::Client(e.to_string());
-        let verifier = rustls_platform_verifier::Verifier::new(Arc::clone(&provider))
-            .map_err(|e| client_err(&e))?;
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| client_err(&e))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .default_headers(headers)
-            .tls_backend_preconfigured(tls)
-            .build()
-            .map_err(|e| client_err(&e))?;
         Ok(Self {
-            http,
-            url,
-            superuser_url,
+            acl,
+            superuser,
             config,
             superusers: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
@@ -340,80 +292,74 @@ impl HttpAuthorizer {
 
     async fn ask(
         &self,
-        url: &UrlTemplate,
+        endpoint: &Endpoint,
         who: &Client,
         access: Access,
         topic: &str,
-        acl: bool,
     ) -> Decision {
-        let mut params: Vec<(&str, &str)> = std::vec![
-            ("username", who.username.as_deref().unwrap_or_default()),
-            ("client_id", who.client_id.as_str()),
-        ];
-        if acl {
-            params.push(("topic", topic));
-            params.push(("acc", acc(access)));
-        }
-        let Ok(mut target) = Url::parse(&url.render(who, access, topic)) else {
-            return Decision::NoMatch;
+        let values = AclRequest {
+            client: who,
+            access,
+            topic,
         };
-        let method = match self.config.method {
-            HttpMethod::Get => reqwest::Method::GET,
-            HttpMethod::Post => reqwest::Method::POST,
-            HttpMethod::Put => reqwest::Method::PUT,
-        };
-        let mut request = if self.config.method == HttpMethod::Get {
-            target.query_pairs_mut().extend_pairs(&params);
-            self.http.request(method, target)
-        } else if self.config.params_mode == ParamsMode::Form {
-            let body = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&params)
-                .finish();
-            self.http
-                .request(method, target)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(body)
-        } else {
-            let mut object: serde_json::Map<String, serde_json::Value> = params
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-                .collect();
-            if acl {
-                object.insert(
-                    "acc".into(),
-                    serde_json::Value::from(acc(access).parse::<u8>().unwrap_or(0)),
-                );
+        let answer = crate::provider::http::with_retries(
+            &self.config.retry,
+            || self.attempt(endpoint, &values),
+            |attempt, reason| {
+                tracing::debug!(client_id = %who.client_id, topic, attempt, %reason, "http acl: retrying");
+            },
+        )
+        .await;
+        match answer {
+            Ok(decision) => decision,
+            Err(reason) => {
+                tracing::warn!(client_id = %who.client_id, topic, %reason, "http acl: no answer");
+                Decision::NoMatch
             }
-            let Ok(body) = serde_json::to_vec(&object) else {
-                return Decision::NoMatch;
-            };
-            self.http
-                .request(method, target)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body)
+        }
+    }
+
+    /// One request; `Ok(NoMatch)` for failures not worth retrying.
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        values: &AclRequest<'_>,
+    ) -> Result<Decision, Retryable> {
+        let request = match endpoint.plan.build(&endpoint.http, values) {
+            Ok(request) => request,
+            Err(reason) => {
+                tracing::warn!(client_id = %values.client.client_id, %reason, "http acl: not sent");
+                return Ok(Decision::NoMatch);
+            }
         };
-        request = request.header(reqwest::header::ACCEPT, "application/json, text/plain");
-        let Ok(response) = request.send().await else {
-            return Decision::NoMatch;
+        let mut response = match endpoint.http.execute(request).await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() || e.is_timeout() => return Err(Retryable(describe(&e))),
+            Err(e) => {
+                tracing::warn!(client_id = %values.client.client_id, reason = %describe(&e), "http acl: request failed");
+                return Ok(Decision::NoMatch);
+            }
         };
-        let status = response.status().as_u16();
-        let body =
-            if (200..300).contains(&status) && self.config.response_mode != ResponseMode::Status {
-                match response.bytes().await {
-                    Ok(b) if b.len() <= 64 * 1024 => b,
-                    _ => return Decision::NoMatch,
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(Retryable(std::format!("status {status}")));
+        }
+        let body = if status.is_success() && self.config.response_mode != ResponseMode::Status {
+            match read_body(&mut response, MAX_BODY).await {
+                Ok(body) => body,
+                Err(ReadError::Transport(e)) if e.is_timeout() => {
+                    return Err(Retryable(describe(&e)));
                 }
-            } else {
-                Default::default()
-            };
-        interpret(self.config.response_mode, status, &body)
+                Err(_) => return Ok(Decision::NoMatch),
+            }
+        } else {
+            Vec::new()
+        };
+        Ok(interpret(self.config.response_mode, status.as_u16(), &body))
     }
 
     async fn is_superuser(&self, who: &Client) -> bool {
-        let Some(url) = &self.superuser_url else {
+        let Some(endpoint) = &self.superuser else {
             return false;
         };
         let key = (who.client_id.clone(), who.username.clone());
@@ -425,7 +371,7 @@ impl HttpAuthorizer {
         {
             return known;
         }
-        let answer = match self.ask(url, who, Access::Publish, "", false).await {
+        let answer = match self.ask(endpoint, who, Access::Publish, "").await {
             Decision::Allow(_) => Some(true),
             Decision::Deny(_) => Some(false),
             Decision::NoMatch => None,
@@ -459,7 +405,7 @@ impl HttpAuthorizer {
                 }
             }
         }
-        let decision = self.ask(&self.url, who, access, topic, true).await;
+        let decision = self.ask(&self.acl, who, access, topic).await;
         if !ttl.is_zero() && decision != Decision::NoMatch {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             if cache.len() >= self.config.cache_capacity {

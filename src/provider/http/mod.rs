@@ -40,10 +40,10 @@
 
 mod acl;
 mod config;
-mod request;
-mod response;
-mod template;
-mod tls;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod template;
+pub(crate) mod tls;
 
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOOKUP_DEADLINE, DEFAULT_MAX_BODY_SIZE, DEFAULT_POOL_SIZE,
@@ -92,7 +92,88 @@ impl fmt::Debug for HttpProvider {
 }
 
 /// An attempt that may be retried (connect error, timeout, 5xx).
-struct Retryable(String);
+pub(crate) struct Retryable(pub(crate) String);
+
+/// How failed attempts are retried (EMQX v4 `retry_times`, `retry_interval`,
+/// `retry_backoff`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retry {
+    pub(crate) times: u32,
+    pub(crate) interval: Duration,
+    pub(crate) backoff: f64,
+}
+
+/// Runs `attempt` until it succeeds or has been retried `retry.times` times; the last
+/// reason when all failed. `on_retry` sees the retry number and the previous failure.
+pub(crate) async fn with_retries<T, F, Fut>(
+    retry: &Retry,
+    mut attempt: F,
+    on_retry: impl Fn(u32, &str),
+) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Retryable>>,
+{
+    let mut delay = retry.interval;
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Retryable(reason)) if retries < retry.times => {
+                retries += 1;
+                on_retry(retries, &reason);
+                tokio::time::sleep(delay).await;
+                delay = delay.mul_f64(retry.backoff);
+            }
+            Err(Retryable(reason)) => return Err(reason),
+        }
+    }
+}
+
+/// Checks a retry back-off factor (1.0 to 100.0).
+pub(crate) fn check_backoff(backoff: f64) -> Result<(), HttpConfigError> {
+    if !backoff.is_finite() || !(1.0..=100.0).contains(&backoff) {
+        return Err(HttpConfigError::setting(
+            "retry_backoff",
+            "must be between 1.0 and 100.0",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the client for `plan` from `config`'s timeouts, pool, HTTP version and TLS
+/// settings (CA file or system roots, client certificate, SNI and its override). No
+/// redirects, no proxy.
+pub(crate) fn client(
+    config: &HttpConfig,
+    plan: &RequestPlan,
+) -> Result<reqwest::Client, HttpConfigError> {
+    if let Some(name) = &config.tls.server_name {
+        tls::check_server_name(name)?;
+    }
+    let tls = tls::client_config(&config.tls, config.http_version)?;
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .pool_max_idle_per_host(config.pool_size)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .tls_backend_preconfigured(tls);
+    builder = match config.http_version {
+        HttpVersion::Auto => builder,
+        HttpVersion::Http1 => builder.http1_only(),
+        HttpVersion::Http2 => builder.http2_prior_knowledge(),
+    };
+    if let Some((host, name)) = plan.host_override() {
+        builder = builder.dns_resolver(resolve::Override {
+            name: name.to_string(),
+            host: host.to_string(),
+        });
+    }
+    builder
+        .build()
+        .map_err(|e| HttpConfigError::Client(describe(&e)))
+}
 
 impl HttpProvider {
     /// Checks `config` and builds the client: every bad URL, template, header, TLS file
@@ -100,31 +181,7 @@ impl HttpProvider {
     pub fn new(config: HttpConfig) -> Result<Self, HttpConfigError> {
         check_settings(&config)?;
         let plan = RequestPlan::new(&config)?;
-        if let Some(name) = &config.tls.server_name {
-            tls::check_server_name(name)?;
-        }
-        let tls = tls::client_config(&config.tls, config.http_version)?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_max_idle_per_host(config.pool_size)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .tls_backend_preconfigured(tls);
-        builder = match config.http_version {
-            HttpVersion::Auto => builder,
-            HttpVersion::Http1 => builder.http1_only(),
-            HttpVersion::Http2 => builder.http2_prior_knowledge(),
-        };
-        if let Some((host, name)) = plan.host_override() {
-            builder = builder.dns_resolver(resolve::Override {
-                name: name.to_string(),
-                host: host.to_string(),
-            });
-        }
-        let client = builder
-            .build()
-            .map_err(|e| HttpConfigError::Client(describe(&e)))?;
+        let client = client(&config, &plan)?;
         Ok(Self {
             client,
             plan,
@@ -141,20 +198,20 @@ impl HttpProvider {
     }
 
     async fn lookup_with_retries(&self, request: &LookupRequest<'_>) -> Lookup {
-        let mut delay = self.retry_interval;
-        let mut attempt = 0;
-        loop {
-            match self.attempt(request).await {
-                Ok(lookup) => return lookup,
-                Err(Retryable(reason)) if attempt < self.retry_times => {
-                    attempt += 1;
-                    tracing::debug!(username = request.username, attempt, %reason, "http provider: retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = delay.mul_f64(self.retry_backoff);
-                }
-                Err(Retryable(reason)) => return Lookup::Ignore(IgnoreReason(reason)),
-            }
-        }
+        let retry = Retry {
+            times: self.retry_times,
+            interval: self.retry_interval,
+            backoff: self.retry_backoff,
+        };
+        with_retries(
+            &retry,
+            || self.attempt(request),
+            |attempt, reason| {
+                tracing::debug!(username = request.username, attempt, %reason, "http provider: retrying");
+            },
+        )
+        .await
+        .unwrap_or_else(|reason| Lookup::Ignore(IgnoreReason(reason)))
     }
 
     async fn attempt(&self, request: &LookupRequest<'_>) -> Result<Lookup, Retryable> {
@@ -257,12 +314,7 @@ fn check_settings(config: &HttpConfig) -> Result<(), HttpConfigError> {
     if config.max_body_size == 0 {
         return Err(bad("max_body_size", "must be positive"));
     }
-    if !config.retry_backoff.is_finite()
-        || config.retry_backoff < 1.0
-        || config.retry_backoff > 100.0
-    {
-        return Err(bad("retry_backoff", "must be between 1.0 and 100.0"));
-    }
+    check_backoff(config.retry_backoff)?;
     if let Some(status) = config
         .not_found_status
         .iter()

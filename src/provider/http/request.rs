@@ -1,5 +1,6 @@
-//! Building the lookup request from the templates: URL, headers and body, each with
-//! the encoding its place needs.
+//! Building the request from the templates: URL, headers and body, each with the
+//! encoding its place needs. Used by the credential provider (lookups) and the HTTP ACL
+//! authorizer (topic checks), each with its own template [`Scope`].
 
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -8,8 +9,7 @@ use reqwest::Url;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::config::{HttpConfig, HttpConfigError, HttpMethod, ParamsMode};
-use super::template::{self, Template};
-use crate::provider::LookupRequest;
+use super::template::{self, Scope, Template, Values};
 
 /// How body parameters travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +35,14 @@ pub(crate) struct RequestPlan {
 }
 
 impl RequestPlan {
+    /// The plan of a credential lookup.
     pub(crate) fn new(config: &HttpConfig) -> Result<Self, HttpConfigError> {
-        let url = parse_url(&config.url)?;
+        Self::new_in(config, Scope::Lookup)
+    }
+
+    /// The plan of a request whose templates are parsed for `scope`.
+    pub(crate) fn new_in(config: &HttpConfig, scope: Scope) -> Result<Self, HttpConfigError> {
+        let url = parse_url(&config.url, scope)?;
         let mut fixed_headers = HeaderMap::new();
         let defaults = [
             (header::ACCEPT, "application/json"),
@@ -60,7 +66,7 @@ impl RequestPlan {
             };
             let header_name = HeaderName::from_bytes(name.trim().as_bytes())
                 .map_err(|e| invalid(e.to_string()))?;
-            let template = Template::parse(value)?;
+            let template = Template::parse_in(value, scope)?;
             if template.is_fixed() {
                 let value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
                 fixed_headers.insert(header_name, value);
@@ -95,7 +101,7 @@ impl RequestPlan {
         let body = config
             .body
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Template::parse(v)?)))
+            .map(|(k, v)| Ok((k.clone(), Template::parse_in(v, scope)?)))
             .collect::<Result<Vec<_>, HttpConfigError>>()?;
         let host_override = match &config.tls.server_name {
             Some(name) if config.url.starts_with("https") => {
@@ -143,10 +149,10 @@ impl RequestPlan {
     }
 
     /// Builds the request, or says why it must not be sent.
-    pub(crate) fn build(
+    pub(crate) fn build<V: Values + ?Sized>(
         &self,
         client: &reqwest::Client,
-        request: &LookupRequest<'_>,
+        request: &V,
     ) -> Result<reqwest::Request, String> {
         if self.url.has_dot_segment_value(request) {
             return Err(
@@ -163,13 +169,14 @@ impl RequestPlan {
             url.set_host(Some(name))
                 .map_err(|e| std::format!("tls server_name {name:?}: {e}"))?;
         }
-        let body: Vec<(&str, String)> = self
+        let body: Vec<(&str, String, bool)> = self
             .body
             .iter()
-            .map(|(k, t)| (k.as_str(), t.render(request, template::raw)))
+            .map(|(k, t)| (k.as_str(), t.render(request, template::raw), t.is_acc()))
             .collect();
         if self.encoding == BodyEncoding::Query && !body.is_empty() {
-            url.query_pairs_mut().extend_pairs(&body);
+            url.query_pairs_mut()
+                .extend_pairs(body.iter().map(|(k, v, _)| (k, v)));
         }
         let mut builder = client
             .request(self.method.clone(), url)
@@ -177,9 +184,16 @@ impl RequestPlan {
         match self.encoding {
             BodyEncoding::Query => {}
             BodyEncoding::Json => {
+                // The access code alone is a number, as EMQX v4 and amqtt send it.
                 let object: serde_json::Map<String, serde_json::Value> = body
                     .into_iter()
-                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .map(|(k, v, acc)| {
+                        let value = match v.parse::<u8>() {
+                            Ok(n) if acc => serde_json::Value::from(n),
+                            _ => serde_json::Value::String(v),
+                        };
+                        (k.to_string(), value)
+                    })
                     .collect();
                 let bytes =
                     serde_json::to_vec(&object).map_err(|e| std::format!("json body: {e}"))?;
@@ -188,7 +202,7 @@ impl RequestPlan {
             BodyEncoding::Form => {
                 builder = builder.body(
                     form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(&body)
+                        .extend_pairs(body.iter().map(|(k, v, _)| (k, v)))
                         .finish(),
                 );
             }
@@ -211,12 +225,12 @@ impl RequestPlan {
     }
 }
 
-fn parse_url(source: &str) -> Result<Template, HttpConfigError> {
+fn parse_url(source: &str, scope: Scope) -> Result<Template, HttpConfigError> {
     let invalid = |reason: &str| HttpConfigError::InvalidUrl {
         url: source.to_string(),
         reason: reason.to_string(),
     };
-    let template = Template::parse(source)?;
+    let template = Template::parse_in(source, scope)?;
     let url = Url::parse(&template.render_sample("x")).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("scheme must be http or https"));

@@ -1,11 +1,26 @@
 //! Placeholder templates: `${name}` (EMQX 5) and `%x` (EMQX v4, amqtt), parsed once
-//! at construction and rendered per lookup with a context-specific encoder.
+//! at construction and rendered per request with a context-specific encoder.
+//!
+//! The same engine serves the credential provider (values from a [`LookupRequest`]) and
+//! the HTTP ACL authorizer ([`crate::acl::http`], values from an [`AclRequest`]); a
+//! template is parsed for one [`Scope`], and a placeholder the scope cannot fill is an
+//! unknown placeholder there (`${topic}` for the provider, `${peerhost}` for the ACL).
 
 use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::config::HttpConfigError;
+use crate::acl::{Access, Client};
 use crate::provider::LookupRequest;
+
+/// Which request a template is rendered for, hence which placeholders it may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A credential lookup ([`LookupRequest`]).
+    Lookup,
+    /// A topic authorization check ([`AclRequest`]).
+    Acl,
+}
 
 /// A value taken from the lookup request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +35,87 @@ pub(crate) enum Var {
     CertCommonName,
     CertSubject,
     ClientAttr(String),
+    /// The topic of an ACL check.
+    Topic,
+    /// `publish`, `subscribe` or `read`.
+    Action,
+    /// EMQX v4 / amqtt access code: `1` read, `2` publish, `4` subscribe.
+    Acc,
+}
+
+impl Var {
+    /// Whether a request of `scope` can fill this placeholder.
+    fn available_in(&self, scope: Scope) -> bool {
+        match self {
+            Self::Username | Self::ClientId | Self::CertCommonName | Self::ClientAttr(_) => true,
+            Self::PeerHost
+            | Self::PeerPort
+            | Self::Protocol
+            | Self::Listener
+            | Self::Mechanism
+            | Self::CertSubject => scope == Scope::Lookup,
+            Self::Topic | Self::Action | Self::Acc => scope == Scope::Acl,
+        }
+    }
+}
+
+/// Where placeholder values come from.
+pub(crate) trait Values {
+    /// Hands the value of `var` to `emit` (empty when the request has none).
+    fn value(&self, var: &Var, emit: &mut dyn FnMut(&str));
+}
+
+/// The values of one ACL check.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AclRequest<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) access: Access,
+    pub(crate) topic: &'a str,
+}
+
+/// The EMQX v4 / amqtt access code of `access`.
+pub(crate) fn acc(access: Access) -> &'static str {
+    match access {
+        Access::Read => "1",
+        Access::Publish => "2",
+        Access::Subscribe => "4",
+    }
+}
+
+fn action_name(access: Access) -> &'static str {
+    match access {
+        Access::Read => "read",
+        Access::Publish => "publish",
+        Access::Subscribe => "subscribe",
+    }
+}
+
+impl Values for AclRequest<'_> {
+    fn value(&self, var: &Var, emit: &mut dyn FnMut(&str)) {
+        let client = self.client;
+        match var {
+            Var::Username => emit(client.username.as_deref().unwrap_or_default()),
+            Var::ClientId => emit(&client.client_id),
+            Var::CertCommonName => emit(client.cert_common_name.as_deref().unwrap_or_default()),
+            Var::ClientAttr(name) => emit(
+                client
+                    .client_attrs
+                    .get(name)
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            ),
+            Var::Topic => emit(self.topic),
+            Var::Action => emit(action_name(self.access)),
+            Var::Acc => emit(acc(self.access)),
+            // Not parsed in the ACL scope.
+            Var::PeerHost
+            | Var::PeerPort
+            | Var::Protocol
+            | Var::Listener
+            | Var::Mechanism
+            | Var::CertSubject => emit(""),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +131,15 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Parses `source`; unknown placeholders and the password are errors.
+    /// Parses `source` for a credential lookup; unknown placeholders and the password are
+    /// errors.
+    #[cfg(test)]
     pub(crate) fn parse(source: &str) -> Result<Self, HttpConfigError> {
+        Self::parse_in(source, Scope::Lookup)
+    }
+
+    /// Parses `source` for `scope`: placeholders that scope cannot fill are unknown.
+    pub(crate) fn parse_in(source: &str, scope: Scope) -> Result<Self, HttpConfigError> {
         let invalid = |reason: &str| HttpConfigError::InvalidTemplate {
             template: source.to_string(),
             reason: reason.to_string(),
@@ -57,7 +160,7 @@ impl Template {
                 rest = after.get(end + 1..).unwrap_or_default();
                 Some(match name.trim() {
                     "password" => return Err(password("${password}")),
-                    other => named(other).ok_or_else(|| {
+                    other => named(other, scope).ok_or_else(|| {
                         invalid(&std::format!("unknown placeholder ${{{other}}}"))
                     })?,
                 })
@@ -72,7 +175,7 @@ impl Template {
                         rest = after.get(1..).unwrap_or_default();
                         continue;
                     }
-                    Some(letter) if !starts_escape => match legacy(letter) {
+                    Some(letter) if !starts_escape => match legacy(letter, scope) {
                         Some(var) => {
                             rest = after.get(1..).unwrap_or_default();
                             Some(var)
@@ -111,17 +214,23 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
     }
 
+    /// Whether the template is exactly the access code (`${acc}` or `%A`), which a JSON
+    /// body sends as a number.
+    pub(crate) fn is_acc(&self) -> bool {
+        matches!(self.parts.as_slice(), [Part::Var(Var::Acc)])
+    }
+
     /// Renders: literals as written, values through `encode`.
-    pub(crate) fn render(
+    pub(crate) fn render<V: Values + ?Sized>(
         &self,
-        request: &LookupRequest<'_>,
+        request: &V,
         encode: impl Fn(&str, &mut String),
     ) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Var(var) => value(var, request, |v| encode(v, &mut out)),
+                Part::Var(var) => request.value(var, &mut |v| encode(v, &mut out)),
             }
         }
         out
@@ -129,11 +238,11 @@ impl Template {
 
     /// Whether a value would be `.` or `..`: URL parsers resolve those as dot segments
     /// (even percent-encoded), so in a path they would change which resource is asked.
-    pub(crate) fn has_dot_segment_value(&self, request: &LookupRequest<'_>) -> bool {
+    pub(crate) fn has_dot_segment_value<V: Values + ?Sized>(&self, request: &V) -> bool {
         self.parts.iter().any(|part| match part {
             Part::Var(var) => {
                 let mut dot = false;
-                value(var, request, |v| dot = v == "." || v == "..");
+                request.value(var, &mut |v| dot = v == "." || v == "..");
                 dot
             }
             Part::Literal(_) => false,
@@ -153,8 +262,8 @@ impl Template {
     }
 }
 
-fn named(name: &str) -> Option<Var> {
-    Some(match name {
+fn named(name: &str, scope: Scope) -> Option<Var> {
+    let var = match name {
         "username" => Var::Username,
         "clientid" => Var::ClientId,
         "peerhost" => Var::PeerHost,
@@ -164,6 +273,9 @@ fn named(name: &str) -> Option<Var> {
         "mechanism" => Var::Mechanism,
         "cert_common_name" => Var::CertCommonName,
         "cert_subject" => Var::CertSubject,
+        "topic" => Var::Topic,
+        "action" => Var::Action,
+        "acc" => Var::Acc,
         other => {
             let attr = other.strip_prefix("client_attrs.")?;
             if attr.is_empty() {
@@ -171,11 +283,12 @@ fn named(name: &str) -> Option<Var> {
             }
             Var::ClientAttr(attr.to_string())
         }
-    })
+    };
+    var.available_in(scope).then_some(var)
 }
 
-fn legacy(letter: char) -> Option<Var> {
-    Some(match letter {
+fn legacy(letter: char, scope: Scope) -> Option<Var> {
+    let var = match letter {
         'u' => Var::Username,
         'c' => Var::ClientId,
         'a' => Var::PeerHost,
@@ -183,11 +296,20 @@ fn legacy(letter: char) -> Option<Var> {
         'r' => Var::Protocol,
         'C' => Var::CertCommonName,
         'd' => Var::CertSubject,
+        't' => Var::Topic,
+        'A' => Var::Acc,
         _ => return None,
-    })
+    };
+    var.available_in(scope).then_some(var)
 }
 
-fn value(var: &Var, request: &LookupRequest<'_>, emit: impl FnOnce(&str)) {
+impl Values for LookupRequest<'_> {
+    fn value(&self, var: &Var, emit: &mut dyn FnMut(&str)) {
+        lookup_value(var, self, emit);
+    }
+}
+
+fn lookup_value(var: &Var, request: &LookupRequest<'_>, emit: &mut dyn FnMut(&str)) {
     let connection = request.connection;
     match var {
         Var::Username => emit(request.username),
@@ -216,6 +338,8 @@ fn value(var: &Var, request: &LookupRequest<'_>, emit: impl FnOnce(&str)) {
                 .map(String::as_str)
                 .unwrap_or_default(),
         ),
+        // Not parsed in the lookup scope.
+        Var::Topic | Var::Action | Var::Acc => emit(""),
     }
 }
 
@@ -295,5 +419,65 @@ mod tests {
             Template::parse("%P"),
             Err(HttpConfigError::PasswordPlaceholder { .. })
         ));
+    }
+
+    #[test]
+    fn acl_placeholders_only_in_the_acl_scope() {
+        for lookup_only_not in ["${topic}", "${action}", "${acc}", "%t", "%A"] {
+            assert!(
+                matches!(
+                    Template::parse(lookup_only_not),
+                    Err(HttpConfigError::InvalidTemplate { .. })
+                ),
+                "{lookup_only_not}"
+            );
+            assert!(Template::parse_in(lookup_only_not, Scope::Acl).is_ok());
+        }
+        for acl_cannot_fill in ["${peerhost}", "${mechanism}", "%a", "%p", "%r", "%d"] {
+            assert!(
+                Template::parse_in(acl_cannot_fill, Scope::Acl).is_err(),
+                "{acl_cannot_fill}"
+            );
+            assert!(Template::parse(acl_cannot_fill).is_ok());
+        }
+        assert!(matches!(
+            Template::parse_in("${password}", Scope::Acl),
+            Err(HttpConfigError::PasswordPlaceholder { .. })
+        ));
+    }
+
+    #[test]
+    fn acl_values_render() {
+        let mut client = Client::new("a&b", "c/1");
+        client.cert_common_name = Some("cn".into());
+        client.client_attrs.insert("tenant".into(), "t1".into());
+        let request = AclRequest {
+            client: &client,
+            access: Access::Subscribe,
+            topic: "s/+/#",
+        };
+        let template = Template::parse_in(
+            "/${username}/%c/${topic}/%t/${action}/${acc}/%A/%C/${client_attrs.tenant}/%%",
+            Scope::Acl,
+        )
+        .unwrap();
+        assert_eq!(
+            template.render(&request, url_component),
+            "/a%26b/c%2F1/s%2F%2B%2F%23/s%2F%2B%2F%23/subscribe/4/4/cn/t1/%"
+        );
+        assert!(Template::parse_in("%A", Scope::Acl).unwrap().is_acc());
+        assert!(!Template::parse_in("x%A", Scope::Acl).unwrap().is_acc());
+        let anonymous = Client::anonymous("c");
+        let request = AclRequest {
+            client: &anonymous,
+            access: Access::Read,
+            topic: "t",
+        };
+        assert_eq!(
+            Template::parse_in("[%u]${action}=${acc}", Scope::Acl)
+                .unwrap()
+                .render(&request, raw),
+            "[]read=1"
+        );
     }
 }
