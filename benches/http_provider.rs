@@ -88,7 +88,25 @@ fn setup() -> Setup {
         .http_version(HttpVersion::Http1)
         .pool_size(CONCURRENCY);
     let provider = Arc::new(runtime.block_on(async { HttpProvider::new(config).unwrap() }));
+    // The bare client is configured like the provider's (same timeouts, same default
+    // headers), so the ratio measures what the provider adds: templates, the response
+    // parser and record validation, not HTTP features every production client needs.
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in [
+        ("accept", "application/json"),
+        ("cache-control", "no-cache"),
+        ("connection", "keep-alive"),
+        (
+            "user-agent",
+            concat!("mqtt-scram/", env!("CARGO_PKG_VERSION")),
+        ),
+    ] {
+        headers.insert(name, reqwest::header::HeaderValue::from_static(value));
+    }
     let bare = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(5))
         .http1_only()
         .pool_max_idle_per_host(CONCURRENCY)
         .no_proxy()
