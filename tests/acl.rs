@@ -813,6 +813,9 @@ fn client_from_identity() {
 // ---- HTTP ACL endpoint against a real local server ----
 
 #[cfg(feature = "http")]
+#[path = "fixtures/test_pki.rs"]
+mod test_pki;
+
 mod http {
     use std::collections::HashMap;
     use std::sync::atomic::AtomicUsize;
@@ -1034,54 +1037,9 @@ mod http {
     /// to `ca.pem`, with a client certificate `client.pem`/`client.key` from the same CA);
     /// the server requires a client certificate when `mtls`.
     async fn serve_tls(mtls: bool) -> (String, Arc<Seen>, std::path::PathBuf) {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mqtt-scram-http-acl-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let server_key = KeyPair::generate().unwrap();
-        let server_cert = CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-        let client_key = KeyPair::generate().unwrap();
-        let client_cert = CertificateParams::new(vec!["client".to_string()])
-            .unwrap()
-            .signed_by(&client_key, &ca)
-            .unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.join("client.pem"), client_cert.pem()).unwrap();
-        std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap();
-        let builder = if mtls {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(ca.der().clone()).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .build()
-            .unwrap();
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
-        };
-        let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
-        let mut config = builder
-            .with_single_cert(vec![server_cert.der().clone()], key)
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let pki = super::test_pki::pki(&["localhost"], mtls);
+        let dir = pki.dir;
+        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config);
 
         let seen = Arc::new(Seen::default());
         let router = Router::new().fallback(handle).with_state(Arc::clone(&seen));
