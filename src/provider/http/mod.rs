@@ -38,7 +38,6 @@
 //! # }
 //! ```
 
-mod acl;
 mod config;
 pub(crate) mod request;
 pub(crate) mod response;

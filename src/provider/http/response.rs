@@ -7,7 +7,6 @@ use std::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use super::acl::parse_rules;
 use crate::credentials::StoredCredentials;
 use crate::mechanism::HashAlgorithm;
 use crate::provider::{IgnoreReason, Lookup, UserRecord};
@@ -165,7 +164,8 @@ fn parse_record(
         record.expire_at = Some(expire_at);
     }
     if let Some(acl) = fields.get("acl").filter(|v| !v.is_null()) {
-        record.acl = parse_rules(acl)?;
+        // The crate's validating parser: an invalid rule rejects the whole record.
+        record.acl = crate::acl::parse_rules(acl).map_err(|e| e.to_string())?;
     }
     Ok(Lookup::Found(record))
 }
@@ -301,5 +301,48 @@ mod tests {
             NOW,
         );
         assert!(matches!(lookup, Lookup::Found(r) if r.is_superuser));
+    }
+}
+
+#[cfg(test)]
+mod acl_tests {
+
+    use crate::acl::Action;
+    use crate::acl::parse_rules;
+    use serde_json::json;
+
+    #[test]
+    fn emqx_rule_forms() {
+        let rules = parse_rules(&json!([
+            {"permission": "allow", "action": "pub", "topic": "t/1", "qos": [1, 0], "retain": "all"},
+            {"permission": "deny", "action": "all", "topics": ["a/#", "eq b/+"], "qos": "0,2", "retain": false},
+            {"permission": "allow", "action": "subscribe", "topic": "x", "qos": 1}
+        ]))
+        .unwrap();
+        assert_eq!(rules[0].action, Action::Publish);
+        let mut qos = rules[0].qos.clone().unwrap();
+        qos.sort_unstable();
+        assert_eq!(qos, [0, 1]);
+        assert_eq!(rules[0].retain, None);
+        assert_eq!(rules[1].topics, ["a/#", "eq b/+"]);
+        assert_eq!(rules[1].qos, Some(std::vec![0, 2]));
+        assert_eq!(rules[1].retain, Some(false));
+        assert_eq!(rules[2].qos, Some(std::vec![1]));
+    }
+
+    #[test]
+    fn invalid_rules_are_errors() {
+        for bad in [
+            json!([{"permission": "maybe", "action": "all", "topic": "t"}]),
+            json!([{"permission": "allow", "action": "read", "topic": "t"}]),
+            json!([{"permission": "allow", "action": "all"}]),
+            json!([{"permission": "allow", "action": "all", "topic": "t", "qos": 3}]),
+            json!([{"permission": "allow", "action": "all", "topic": "t", "retain": "sometimes"}]),
+            json!({"permission": "allow"}),
+            json!([{"permission": "allow", "action": "all", "topic": "a/#/b"}]),
+            json!([{"permission": "allow", "action": "all", "topic": "${nope}/x"}]),
+        ] {
+            assert!(parse_rules(&bad).is_err(), "{bad}");
+        }
     }
 }
