@@ -25,7 +25,7 @@ use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::server::{NeedCredentials, ServerChallenge};
 use mqtt_scram::{
     ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ReasonCode, ScramServer, ServerConfig,
-    StartPacket, StoredCredentials,
+    StartPacket, StoredCredentials, Timestamp,
 };
 
 const USER: &str = "user";
@@ -34,7 +34,7 @@ const SALT: &[u8] = &[
     0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81,
 ];
 const ITERATIONS: u32 = 4096;
-const NOW: Duration = Duration::from_secs(1);
+const NOW: Timestamp = Timestamp::new(Duration::from_secs(1), 1_700_000_000);
 
 /// Deterministic byte source (a counter), for replaying one exchange; never use it for real.
 struct Replay(u64);
@@ -69,17 +69,17 @@ struct Ours {
     mechanism: Mechanism,
     client_first: Vec<u8>,
     client_final: Vec<u8>,
-    record: Option<UserRecord>,
+    record: Option<Arc<UserRecord>>,
 }
 
 impl Ours {
     /// `password` is what the client types; the server stores "pencil" for "user".
     fn prepare(mechanism: Mechanism, username: &str, password: &str) -> Self {
-        let server = ScramServer::new(ServerConfig::new([7; 32]));
+        let server = ScramServer::new(ServerConfig::new([7; 32])).unwrap();
         let connection = Arc::new(ConnectionInfo::new("bench-client"));
         let stored = StoredCredentials::derive(mechanism.hash(), PASSWORD, SALT, ITERATIONS).ok();
         let record = if username == USER {
-            stored.map(UserRecord::new)
+            stored.map(|c| Arc::new(UserRecord::new(c)))
         } else {
             None
         };
@@ -123,7 +123,7 @@ impl Ours {
 
     fn lookup(&self) -> Lookup {
         match &self.record {
-            Some(record) => Lookup::Found(record.clone()),
+            Some(record) => Lookup::Found(Arc::clone(record)),
             None => Lookup::NotFound,
         }
     }

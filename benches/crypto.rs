@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use hmac::{KeyInit, Mac};
 use mqtt_scram::HashAlgorithm;
-use mqtt_scram::crypto::{self, HmacKey};
+use mqtt_scram::internal::crypto::{self, HmacKey};
 use sha2::block_api::{compress256, compress512};
 use sha2::{Sha256, Sha512};
 

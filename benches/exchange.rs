@@ -98,7 +98,8 @@ fn fixture(mechanism: Mechanism) -> Fixture {
             .expect("derive");
     let mut f = Fixture {
         mechanism,
-        server: ScramServer::new(ServerConfig::new([7; 32]).mock_iterations(ITERATIONS)),
+        server: ScramServer::new(ServerConfig::new([7; 32]).mock_iterations(ITERATIONS))
+            .expect("config"),
         connection: Arc::new(ConnectionInfo::new("bench")),
         credentials,
         wrong_credentials,

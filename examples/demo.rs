@@ -6,13 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
 use mqtt_scram::{
-    ConnectionInfo, HashAlgorithm, Identity, Mechanism, Outcome, Reply, ScramServer, ServerConfig,
-    StartPacket, StoredCredentials,
+    Clock, ConnectionInfo, HashAlgorithm, Identity, Mechanism, Outcome, Reply, ScramServer,
+    ServerConfig, StartPacket, StoredCredentials, SystemClock,
 };
 
 fn show(direction: &str, packet: &str, data: Option<&[u8]>) {
@@ -36,7 +35,7 @@ fn exchange(
     password: &str,
     current: Option<(client::Authenticated, &Identity)>,
 ) -> Option<(client::Authenticated, Identity)> {
-    let epoch = Instant::now();
+    let clock = SystemClock::new();
     let mut rng = rand::rng();
     let mechanism = Mechanism::ScramSha256;
     let (state, first, start) = match current {
@@ -64,7 +63,7 @@ fn exchange(
             current,
         },
     };
-    let pending = match server.start(conn, packet, epoch.elapsed()) {
+    let pending = match server.start(conn, packet, clock.now()) {
         Ok(p) => p,
         Err(r) => {
             show("server →", &reply_name(&r.reply), r.reply.data.as_deref());
@@ -78,7 +77,7 @@ fn exchange(
         .on_server_first(auth.data.as_deref().unwrap())
         .unwrap();
     show("client →", "AUTH 0x18 Continue auth.", Some(&last));
-    match challenge.finish(0x18, mechanism.name(), Some(&last), epoch.elapsed()) {
+    match challenge.finish(0x18, mechanism.name(), Some(&last), clock.now()) {
         Outcome::Accepted { reply, identity } => {
             show("server →", &reply_name(&reply), reply.data.as_deref());
             let authenticated = state
@@ -98,12 +97,12 @@ fn exchange(
     }
 }
 
-fn main() -> Result<(), mqtt_scram::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = MemoryProvider::new();
     let creds =
         StoredCredentials::generate(HashAlgorithm::Sha256, "pencil", 4096, &mut rand::rng())?;
     store.insert("alice", UserRecord::new(creds));
-    let server = ScramServer::new(ServerConfig::new(rand::random()));
+    let server = ScramServer::new(ServerConfig::new(rand::random()))?;
     let conn = Arc::new(ConnectionInfo::new("demo-client"));
 
     println!("# alice connects");

@@ -82,6 +82,7 @@ impl fmt::Debug for ChannelBinding {
 ///
 /// Every field is optional information except what the broker chooses to fill.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionInfo {
     /// MQTT client identifier from CONNECT.
     pub client_id: String,
@@ -91,6 +92,8 @@ pub struct ConnectionInfo {
     pub peer: Option<SocketAddr>,
     /// Listener name (e.g. `tcp:default`).
     pub listener: String,
+    /// Local port of the listener the client connected to (EMQX v4 `%p`).
+    pub listener_port: Option<u16>,
     /// Protocol name (e.g. `mqtt`).
     pub protocol: String,
     /// TLS client certificate common name.
@@ -122,6 +125,36 @@ impl ConnectionInfo {
     /// Sets the listener name.
     pub fn with_listener(mut self, listener: impl Into<String>) -> Self {
         self.listener = listener.into();
+        self
+    }
+
+    /// Sets the listener's local port.
+    pub fn with_listener_port(mut self, port: u16) -> Self {
+        self.listener_port = Some(port);
+        self
+    }
+
+    /// Sets the protocol name (default `mqtt`).
+    pub fn with_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = protocol.into();
+        self
+    }
+
+    /// Sets the TLS client certificate's common name.
+    pub fn with_cert_common_name(mut self, name: impl Into<String>) -> Self {
+        self.cert_common_name = Some(name.into());
+        self
+    }
+
+    /// Sets the TLS client certificate's subject.
+    pub fn with_cert_subject(mut self, subject: impl Into<String>) -> Self {
+        self.cert_subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the client attributes known before authentication.
+    pub fn with_client_attrs(mut self, attrs: BTreeMap<String, String>) -> Self {
+        self.client_attrs = attrs;
         self
     }
 

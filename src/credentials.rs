@@ -10,10 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand_core::CryptoRng;
 
-use crate::crypto::{self, Key};
-use crate::error::Error;
+use crate::crypto;
+pub use crate::crypto::Key;
 use crate::mechanism::HashAlgorithm;
-use crate::saslprep::{Mode, saslprep};
+use crate::saslprep::{Mode, SaslprepError, saslprep};
 
 /// Iteration count used when none is given (RFC 7677 §4 minimum for SCRAM-SHA-256).
 pub const DEFAULT_ITERATIONS: u32 = 4096;
@@ -60,6 +60,9 @@ pub enum CredentialsError {
         "not a SCRAM verifier of the form SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>: {0}"
     )]
     MalformedVerifier(&'static str),
+    /// The password failed SASLprep (RFC 4013), e.g. it holds a control character.
+    #[error("password failed SASLprep: {0}")]
+    Password(SaslprepError),
 }
 
 /// What a server stores for one user and one hash: salt, iteration count,
@@ -139,17 +142,14 @@ impl StoredCredentials {
         password: &str,
         salt: &[u8],
         iterations: u32,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, CredentialsError> {
         if salt.is_empty() {
-            return Err(CredentialsError::EmptySalt.into());
+            return Err(CredentialsError::EmptySalt);
         }
         if iterations == 0 {
-            return Err(CredentialsError::InvalidIterations.into());
+            return Err(CredentialsError::InvalidIterations);
         }
-        let prepared = saslprep(password, Mode::Stored).map_err(|source| Error::Saslprep {
-            what: "password",
-            source,
-        })?;
+        let prepared = saslprep(password, Mode::Stored).map_err(CredentialsError::Password)?;
         let salted = crypto::hi(hash, prepared.as_bytes(), salt, iterations);
         if let alloc::borrow::Cow::Owned(mut s) = prepared {
             zeroize::Zeroize::zeroize(&mut s);
@@ -163,7 +163,7 @@ impl StoredCredentials {
         password: &str,
         iterations: u32,
         rng: &mut R,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, CredentialsError> {
         let mut salt = [0u8; DEFAULT_SALT_LEN];
         rng.fill_bytes(&mut salt);
         Self::derive(hash, password, &salt, iterations)
@@ -187,7 +187,7 @@ impl StoredCredentials {
     }
 
     /// Whether `password` produces these credentials. Both keys are compared in constant time.
-    pub fn verify_password(&self, password: &str) -> Result<bool, Error> {
+    pub fn verify_password(&self, password: &str) -> Result<bool, CredentialsError> {
         let other = Self::derive(self.hash, password, &self.salt, self.iterations)?;
         let stored = self.stored_key.ct_eq_bytes(other.stored_key.as_bytes());
         let server = self.server_key.ct_eq_bytes(other.server_key.as_bytes());

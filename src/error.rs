@@ -3,11 +3,10 @@
 //!
 //! No error carries a password, key, proof or signature, so every error can be logged.
 
-use alloc::string::String;
-
 use crate::credentials::CredentialsError;
 use crate::message::{MessageKind, Problem, ServerErrorValue};
 use crate::mqtt::ReasonCode;
+use crate::provider::IgnoreReason;
 use crate::saslprep::SaslprepError;
 
 /// What kind of party caused an [`Error`].
@@ -75,10 +74,15 @@ pub enum Error {
     /// The user does not exist (only visible locally; the peer sees [`Error::InvalidProof`]).
     #[error("unknown user (answered like a wrong password)")]
     UnknownUser,
-    /// The credential provider could not decide (down, timeout, bad answer);
-    /// the peer sees the same as for an unknown user.
-    #[error("credentials unavailable: the provider could not answer")]
-    CredentialsUnavailable,
+    /// The credential provider could not decide (down, timeout, bad answer, record outside
+    /// the [`RecordPolicy`](crate::RecordPolicy)); the peer sees the same as for an unknown
+    /// user, the operator sees the provider's reason.
+    #[error("credentials unavailable ({0})")]
+    CredentialsUnavailable(IgnoreReason),
+    /// The proof was right but the provider's record has expired (`expire_at`). Only a
+    /// client that knows the password can reach this.
+    #[error("credentials have expired")]
+    CredentialsExpired,
     /// The provider's record does not fit the mechanism (e.g. SHA-256 keys for SCRAM-SHA-512).
     #[error("stored credentials are for {found}, the client asked for {requested}")]
     CredentialsMismatch {
@@ -147,9 +151,6 @@ pub enum Error {
     /// Stored credentials could not be parsed or are inconsistent.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    /// A configuration value is unusable.
-    #[error("invalid configuration: {0}")]
-    Config(String),
 }
 
 impl Error {
@@ -163,10 +164,9 @@ impl Error {
             Self::UnsupportedMechanism
             | Self::MethodChanged
             | Self::UnexpectedReasonCode { .. } => ErrorCategory::Protocol,
-            Self::Saslprep { .. }
-            | Self::EmptyUsername
-            | Self::Credentials(_)
-            | Self::Config(_) => ErrorCategory::Local,
+            Self::Saslprep { .. } | Self::EmptyUsername | Self::Credentials(_) => {
+                ErrorCategory::Local
+            }
             _ => ErrorCategory::Authentication,
         }
     }
@@ -196,7 +196,7 @@ impl Error {
             Self::MandatoryExtension { .. } => ServerErrorValue::ExtensionsNotSupported,
             Self::InvalidProof
             | Self::UnknownUser
-            | Self::CredentialsUnavailable
+            | Self::CredentialsUnavailable(_)
             | Self::CredentialsMismatch { .. } => ServerErrorValue::InvalidProof,
             Self::ChannelBindingMismatch => ServerErrorValue::ChannelBindingsDontMatch,
             Self::ChannelBindingDowngrade => ServerErrorValue::ServerDoesSupportChannelBinding,
@@ -205,6 +205,7 @@ impl Error {
             }
             Self::UnsupportedChannelBindingType => ServerErrorValue::UnsupportedChannelBindingType,
             Self::HandshakeTimeout
+            | Self::CredentialsExpired
             | Self::NonceMismatch
             | Self::AuthzidNotAllowed
             | Self::ReauthUserMismatch => ServerErrorValue::OtherError,

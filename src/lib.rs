@@ -9,21 +9,21 @@
 //!
 //! # A broker's loop
 //! ```
-//! use std::{sync::Arc, time::{Duration, Instant}};
-//! use mqtt_scram::{ConnectionInfo, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, HashAlgorithm};
+//! use std::sync::Arc;
+//! use mqtt_scram::{Clock, ConnectionInfo, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, SystemClock, HashAlgorithm};
 //! use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
 //! # use mqtt_scram::{client::{self, ClientConfig}, Mechanism};
 //! # let mut rng = rand::rng();
 //! # let (client, connect_data) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rng)?;
-//! let store = MemoryProvider::new();      // or HttpProvider, FileProvider, a Chain, a Cache...
+//! let store = MemoryProvider::new();      // or a file, HTTP, PostgreSQL, Redis store, a Chain, a Cache...
 //! store.insert("alice", UserRecord::new(StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl-NaCl!!", 4096)?));
-//! let server = ScramServer::new(ServerConfig::new([0x5a; 32]));   // keep the mock key secret and stable
-//! let epoch = Instant::now();
+//! let server = ScramServer::new(ServerConfig::new([0x5a; 32]))?;   // keep the mock key secret and stable
+//! let clock = SystemClock::new();
 //! let conn = Arc::new(ConnectionInfo::new("client-1"));
 //!
 //! // CONNECT arrived with Authentication Method "SCRAM-SHA-256" and Authentication Data:
 //! let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&connect_data) };
-//! let pending = match server.start(&conn, start, epoch.elapsed()) {
+//! let pending = match server.start(&conn, start, clock.now()) {
 //!     Ok(pending) => pending,
 //!     Err(rejection) => { /* send rejection.reply (CONNACK 0x87 / 0x8C) and close */ return Ok(()) }
 //! };
@@ -32,7 +32,7 @@
 //! // send `auth`: AUTH 0x18 with auth.data (server-first-message); arm a timer for challenge.deadline()
 //! # let (client, auth_data) = client.on_server_first(auth.data.as_deref().unwrap_or_default())?;
 //! // AUTH 0x18 arrived from the client with its client-final-message:
-//! match challenge.finish(0x18, "SCRAM-SHA-256", Some(&auth_data), epoch.elapsed()) {
+//! match challenge.finish(0x18, "SCRAM-SHA-256", Some(&auth_data), clock.now()) {
 //!     Outcome::Accepted { reply, identity } => {
 //!         // send `reply`: CONNACK 0x00 with v=ServerSignature; the client is `identity`
 //!         # client.on_server_final(reply.data.as_deref().unwrap_or_default())?;
@@ -40,8 +40,11 @@
 //!     }
 //!     Outcome::Rejected(rejection) => { /* send rejection.reply (CONNACK 0x87, e=...) and close */ }
 //! }
-//! # Ok::<(), mqtt_scram::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Brokers on tokio can use the `mqtt-scram-authenticator` package instead, which drives
+//! this loop (lookups with a deadline, timers, concurrency limits, metrics).
 //!
 //! # A client
 //! ```
@@ -69,11 +72,18 @@
 //!   errors, never panic, on any bytes.
 //! - **Channel binding** (`-PLUS`, `tls-exporter` / `tls-server-end-point`) with downgrade detection.
 //!
+//! - **Record policy**: a provider's record outside [`RecordPolicy`] (iterations, salt
+//!   length) is never used; the operator sees why.
+//! - **Credential expiry**: a record whose `expire_at` has passed is refused, whichever
+//!   provider returned it.
+//!
 //! # Features
-//! - `std` (default): `MemoryProvider`, `std::error::Error`. Without it the core is `no_std + alloc`.
-//! - `serde`: the JSON record format ([`record`]).
-//! - `cli` (default): the `mqtt-scram` binary.
-//! - `http`: the EMQX-compatible HTTP credential provider.
+//! - `std` (default): [`provider::MemoryProvider`], [`provider::Cached`], [`SystemClock`],
+//!   `std::error::Error`. Without it the engine is `no_std + alloc`.
+//! - `serde`: `Deserialize` for the configuration types.
+//!
+//! The engine depends on no I/O crate. Stores, authorization, the async authenticator,
+//! the command-line tool and the Mosquitto plugin are separate packages of the workspace.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -81,25 +91,19 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod acl;
 pub mod client;
 pub mod connection;
 pub mod credentials;
-pub mod crypto;
+mod crypto;
 mod error;
-pub mod fallback;
 pub mod mechanism;
 pub mod message;
 pub mod mqtt;
 pub mod provider;
-#[cfg(feature = "serde")]
-pub mod record;
 pub mod saslprep;
 pub mod server;
+mod time;
 
-#[cfg(any(feature = "http", feature = "cli"))]
-#[doc(hidden)]
-pub mod insecure_tls;
 #[doc(hidden)]
 pub mod internal;
 
@@ -108,4 +112,9 @@ pub use credentials::StoredCredentials;
 pub use error::{Error, ErrorCategory};
 pub use mechanism::{HashAlgorithm, Mechanism};
 pub use mqtt::{PacketType, ReasonCode, Reply};
-pub use server::{Identity, Outcome, Rejection, ScramServer, ServerConfig, StartPacket};
+pub use server::{
+    ConfigError, Identity, Outcome, RecordPolicy, Rejection, ScramServer, ServerConfig, StartPacket,
+};
+pub use time::{Clock, Timestamp};
+#[cfg(feature = "std")]
+pub use time::{ManualClock, SystemClock};

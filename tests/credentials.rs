@@ -1,5 +1,5 @@
 //! Stored credentials against published vectors (`tests/data/scram.json`, a copy of
-//! `shared/vectors/scram.json`; each entry names its source): RFC 7677 §3 and
+//! the published vectors; each entry names its source): RFC 7677 §3 and
 //! xdg-go/scram keys, rust-postgres verifiers, and malformed inputs.
 #![allow(
     clippy::unwrap_used,
@@ -9,7 +9,7 @@
 )]
 
 use mqtt_scram::credentials::CredentialsError;
-use mqtt_scram::crypto;
+use mqtt_scram::internal::crypto;
 use mqtt_scram::{HashAlgorithm, Mechanism, StoredCredentials};
 use serde_json::Value;
 

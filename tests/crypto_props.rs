@@ -1,11 +1,11 @@
-//! Cross-checks of the block-level crypto in `mqtt_scram::crypto` against the generic
+//! Cross-checks of the block-level crypto in `mqtt_scram::internal::crypto` against the generic
 //! RustCrypto implementations (`sha2`, `hmac`, `pbkdf2`) on random inputs, plus known-answer
 //! tests with intermediate keys.
 //!
 //! Sources of the vectors:
 //! - RFC 7677 §3 (SCRAM-SHA-256 example) and xdg-go/scram `testdata/good/sha-512-ascii.json`
 //!   (SCRAM-SHA-512, i=10000), as collected with intermediate keys in the project file
-//!   `shared/vectors/scram.json`;
+//!   `tests/data/scram.json`;
 //! - RFC 7914 §11 (PBKDF2-HMAC-SHA256, P="passwd", S="salt", c=1, dkLen=64);
 //! - RFC 4231 §4.2/§4.7 (HMAC-SHA-256/512 test cases 1 and 6);
 //! - FIPS 180-4 examples ("abc").
@@ -20,7 +20,7 @@
 
 use hmac::{KeyInit, Mac};
 use mqtt_scram::HashAlgorithm;
-use mqtt_scram::crypto::{self, HmacKey, Key};
+use mqtt_scram::internal::crypto::{self, HmacKey, Key};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256, Sha512};
 
@@ -257,8 +257,8 @@ struct Exchange {
     server_signature_hex: &'static str,
 }
 
-/// Copied from `shared/vectors/scram.json` (see the sources at the top of this file), so
-/// the test needs nothing outside the crate; `scram_json_matches_when_present` checks the
+/// Copied from `tests/data/scram.json` (see the sources at the top of this file), so
+/// the test needs nothing outside the crate; `scram_json_matches` checks the
 /// file itself when it is beside the crate.
 const EXCHANGES: &[Exchange] = &[
     Exchange {
@@ -378,19 +378,12 @@ fn scram_exchanges_step_by_step() {
     }
 }
 
-/// Every exchange in `shared/vectors/scram.json`, read from the file when it is beside the
-/// crate (as in the project's workspace and CI), so vectors added there are covered too.
+/// Every exchange in the crate's copy of the published vectors (`tests/data/scram.json`),
+/// read from the file, so vectors added there are covered too.
 #[test]
-fn scram_json_matches_when_present() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/scram.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "{} not present; the embedded copies are checked by scram_exchanges_step_by_step",
-            path.display()
-        );
-        return;
-    };
+fn scram_json_matches() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scram.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&text).expect("scram.json parses");
     let field = |v: &serde_json::Value, k: &str| {
         v[k].as_str()

@@ -18,12 +18,12 @@ use mqtt_scram::provider::{
 use mqtt_scram::server::{NeedCredentials, ServerChallenge};
 use mqtt_scram::{
     ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome,
-    PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials,
+    PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-const T0: Duration = Duration::from_secs(100);
+const T0: Timestamp = Timestamp::new(Duration::from_secs(100), 1_700_000_000);
 
 struct World {
     server: ScramServer,
@@ -41,13 +41,13 @@ impl World {
         for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
             let creds =
                 StoredCredentials::derive(hash, "pencil", b"0123456789abcdef", 4096).unwrap();
-            let mut record = UserRecord::new(creds);
-            record.is_superuser = true;
-            record.client_attrs.insert("site".into(), "lab".into());
+            let record = UserRecord::new(creds)
+                .superuser(true)
+                .client_attrs([("site".to_string(), "lab".to_string())].into());
             store.insert("user", record);
         }
         Self {
-            server: ScramServer::new(config),
+            server: ScramServer::new(config).unwrap(),
             store,
             rng: StdRng::seed_from_u64(7),
         }
@@ -126,7 +126,7 @@ impl World {
             0x18,
             mechanism.name(),
             Some(&last),
-            T0 + Duration::from_secs(1),
+            T0.advanced(Duration::from_secs(1)),
         );
         let client_result = match &outcome {
             Outcome::Accepted { reply, .. } => {
@@ -161,9 +161,9 @@ fn connect_succeeds_for_both_mechanisms() {
         assert_eq!(reply.method, Some(mechanism));
         assert!(reply.data.as_deref().unwrap().starts_with(b"v="));
         assert_eq!(identity.username, "user");
-        assert!(identity.is_superuser);
+        assert!(identity.is_superuser());
         assert_eq!(
-            identity.client_attrs.get("site").map(String::as_str),
+            identity.client_attrs().get("site").map(String::as_str),
             Some("lab")
         );
         client.unwrap().unwrap();
@@ -250,7 +250,10 @@ fn mock_challenge_has_the_shape_of_a_real_one_and_is_stable() {
     assert_eq!(real.1, mock1.1);
     assert_eq!(real.2, mock1.2);
     // Provider failures look the same as unknown users too.
-    let down = challenge_for("ghost", Some(Lookup::Ignore(IgnoreReason("down".into()))));
+    let down = challenge_for(
+        "ghost",
+        Some(Lookup::Ignore(IgnoreReason::unavailable("down"))),
+    );
     assert_eq!(down, mock1);
 }
 
@@ -322,8 +325,11 @@ fn handshake_deadline() {
         (Duration::from_millis(5001), false),
     ] {
         let (challenge, last) = w.up_to_client_final(&conn);
-        assert_eq!(challenge.deadline(), T0 + Duration::from_secs(5));
-        match challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0 + delay) {
+        assert_eq!(
+            challenge.deadline(),
+            T0.monotonic() + Duration::from_secs(5)
+        );
+        match challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0.advanced(delay)) {
             Outcome::Accepted { .. } => assert!(ok),
             Outcome::Rejected(r) => {
                 assert!(!ok);

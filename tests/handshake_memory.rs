@@ -25,7 +25,7 @@ use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::server::ServerChallenge;
 use mqtt_scram::{
     ConnectionInfo, Mechanism, Outcome, ReasonCode, Reply, ScramServer, ServerConfig, StartPacket,
-    StoredCredentials,
+    StoredCredentials, Timestamp,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -37,7 +37,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// In-flight budget for one `ServerChallenge`, stack part plus heap it owns.
 const BUDGET: usize = 512;
 
-const NOW: Duration = Duration::from_secs(1);
+const NOW: Timestamp = Timestamp::new(Duration::from_secs(1), 1_700_000_000);
 const SALT: &[u8] = &[
     0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81,
 ];
@@ -48,11 +48,11 @@ struct Setup {
     mechanism: Mechanism,
     client_first: Vec<u8>,
     client: Option<client::AwaitingServerFirst>,
-    record: Option<UserRecord>,
+    record: Option<Arc<UserRecord>>,
 }
 
 fn setup(mechanism: Mechanism, username: &str, password: &str, known: bool) -> Setup {
-    let server = ScramServer::new(ServerConfig::new([9; 32]));
+    let server = ScramServer::new(ServerConfig::new([9; 32])).unwrap();
     let connection = Arc::new(ConnectionInfo::new("memory-test"));
     let creds = StoredCredentials::derive(mechanism.hash(), "pencil", SALT, 4096).expect("derive");
     let (client, client_first) = client::start(
@@ -69,13 +69,13 @@ fn setup(mechanism: Mechanism, username: &str, password: &str, known: bool) -> S
         mechanism,
         client_first,
         client: Some(client),
-        record: known.then(|| UserRecord::new(creds)),
+        record: known.then(|| Arc::new(UserRecord::new(creds))),
     }
 }
 
 fn lookup(s: &Setup) -> Lookup {
     match &s.record {
-        Some(r) => Lookup::Found(r.clone()),
+        Some(r) => Lookup::Found(Arc::clone(r)),
         None => Lookup::NotFound,
     }
 }

@@ -15,14 +15,14 @@ use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::message::{ClientFinal, ClientFirst, ServerFinal, ServerFirst};
 use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::{
-    ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket,
-    StoredCredentials,
+    ConnectionInfo, HashAlgorithm, Mechanism, Outcome, RecordPolicy, ScramServer, ServerConfig,
+    StartPacket, StoredCredentials, Timestamp,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-const T0: Duration = Duration::from_secs(1);
+const T0: Timestamp = Timestamp::new(Duration::from_secs(1), 1_700_000_000);
 
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -72,7 +72,9 @@ fn run(
         }
     };
     flip(Target::ClientFirst, &mut first);
-    let server = ScramServer::new(ServerConfig::new([3; 32]));
+    // Low iteration counts and short salts keep the property runs fast.
+    let policy = RecordPolicy::new(1..=u32::MAX, 1..=1024);
+    let server = ScramServer::new(ServerConfig::new([3; 32]).record_policy(policy)).unwrap();
     let conn = Arc::new(ConnectionInfo::new("c"));
     let Ok(pending) = server.start(
         &conn,
@@ -87,7 +89,7 @@ fn run(
     // Single-user store: the user exists only under the prepared name the client sent.
     let expected = mqtt_scram::saslprep::saslprep(user, mqtt_scram::saslprep::Mode::Query).ok()?;
     let lookup = if pending.request().username == expected {
-        Lookup::Found(UserRecord::new(creds))
+        Lookup::found(UserRecord::new(creds))
     } else {
         Lookup::NotFound
     };

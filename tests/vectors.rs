@@ -17,8 +17,8 @@ use mqtt_scram::internal;
 use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Mechanism, Outcome, ScramServer,
-    ServerConfig, StartPacket, StoredCredentials,
+    ChannelBinding, ChannelBindingType, ConnectionInfo, Mechanism, Outcome, RecordPolicy,
+    ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
 };
 use serde_json::Value;
 
@@ -89,7 +89,7 @@ fn load(dir: &Path) -> Vec<Transcript> {
         .collect()
 }
 
-const NOW: Duration = Duration::from_secs(1000);
+const NOW: Timestamp = Timestamp::new(Duration::from_secs(1000), 1_700_000_000);
 
 fn replay_server(t: &Transcript) -> Result<(), String> {
     let mechanism = t.mechanism()?;
@@ -98,7 +98,11 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
     let salt = base64_decode(t.req("salt_b64")?)?;
     let iterations = t.u32("iterations").ok_or("missing iterations")?;
     // Authorization policy is the broker's; transcripts test SCRAM, so any authzid is passed through.
-    let server = ScramServer::new(ServerConfig::new([7; 32]).allow_authzid(true));
+    // Transcripts test SCRAM, not the record policy: low iteration counts are allowed here.
+    let config = ServerConfig::new([7; 32])
+        .allow_authzid(true)
+        .record_policy(RecordPolicy::new(1..=u32::MAX, 1..=1024));
+    let server = ScramServer::new(config).map_err(|e| e.to_string())?;
     let mut conn = ConnectionInfo::new("client-1");
     conn.channel_binding = t.channel_binding()?;
     let conn = Arc::new(conn);
@@ -123,7 +127,7 @@ fn replay_server(t: &Transcript) -> Result<(), String> {
             if pending.request().username == user {
                 let creds = StoredCredentials::derive(hash, pw, &salt, iterations)
                     .map_err(|e| e.to_string())?;
-                Lookup::Found(UserRecord::new(creds))
+                Lookup::found(UserRecord::new(creds))
             } else {
                 Lookup::NotFound
             }

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
 use mqtt_scram::client::{ClientConfig, ClientOptions};
-use mqtt_scram::crypto;
+use mqtt_scram::internal::crypto;
 use mqtt_scram::message::{ClientFinal, ServerFinal, ServerFinalOutcome, ServerFirst};
 use mqtt_scram::{ChannelBinding, ChannelBindingType, Mechanism, internal};
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use mqtt_scram::crypto::{self, Key};
+use mqtt_scram::internal::crypto::{self, Key};
 use mqtt_scram::message::{
     ClientFinal, ClientFirst, ServerErrorValue, ServerFinal, ServerFinalOutcome, ServerFirst,
 };

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::string::String;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use std::vec::Vec;
 
 use core::fmt;
@@ -19,6 +19,7 @@ use core::pin::Pin;
 
 use super::{CredentialProvider, Lookup, LookupRequest};
 use crate::mechanism::Mechanism;
+use crate::time::{Clock, SystemClock};
 
 /// Default time a found record stays cached.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
@@ -38,6 +39,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// - At most `capacity` usernames (default 10 000); when full, expired entries go
 ///   first, then arbitrary ones (an eighth of the capacity at once).
 /// - Single-flight: concurrent lookups of one key share one upstream call.
+/// - Time comes from a [`Clock`] (default [`SystemClock`]); tests pass a
+///   [`ManualClock`](crate::ManualClock) and need no sleeps.
 ///
 /// ```
 /// use std::time::Duration;
@@ -49,8 +52,9 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// cached.invalidate("alice");
 /// assert!(cached.is_empty());
 /// ```
-pub struct Cached<P> {
+pub struct Cached<P, C = SystemClock> {
     inner: P,
+    clock: C,
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
@@ -71,10 +75,11 @@ struct Users {
 struct Entry {
     mechanism: Mechanism,
     answer: Lookup,
-    expires: Instant,
+    /// On the clock's monotonic scale.
+    expires: Duration,
 }
 
-impl<P> fmt::Debug for Cached<P> {
+impl<P, C> fmt::Debug for Cached<P, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cached")
             .field("ttl", &self.ttl)
@@ -86,15 +91,33 @@ impl<P> fmt::Debug for Cached<P> {
 }
 
 impl<P> Cached<P> {
-    /// Wraps `inner` with the default TTLs and capacity.
+    /// Wraps `inner` with the default TTLs, capacity and the system clock.
     pub fn new(inner: P) -> Self {
         Self {
             inner,
+            clock: SystemClock::new(),
             ttl: DEFAULT_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             capacity: DEFAULT_CAPACITY,
             users: Mutex::default(),
             flights: Mutex::default(),
+        }
+    }
+}
+
+impl<P, C> Cached<P, C> {
+    /// Uses `clock` for TTLs and credential expiry (e.g. a
+    /// [`ManualClock`](crate::ManualClock) in tests). Call before any lookup: cached
+    /// entries are kept, but their times were read from the old clock.
+    pub fn clock<D: Clock>(self, clock: D) -> Cached<P, D> {
+        Cached {
+            inner: self.inner,
+            clock,
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+            capacity: self.capacity,
+            users: self.users,
+            flights: self.flights,
         }
     }
 
@@ -155,7 +178,7 @@ impl<P> Cached<P> {
         self.flights.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn hit(&self, request: &LookupRequest<'_>, now: Instant) -> Option<Lookup> {
+    fn hit(&self, request: &LookupRequest<'_>, now: Duration) -> Option<Lookup> {
         let users = self.lock_users();
         let entries = users.map.get(request.username)?;
         let entry = entries.iter().find(|e| e.mechanism == request.mechanism)?;
@@ -163,8 +186,11 @@ impl<P> Cached<P> {
     }
 
     /// Lock order: flights, then users.
-    fn begin(&self, request: &LookupRequest<'_>) -> Begin<'_, P> {
-        let now = Instant::now();
+    fn begin(&self, request: &LookupRequest<'_>) -> Begin<'_, P, C>
+    where
+        C: Clock,
+    {
+        let now = self.clock.now().monotonic();
         if let Some(answer) = self.hit(request, now) {
             return Begin::Hit(answer);
         }
@@ -189,13 +215,14 @@ impl<P> Cached<P> {
         })
     }
 
-    fn time_to_live(&self, answer: &Lookup) -> Option<Duration> {
+    fn time_to_live(&self, answer: &Lookup) -> Option<Duration>
+    where
+        C: Clock,
+    {
         let ttl = match answer {
-            Lookup::Found(record) => match record.expire_at {
+            Lookup::Found(record) => match record.attributes.expire_at {
                 Some(expire_at) => {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(u64::MAX, |d| d.as_secs());
+                    let now = self.clock.now().unix_seconds();
                     self.ttl
                         .min(Duration::from_secs(expire_at.saturating_sub(now)))
                 }
@@ -207,12 +234,16 @@ impl<P> Cached<P> {
         Some(ttl).filter(|t| !t.is_zero())
     }
 
-    fn store(&self, users: &mut Users, key: (String, Mechanism), answer: &Lookup, ttl: Duration) {
-        let now = Instant::now();
+    fn store(&self, users: &mut Users, key: (String, Mechanism), answer: &Lookup, ttl: Duration)
+    where
+        C: Clock,
+    {
+        let now = self.clock.now().monotonic();
+        // A huge TTL saturates to "forever" instead of overflowing.
         let entry = Entry {
             mechanism: key.1,
             answer: answer.clone(),
-            expires: now + ttl,
+            expires: now.saturating_add(ttl),
         };
         if let Some(entries) = users.map.get_mut(&key.0) {
             entries.retain(|e| e.mechanism != key.1);
@@ -236,7 +267,7 @@ impl<P> Cached<P> {
     }
 }
 
-impl<P: CredentialProvider> CredentialProvider for Cached<P> {
+impl<P: CredentialProvider, C: Clock> CredentialProvider for Cached<P, C> {
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         loop {
             match self.begin(request) {
@@ -256,10 +287,10 @@ impl<P: CredentialProvider> CredentialProvider for Cached<P> {
     }
 }
 
-enum Begin<'c, P> {
+enum Begin<'c, P, C> {
     Hit(Lookup),
     Follow(Arc<Flight>),
-    Lead(Leader<'c, P>),
+    Lead(Leader<'c, P, C>),
 }
 
 #[derive(Default)]
@@ -321,16 +352,19 @@ impl Future for Wait {
 }
 
 /// The caller running the upstream lookup; dropping it unfinished abandons the flight.
-struct Leader<'c, P> {
-    cache: &'c Cached<P>,
+struct Leader<'c, P, C> {
+    cache: &'c Cached<P, C>,
     key: (String, Mechanism),
     flight: Arc<Flight>,
     generation: u64,
     finished: bool,
 }
 
-impl<P> Leader<'_, P> {
-    fn complete(mut self, answer: &Lookup) {
+impl<P, C> Leader<'_, P, C> {
+    fn complete(mut self, answer: &Lookup)
+    where
+        C: Clock,
+    {
         self.finished = true;
         self.flight.settle(Slot::Done(answer.clone()));
         let cache = self.cache;
@@ -354,7 +388,7 @@ impl<P> Leader<'_, P> {
     }
 }
 
-impl<P> Drop for Leader<'_, P> {
+impl<P, C> Drop for Leader<'_, P, C> {
     fn drop(&mut self) {
         if !self.finished {
             let mut flights = self.cache.lock_flights();

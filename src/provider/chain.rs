@@ -2,7 +2,7 @@
 //! ([`DynCredentialProvider`]) that lets one chain hold providers of different types.
 
 use alloc::boxed::Box;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -64,10 +64,13 @@ pub enum OnNotFound {
 /// moves on to the next one, [`Lookup::NotFound`] stops (or moves on, see
 /// [`OnNotFound`]). When every provider has passed, the answer is
 /// [`Lookup::NotFound`] (also for an empty chain) — unless *every* provider answered
-/// [`Lookup::Ignore`], which stays `Ignore` with the reasons joined: the engine answers
-/// both with the same mock challenge, but an `Ignore` is never cached by
-/// [`Cached`](super::Cached) and is logged as "credentials unavailable", not as an
-/// unknown user.
+/// [`Lookup::Ignore`], which stays `Ignore` with the reasons joined (and the first
+/// provider's [`IgnoreKind`](super::IgnoreKind)): the engine answers both with the same
+/// mock challenge, but an `Ignore` is never cached by [`Cached`](super::Cached) and is
+/// logged as "credentials unavailable", not as an unknown user.
+///
+/// A found record ends the chain even when it has expired: expiry is a final "no"
+/// (the engine refuses the exchange), never a reason to ask the next provider.
 ///
 /// ```
 /// use mqtt_scram::provider::{Chain, MemoryProvider, OnNotFound};
@@ -137,7 +140,7 @@ impl Chain {
 
 impl CredentialProvider for Chain {
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
-        let mut ignored: Vec<String> = Vec::new();
+        let mut ignored: Vec<IgnoreReason> = Vec::new();
         let mut not_found = self.providers.is_empty();
         for provider in &self.providers {
             match provider.lookup_dyn(request).await {
@@ -146,16 +149,20 @@ impl CredentialProvider for Chain {
                     return Lookup::NotFound;
                 }
                 Lookup::NotFound => not_found = true,
-                Lookup::Ignore(IgnoreReason(reason)) => ignored.push(reason),
+                Lookup::Ignore(reason) => ignored.push(reason),
             }
         }
-        if not_found {
-            Lookup::NotFound
-        } else {
-            Lookup::Ignore(IgnoreReason(alloc::format!(
-                "every provider ignored: {}",
-                ignored.join("; ")
-            )))
+        match (not_found, ignored.len()) {
+            (true, _) | (false, 0) => Lookup::NotFound,
+            (false, 1) => ignored.pop().map_or(Lookup::NotFound, Lookup::Ignore),
+            (false, _) => {
+                let kind = ignored.first().map(IgnoreReason::kind);
+                let joined: Vec<String> = ignored.iter().map(ToString::to_string).collect();
+                let detail = alloc::format!("every provider ignored: {}", joined.join("; "));
+                kind.map_or(Lookup::NotFound, |kind| {
+                    Lookup::Ignore(IgnoreReason::new(kind, detail))
+                })
+            }
         }
     }
 }

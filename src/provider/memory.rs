@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 use std::string::String;
-use std::sync::RwLock;
-use std::vec::Vec;
+use std::sync::{Arc, RwLock};
 
 use super::{Lookup, LookupRequest, SyncCredentialProvider, UserRecord};
 use crate::mechanism::HashAlgorithm;
@@ -11,7 +10,8 @@ use crate::mechanism::HashAlgorithm;
 /// A thread-safe in-memory store of [`UserRecord`]s, keyed by username and hash.
 ///
 /// Holds only derived credentials, never passwords. Records can be inserted,
-/// replaced and removed while the broker runs.
+/// replaced and removed while the broker runs. A lookup shares the stored record
+/// (`Arc`) instead of copying it.
 ///
 /// ```
 /// use mqtt_scram::{HashAlgorithm, credentials::StoredCredentials, provider::{MemoryProvider, UserRecord}};
@@ -19,7 +19,7 @@ use crate::mechanism::HashAlgorithm;
 /// let creds = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"salt", 4096)?;
 /// store.insert("user", UserRecord::new(creds));
 /// assert_eq!(store.len(), 1);
-/// # Ok::<(), mqtt_scram::Error>(())
+/// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryProvider {
@@ -27,7 +27,7 @@ pub struct MemoryProvider {
 }
 
 /// Records by username, one slot per hash (SHA-256, SHA-512): lookups borrow the name, no allocation.
-type Users = HashMap<String, [Option<UserRecord>; 2]>;
+type Users = HashMap<String, [Option<Arc<UserRecord>>; 2]>;
 
 fn slot(hash: HashAlgorithm) -> usize {
     match hash {
@@ -43,7 +43,16 @@ impl MemoryProvider {
     }
 
     /// Inserts or replaces the record for `username` and the record's hash; returns the old one.
-    pub fn insert(&self, username: &str, record: UserRecord) -> Option<UserRecord> {
+    pub fn insert(&self, username: &str, record: UserRecord) -> Option<Arc<UserRecord>> {
+        self.insert_shared(username, Arc::new(record))
+    }
+
+    /// Inserts or replaces an already shared record; returns the old one.
+    pub fn insert_shared(
+        &self,
+        username: &str,
+        record: Arc<UserRecord>,
+    ) -> Option<Arc<UserRecord>> {
         let index = slot(record.credentials.hash());
         let mut users = self.write();
         let slots = users.entry(username.into()).or_default();
@@ -58,19 +67,19 @@ impl MemoryProvider {
     }
 
     /// Replaces the whole store at once (readers see the old or the new set, never a mix).
-    pub fn replace_all(&self, records: Vec<(String, UserRecord)>) {
+    pub fn replace_all(&self, records: impl IntoIterator<Item = (String, UserRecord)>) {
         let mut map = Users::new();
         for (name, record) in records {
             let index = slot(record.credentials.hash());
             if let Some(s) = map.entry(name).or_default().get_mut(index) {
-                *s = Some(record);
+                *s = Some(Arc::new(record));
             }
         }
         *self.write() = map;
     }
 
-    /// The record for `username` and `hash`, cloned.
-    pub fn get(&self, username: &str, hash: HashAlgorithm) -> Option<UserRecord> {
+    /// The record for `username` and `hash`, shared.
+    pub fn get(&self, username: &str, hash: HashAlgorithm) -> Option<Arc<UserRecord>> {
         self.read().get(username)?.get(slot(hash))?.clone()
     }
 

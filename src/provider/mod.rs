@@ -1,48 +1,67 @@
 //! Credential providers: where the server's [`NeedCredentials`](crate::server::NeedCredentials)
 //! state gets a user's stored credentials.
 //!
-//! The engine never calls a provider itself; the broker does, between
-//! [`ScramServer::start`](crate::server::ScramServer::start) and
+//! The engine never calls a provider itself; the broker (or the async authenticator) does,
+//! between [`ScramServer::start`](crate::server::ScramServer::start) and
 //! [`NeedCredentials::continue_with`](crate::server::NeedCredentials::continue_with).
-
-#[cfg(feature = "std")]
-mod memory;
-
-#[cfg(feature = "std")]
-pub use memory::MemoryProvider;
+//!
+//! This module holds the interface and the stores that need no I/O: [`MemoryProvider`],
+//! [`Chain`] and [`Cached`]. Stores with I/O (files, HTTP, PostgreSQL, Redis) live in the
+//! `mqtt-scram-stores` package.
+//!
+//! # Writing a provider
+//! ```
+//! use std::sync::Arc;
+//! use mqtt_scram::provider::{IgnoreReason, Lookup, LookupRequest, SyncCredentialProvider, UserRecord};
+//!
+//! /// Users whose names start with "svc-" come from somewhere else.
+//! struct ServiceAccounts(Arc<UserRecord>);
+//!
+//! impl SyncCredentialProvider for ServiceAccounts {
+//!     fn lookup_sync(&self, request: &LookupRequest<'_>) -> Lookup {
+//!         if !request.username.starts_with("svc-") {
+//!             return Lookup::Ignore(IgnoreReason::new(
+//!                 mqtt_scram::provider::IgnoreKind::NotApplicable, "not a service account"));
+//!         }
+//!         if self.0.credentials.hash() != request.mechanism.hash() {
+//!             return Lookup::NotFound;
+//!         }
+//!         Lookup::Found(Arc::clone(&self.0))      // no copy of the keys
+//!     }
+//! }
+//! ```
+//! An async provider implements [`CredentialProvider`] instead; it must not panic, and
+//! every failure (down, timeout, garbage) is a [`Lookup::Ignore`] with a reason.
 
 #[cfg(feature = "std")]
 pub mod cache;
 mod chain;
-#[cfg(feature = "serde")]
-pub mod file;
-#[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "serde")]
-pub use file::{FileProvider, append_record_locked};
+mod ignore;
+#[cfg(feature = "std")]
+mod memory;
+mod record;
 
 #[cfg(feature = "std")]
 pub use cache::Cached;
 pub use chain::{BoxLookup, Chain, DynCredentialProvider, OnNotFound};
-#[cfg(feature = "http")]
-pub use http::{HttpConfig, HttpProvider};
+pub use ignore::{IgnoreKind, IgnoreReason};
+#[cfg(feature = "std")]
+pub use memory::MemoryProvider;
+pub use record::{AuthzData, UserAttributes, UserRecord};
 
-use alloc::collections::BTreeMap;
-use alloc::string::String;
-use alloc::vec::Vec;
+use alloc::sync::Arc;
 use core::future::Future;
 
-use crate::acl::AclRule;
 use crate::connection::ConnectionInfo;
-use crate::credentials::StoredCredentials;
 use crate::mechanism::Mechanism;
 
 /// Everything a provider may need to find a user's credentials (and to fill templates).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct LookupRequest<'a> {
     /// Mechanism the client asked for.
     pub mechanism: Mechanism,
-    /// SCRAM username (`n=`, unescaped).
+    /// SCRAM username (`n=`, unescaped, SASLprep'd).
     pub username: &'a str,
     /// Authorization identity (`a=`), if the client sent one.
     pub authzid: Option<&'a str>,
@@ -50,50 +69,44 @@ pub struct LookupRequest<'a> {
     pub connection: &'a ConnectionInfo,
 }
 
-/// A user's record as a provider returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserRecord {
-    /// Stored credentials for the hash of the requested mechanism.
-    pub credentials: StoredCredentials,
-    /// Superuser flag, passed through to the identity.
-    pub is_superuser: bool,
-    /// Client attributes, passed through to the identity.
-    pub client_attrs: BTreeMap<String, String>,
-    /// When the credentials stop being valid (Unix seconds).
-    pub expire_at: Option<u64>,
-    /// Authorization rules, passed through to the identity.
-    pub acl: Vec<AclRule>,
-}
-
-impl UserRecord {
-    /// A record with only credentials.
-    pub fn new(credentials: StoredCredentials) -> Self {
+impl<'a> LookupRequest<'a> {
+    /// A request for `username` with `mechanism` on `connection` (no authzid). The engine
+    /// builds these; tools and tests that call a provider directly use this.
+    pub fn new(mechanism: Mechanism, username: &'a str, connection: &'a ConnectionInfo) -> Self {
         Self {
-            credentials,
-            is_superuser: false,
-            client_attrs: BTreeMap::new(),
-            expire_at: None,
-            acl: Vec::new(),
+            mechanism,
+            username,
+            authzid: None,
+            connection,
         }
+    }
+
+    /// The same request with an authorization identity.
+    pub fn with_authzid(mut self, authzid: Option<&'a str>) -> Self {
+        self.authzid = authzid;
+        self
     }
 }
 
-/// Why a provider could not decide.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IgnoreReason(pub String);
-
 /// A provider's answer.
-// Moved once per handshake; boxing the record would cost an allocation for nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// The user exists.
-    Found(UserRecord),
+    /// The user exists. The record is shared, not copied; an expired record is a final
+    /// "no" (the engine refuses it, and a [`Chain`] does not ask further providers).
+    Found(Arc<UserRecord>),
     /// The user does not exist. The engine answers with a mock challenge.
     NotFound,
-    /// The provider could not decide (down, timeout, garbage). The engine treats it
-    /// like an unknown user towards the client, and reports it locally.
+    /// The provider could not decide (down, timeout, garbage, record outside policy).
+    /// The engine treats it like an unknown user towards the client and reports the
+    /// reason locally.
     Ignore(IgnoreReason),
+}
+
+impl Lookup {
+    /// [`Lookup::Found`] for a record not yet shared.
+    pub fn found(record: UserRecord) -> Self {
+        Self::Found(Arc::new(record))
+    }
 }
 
 /// An (async) source of stored credentials.

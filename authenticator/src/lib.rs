@@ -1,0 +1,1 @@
+//! Async authenticator (work in progress: see the issue "For broker authors").

@@ -1,0 +1,78 @@
+//! Where the broker gets stored credentials: JSON records (the crate's record format, as
+//! written by `mqtt-scram gen --format json`) held in a [`MemoryProvider`], or (feature
+//! `http`) the HTTP provider behind the single-flight cache.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtt_scram::provider::{
+    CredentialProvider, IgnoreReason, Lookup, LookupRequest, MemoryProvider,
+};
+use mqtt_scram_stores::record::parse_records;
+
+/// The configured credential source.
+#[derive(Clone)]
+pub enum Provider {
+    /// Records loaded from a JSON file (or built by a test).
+    Memory(Arc<MemoryProvider>),
+    /// The EMQX-style HTTP service, with answers cached.
+    #[cfg(feature = "http")]
+    Http(Arc<mqtt_scram::provider::Cached<mqtt_scram_stores::http::HttpProvider>>),
+}
+
+impl Provider {
+    /// Loads a record file: one JSON record, an array, or JSON lines.
+    pub fn from_record_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let records = parse_records(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let store = MemoryProvider::new();
+        store.replace_all(records);
+        Ok(Self::Memory(Arc::new(store)))
+    }
+
+    /// Builds the HTTP provider from a JSON [`HttpConfig`](mqtt_scram::provider::HttpConfig)
+    /// file, behind a cache keeping found records for `ttl` and unknown users for `negative_ttl`.
+    #[cfg(feature = "http")]
+    pub fn from_http_config(
+        path: &Path,
+        ttl: Duration,
+        negative_ttl: Duration,
+    ) -> Result<Self, String> {
+        use mqtt_scram::provider::Cached;
+        use mqtt_scram_stores::http::{HttpConfig, HttpProvider};
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let config: HttpConfig =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let provider = HttpProvider::new(config).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self::Http(Arc::new(
+            Cached::new(provider).ttl(ttl).negative_ttl(negative_ttl),
+        )))
+    }
+
+    /// Looks a user up, giving up after `timeout` (a slow provider is one that could not decide).
+    pub async fn lookup(&self, request: &LookupRequest<'_>, timeout: Duration) -> Lookup {
+        let lookup = async {
+            match self {
+                Self::Memory(store) => store.lookup(request).await,
+                #[cfg(feature = "http")]
+                Self::Http(cached) => cached.lookup(request).await,
+            }
+        };
+        match tokio::time::timeout(timeout, lookup).await {
+            Ok(lookup) => lookup,
+            Err(_) => Lookup::Ignore(IgnoreReason::timeout("credential lookup timed out")),
+        }
+    }
+
+    /// A one-line description for the start-up log (no secrets).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Memory(store) => format!("memory ({} records)", store.len()),
+            #[cfg(feature = "http")]
+            Self::Http(_) => "http (cached)".to_string(),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The HTTP provider, `mqtt-scram gen` and `probe`, and the command line.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// The HTTP provider (feature `http`) behind the cache, as `--http-config` wires it
+// ---------------------------------------------------------------------------------------
+
+/// A one-route HTTP/1.1 service speaking the EMQX SCRAM contract: `alice` gets her record
+/// (hex), anyone else `{"result":"deny"}`. Counts requests.
+#[cfg(feature = "http")]
+async fn emqx_like_service(alice: UserRecord) -> (SocketAddr, std::sync::Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicU32::new(0));
+    let counter = std::sync::Arc::clone(&hits);
+    let hex = alice.credentials.to_emqx_hex();
+    let found = format!(
+        r#"{{"result":"allow","salt":"{}","stored_key":"{}","server_key":"{}","iteration_count":4096,"is_superuser":true}}"#,
+        hex.salt, hex.stored_key, hex.server_key
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = std::sync::Arc::clone(&counter);
+            let found = found.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < end + 4 + len {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Value = serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap();
+                    buf.drain(..end + 4 + len);
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let answer = if body["username"] == "alice" {
+                        found.clone()
+                    } else {
+                        r#"{"result":"deny"}"#.into()
+                    };
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+#[cfg(feature = "http")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_provider_behind_the_cache() {
+    use mqtt_scram_stores::http::HttpConfig;
+
+    let (service, hits) = emqx_like_service(record(HashAlgorithm::Sha256, PASSWORD, 4096)).await;
+    let dir = scratch_dir("http");
+    let config = HttpConfig::new(format!("http://{service}/scram"))
+        .param("username", "${username}")
+        .param("mechanism", "${mechanism}");
+    let config_file = dir.join("http.json");
+    std::fs::write(&config_file, serde_json::to_string(&config).unwrap()).unwrap();
+    let provider = Provider::from_http_config(
+        &config_file,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let h = Harness::start(Options {
+        provider: Some(provider),
+        ..Options::default()
+    })
+    .await;
+    let config = ClientConfig::new();
+    for _ in 0..2 {
+        let mut conn = Conn::open(h.tcp()).await;
+        scram_login(
+            &mut conn,
+            &config,
+            Mechanism::ScramSha256,
+            "alice",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the second login is served from the cache"
+    );
+    for _ in 0..2 {
+        let mut conn = Conn::open(h.tcp()).await;
+        let failed = scram_login(&mut conn, &config, Mechanism::ScramSha256, "mallory", "x").await;
+        assert_eq!(
+            failed.expect_err("unknown user"),
+            (0x87, Some("e=invalid-proof".into()))
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "negative answers are cached too"
+    );
+    let mut conn = Conn::open(h.tcp()).await;
+    let failed = scram_login(&mut conn, &config, Mechanism::ScramSha256, "alice", "wrong").await;
+    assert_eq!(failed.expect_err("wrong password").0, 0x87);
+    drop(conn);
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. `mqtt-scram probe` (feature `cli`) against the broker
+// ---------------------------------------------------------------------------------------
+
+/// Runs `mqtt-scram probe --json` with the password on stdin; returns (exit code, report).
+async fn probe(target: SocketAddr, password: &str, extra: &[&str]) -> (i32, Value) {
+    let mut child = tokio::process::Command::new(mqtt_scram_bin())
+        .args([
+            "probe",
+            &target.to_string(),
+            "--password-stdin",
+            "--json",
+            "--timeout",
+            "20",
+        ])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{password}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "probe printed no JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// A probe report without what may differ between two runs (timings, names, peers).
+fn comparable(mut report: Value) -> Value {
+    let object = report.as_object_mut().unwrap();
+    for key in ["timings_ms", "username", "target"] {
+        object.remove(key);
+    }
+    for step in report["steps"].as_array_mut().unwrap() {
+        step.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.ends_with("_ms") && k != "peer" && k != "client_id");
+    }
+    report
+}
+
+/// What `mqtt-scram gen --format json` writes is what `--credentials` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_from_mqtt_scram_gen_load_into_the_broker() {
+    let mut lines = String::new();
+    for hash in ["sha256", "sha512"] {
+        let mut child = tokio::process::Command::new(mqtt_scram_bin())
+            .args([
+                "gen",
+                "carol",
+                "-m",
+                hash,
+                "--password-stdin",
+                "--format",
+                "json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .await
+            .unwrap();
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.status.success());
+        lines.push_str(&String::from_utf8(out.stdout).unwrap());
+        lines.push('\n');
+    }
+    let dir = scratch_dir("gen");
+    let file = dir.join("carol.json");
+    std::fs::write(&file, lines).unwrap();
+    let provider = Provider::from_record_file(&file).unwrap();
+    let h = Harness::start(Options {
+        provider: Some(provider),
+        ..Options::default()
+    })
+    .await;
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let mut conn = Conn::open(h.tcp()).await;
+        scram_login(
+            &mut conn,
+            &ClientConfig::new(),
+            mechanism,
+            "carol",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_scram_probe_against_the_broker() {
+    let h = Harness::start(Options::default()).await;
+    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "--reauth"]).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["result"], "accepted");
+    assert_eq!(report["connack"]["reason_code"], 0);
+    assert_eq!(report["server_signature_verified"], true);
+    assert_eq!(report["reauthenticated"], true);
+    assert_eq!(report["reauth_server_signature_verified"], true);
+
+    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "-m", "sha512"]).await;
+    assert_eq!(
+        (code, &report["mechanism"]),
+        (0, &Value::from("SCRAM-SHA-512")),
+        "{report}"
+    );
+
+    // Wrong password and unknown user: the same visible result, step by step.
+    let (wrong_code, wrong) = probe(h.tcp(), "not-the-password", &["-u", "alice"]).await;
+    // (same name length, so even the CONNECT size matches)
+    let (unknown_code, unknown) = probe(h.tcp(), PASSWORD, &["-u", "bobby"]).await;
+    assert_eq!((wrong_code, unknown_code), (1, 1));
+    assert_eq!(wrong["result"], "rejected");
+    assert_eq!(wrong["connack"]["reason_code"], 0x87);
+    assert_eq!(comparable(wrong), comparable(unknown));
+
+    // Over TLS, trusting the generated certificate (-PLUS: the next test).
+    let cert = h.cert_file.to_str().unwrap().to_string();
+    let tls_args = [
+        "-u",
+        "alice",
+        "--tls",
+        "--ca",
+        &cert,
+        "--server-name",
+        "localhost",
+    ];
+    let (code, report) = probe(h.tls(), PASSWORD, &tls_args).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["server_signature_verified"], true);
+    let stats = h.finish().await;
+    assert_eq!(
+        (stats.auth_accepted, stats.auth_rejected),
+        (3, 2),
+        "{stats:?}"
+    );
+}
+
+/// `probe --tls --plus`: SCRAM-SHA-256/512-PLUS with the `tls-exporter` channel binding
+/// (RFC 9266) the broker computes on its side of the TLS 1.3 connection; the re-authentication
+/// is bound to the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_scram_probe_plus_against_the_broker_tls() {
+    let h = Harness::start(Options::default()).await;
+    let cert = h.cert_file.to_str().unwrap().to_string();
+    let tls_args = [
+        "-u",
+        "alice",
+        "--tls",
+        "--plus",
+        "--ca",
+        &cert,
+        "--server-name",
+        "localhost",
+        "--reauth",
+    ];
+    let (code, report) = probe(h.tls(), PASSWORD, &tls_args).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["result"], "accepted");
+    assert_eq!(report["mechanism"], "SCRAM-SHA-256-PLUS");
+    assert_eq!(report["channel_binding"], "tls-exporter");
+    assert_eq!(report["tls_version"], "TLSv1_3");
+    assert_eq!(report["server_signature_verified"], true);
+    assert_eq!(report["reauthenticated"], true);
+    assert_eq!(report["reauth_server_signature_verified"], true);
+
+    let mut args = tls_args.to_vec();
+    args.extend(["-m", "sha512"]);
+    let (code, report) = probe(h.tls(), PASSWORD, &args).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["mechanism"], "SCRAM-SHA-512-PLUS");
+    assert_eq!(report["channel_binding"], "tls-exporter");
+    assert_eq!(report["reauth_server_signature_verified"], true);
+
+    // A wrong password is still a rejection (not a binding failure).
+    let (code, report) = probe(h.tls(), "not-the-password", &tls_args).await;
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["connack"]["reason_code"], 0x87);
+    let stats = h.finish().await;
+    assert_eq!(
+        (
+            stats.auth_accepted,
+            stats.auth_rejected,
+            stats.reauth_accepted
+        ),
+        (2, 1, 2),
+        "{stats:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line (examples/broker/config.rs) and TLS from PEM files
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_line_options_and_pem_files_start_a_working_broker() {
+    use broker::config::Args;
+    use clap::Parser;
+
+    let dir = scratch_dir("cli");
+    let users = dir.join("users.json");
+    let mut lines = String::new();
+    for (name, rec) in default_users() {
+        lines.push_str(&serde_json::to_string(&CredentialRecord::new(&name, &rec)).unwrap());
+        lines.push('\n');
+    }
+    std::fs::write(&users, lines).unwrap();
+    let key_file = dir.join("mock.key");
+    std::fs::write(&key_file, "11".repeat(32)).unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, generated.cert.pem()).unwrap();
+    std::fs::write(&key_pem, generated.signing_key.serialize_pem()).unwrap();
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+
+    let args = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--tcp",
+        "127.0.0.1:0",
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &path(&cert_pem),
+        "--tls-key",
+        &path(&key_pem),
+        "--mock-key-file",
+        &path(&key_file),
+        "--mechanisms",
+        "SCRAM-SHA-512,SCRAM-SHA-512-PLUS",
+        "--max-handshakes",
+        "7",
+    ])
+    .unwrap();
+    let (settings, _) = args.into_settings().unwrap();
+    assert_eq!(settings.limits.max_handshakes, 7);
+    let broker = Broker::start(settings).await.unwrap();
+    let config = ClientConfig::new();
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // Only the configured mechanisms are offered.
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    let refused = scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(refused.expect_err("not offered").0, 0x8C);
+    drop(conn);
+    // TLS from the PEM files, with -PLUS.
+    let (mut conn, binding) = Conn::open_tls(broker.tls_addr().unwrap(), &cert_pem, false).await;
+    let options = client::ClientOptions {
+        channel_binding: Some(&binding),
+        ..Default::default()
+    };
+    scram_login_with(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512Plus,
+        "alice",
+        PASSWORD,
+        options,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(broker.wait_idle(Duration::from_secs(10)).await);
+    assert_eq!(
+        broker
+            .shutdown(Duration::from_secs(5))
+            .await
+            .handshakes_in_flight,
+        0
+    );
+
+    // Refusals: no credential source, a bad mock key, TLS without a certificate.
+    assert!(Args::try_parse_from(["broker", "--tcp", "127.0.0.1:0"]).is_err());
+    std::fs::write(&key_file, "not hex").unwrap();
+    let bad_key = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--mock-key-file",
+        &path(&key_file),
+    ]);
+    assert!(bad_key.unwrap().into_settings().is_err());
+    let no_cert = Args::try_parse_from([
+        "broker",
+        "--credentials",
+        &path(&users),
+        "--tls",
+        "127.0.0.1:0",
+    ]);
+    assert!(no_cert.unwrap().into_settings().is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `mqtt-scram` tool of the workspace's `mqtt-scram-cli` package.
+fn mqtt_scram_bin() -> std::path::PathBuf {
+    mqtt_scram_testkit::workspace_bin("mqtt-scram-cli", "mqtt-scram")
+}

@@ -1,0 +1,411 @@
+//! [`HttpConfig`]: what to send where, how long to wait, and how to trust the server.
+//! A plain struct with builder methods, loadable from TOML/JSON with serde.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::string::{String, ToString};
+use std::time::Duration;
+use std::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use mqtt_scram::credentials::DEFAULT_ITERATIONS;
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default timeout of one request (sending it and reading the whole response).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on one lookup, retries included.
+pub const DEFAULT_LOOKUP_DEADLINE: Duration = Duration::from_secs(10);
+/// Default number of idle keep-alive connections kept.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// Default largest response body read.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+
+/// HTTP method of the lookup request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpMethod {
+    /// `GET`: body parameters go to the query string.
+    #[serde(alias = "GET")]
+    Get,
+    /// `POST` (default): body parameters go in the body.
+    #[default]
+    #[serde(alias = "POST")]
+    Post,
+    /// `PUT`: body parameters go in the body.
+    #[serde(alias = "PUT")]
+    Put,
+}
+
+/// How body parameters are encoded for POST and PUT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamsMode {
+    /// JSON object (default), unless a configured `content-type` header says form.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+/// HTTP versions the client may speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpVersion {
+    /// HTTP/1.1, or HTTP/2 when TLS ALPN agrees (default).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only (prior knowledge on plain `http://`).
+    Http2,
+}
+
+/// TLS settings for `https://` URLs (rustls; no OpenSSL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of CA certificates to trust *instead of* the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain presented to the server (mutual TLS); needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// Name sent as SNI, checked against the server certificate and sent as `Host`, when
+    /// it differs from the URL's host (the connection still goes to the URL's host).
+    pub server_name: Option<String>,
+    /// Whether to send SNI at all (default true).
+    pub enable_sni: bool,
+    /// Accept any server certificate. For tests only: it removes all protection TLS gives.
+    pub danger_accept_invalid_certs: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            server_name: None,
+            enable_sni: true,
+            danger_accept_invalid_certs: false,
+        }
+    }
+}
+
+/// Configuration of an [`HttpProvider`](super::HttpProvider).
+///
+/// Templates (`url`, header values, body values) may use `${username}`, `${clientid}`,
+/// `${peerhost}`, `${peerport}`, `${protocol}`, `${listener}`, `${mechanism}`,
+/// `${cert_common_name}`, `${cert_subject}`, `${client_attrs.NAME}`, and the legacy
+/// EMQX v4 / amqtt forms `%u %c %a %p %r %C %d` (`%p` is the *peer* port here; a `%`
+/// that starts a `%XX` escape stays literal). Values are percent-encoded in the URL (all
+/// but `A-Za-z0-9-._~`), sent as they are in JSON bodies and headers (a value with CR, LF or
+/// NUL in a header, or a URL value of `.` or `..`, stops that lookup with `Ignore` before
+/// anything is sent), and form-encoded in form bodies and GET parameters. Nothing is checked until
+/// [`HttpProvider::new`](super::HttpProvider::new), which rejects every bad URL,
+/// template or header.
+///
+/// ```
+/// use std::time::Duration;
+/// use mqtt_scram::provider::http::{HttpConfig, HttpMethod};
+/// let config = HttpConfig::new("http://127.0.0.1:8080/scram/${username}")
+///     .method(HttpMethod::Get)
+///     .header("x-client", "${clientid}")
+///     .param("listener", "${listener}")
+///     .not_found_status(404)
+///     .request_timeout(Duration::from_secs(2));
+/// let from_json: HttpConfig = serde_json::from_str(
+///     r#"{"url": "http://127.0.0.1:8080/scram", "method": "post", "body": {"u": "%u"},
+///         "request_timeout": "2s", "retry_times": 2}"#,
+/// )?;
+/// assert_eq!(from_json.request_timeout, Duration::from_secs(2));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Request method (default POST).
+    pub method: HttpMethod,
+    /// `http://` or `https://` URL; placeholders allowed in path and query.
+    pub url: String,
+    /// Extra headers; values may hold placeholders. They override the defaults.
+    pub headers: BTreeMap<String, String>,
+    /// Body parameters (query parameters for GET); values may hold placeholders.
+    pub body: BTreeMap<String, String>,
+    /// Body encoding for POST/PUT (default JSON).
+    pub params_mode: ParamsMode,
+    /// Iteration count for records that do not carry `iteration_count` (default 4096).
+    pub default_iterations: u32,
+    /// Statuses that mean "no such user" ([`Lookup::NotFound`](crate::provider::Lookup::NotFound))
+    /// rather than "could not decide" (default none).
+    pub not_found_status: Vec<u16>,
+    /// `user-agent` header (default `mqtt-scram/<version>`).
+    pub user_agent: String,
+    /// TCP + TLS connect timeout (default 5 s).
+    #[serde(with = "duration")]
+    pub connect_timeout: Duration,
+    /// Timeout of one request attempt, body included (default 5 s).
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Bound on a whole lookup, retries and back-off included (default 10 s).
+    #[serde(with = "duration")]
+    pub lookup_deadline: Duration,
+    /// Idle keep-alive connections kept (default 8).
+    pub pool_size: usize,
+    /// HTTP version (default auto).
+    pub http_version: HttpVersion,
+    /// Largest response body read, in bytes (default 64 KiB).
+    pub max_body_size: usize,
+    /// Retries after a connect error, timeout or 5xx (default 0).
+    pub retry_times: u32,
+    /// Wait before the first retry (default 1 s).
+    #[serde(with = "duration")]
+    pub retry_interval: Duration,
+    /// Factor applied to the wait after each retry (default 2.0 as in EMQX v4; 1.0 to 100.0).
+    pub retry_backoff: f64,
+    /// TLS settings for `https://`.
+    pub tls: TlsConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            method: HttpMethod::Post,
+            url: String::new(),
+            headers: BTreeMap::new(),
+            body: BTreeMap::new(),
+            params_mode: ParamsMode::Json,
+            default_iterations: DEFAULT_ITERATIONS,
+            not_found_status: Vec::new(),
+            user_agent: std::format!("mqtt-scram/{}", env!("CARGO_PKG_VERSION")),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            lookup_deadline: DEFAULT_LOOKUP_DEADLINE,
+            pool_size: DEFAULT_POOL_SIZE,
+            http_version: HttpVersion::Auto,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            retry_times: 0,
+            retry_interval: Duration::from_secs(1),
+            retry_backoff: 2.0,
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Defaults with the given URL (POST, JSON body, no parameters).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the method.
+    pub fn method(mut self, method: HttpMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds (or replaces) a header; the value may hold placeholders.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds (or replaces) a body parameter (query parameter for GET).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.body.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the body encoding.
+    pub fn params_mode(mut self, mode: ParamsMode) -> Self {
+        self.params_mode = mode;
+        self
+    }
+
+    /// Sets the iteration count used when a record has none.
+    pub fn default_iterations(mut self, iterations: u32) -> Self {
+        self.default_iterations = iterations;
+        self
+    }
+
+    /// Adds a status that means "no such user".
+    pub fn not_found_status(mut self, status: u16) -> Self {
+        self.not_found_status.push(status);
+        self
+    }
+
+    /// Sets the `user-agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of one request attempt.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the bound on a whole lookup.
+    pub fn lookup_deadline(mut self, deadline: Duration) -> Self {
+        self.lookup_deadline = deadline;
+        self
+    }
+
+    /// Sets the number of idle keep-alive connections kept.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// Sets the HTTP version.
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.http_version = version;
+        self
+    }
+
+    /// Sets the largest response body read.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Sets retries (EMQX v4 `retry_times`, `retry_interval`, `retry_backoff`).
+    pub fn retries(mut self, times: u32, interval: Duration, backoff: f64) -> Self {
+        self.retry_times = times;
+        self.retry_interval = interval;
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// Sets the TLS settings.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+}
+
+/// Why an [`HttpConfig`] was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpConfigError {
+    /// The URL does not parse, or has no host.
+    #[error("invalid url {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A template is malformed or names an unknown placeholder.
+    #[error("invalid template {template:?}: {reason}")]
+    InvalidTemplate {
+        /// The template as configured.
+        template: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A template asks for the password.
+    #[error(
+        "template {template:?} uses the password ({placeholder}); SCRAM never gives the password to the \
+         server, so the HTTP service must answer with stored_key, server_key and salt instead"
+    )]
+    PasswordPlaceholder {
+        /// The template as configured.
+        template: String,
+        /// `${password}` or `%P`.
+        placeholder: String,
+    },
+    /// A header name or fixed value is not valid HTTP.
+    #[error("invalid header {name:?}: {reason}")]
+    InvalidHeader {
+        /// Header name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A number or duration is out of range.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// Field name.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A TLS file could not be read or used.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Client(String),
+}
+
+impl HttpConfigError {
+    /// An [`HttpConfigError::InvalidSetting`] naming `setting` and why it is wrong.
+    pub fn setting(setting: &'static str, reason: &str) -> Self {
+        Self::InvalidSetting {
+            setting,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Durations as EMQX writes them (`"5s"`, `"500ms"`, `"1m"`, `"1h"`) or as a number of milliseconds.
+mod duration {
+    use std::string::String;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&std::format!("{}ms", value.as_millis()))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Millis(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
+            Raw::Text(text) => parse(&text).ok_or_else(|| {
+                D::Error::custom(std::format!(
+                    "invalid duration {text:?}: expected e.g. \"500ms\", \"5s\", \"1m\""
+                ))
+            }),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Duration> {
+        let text = text.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number.parse().ok()?;
+        let ms = match unit.trim() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return None,
+        };
+        Some(Duration::from_millis(number.checked_mul(ms)?))
+    }
+}

@@ -1,0 +1,1 @@
+//! Mosquitto plugin (work in progress: see the Mosquitto issue).

@@ -1,0 +1,323 @@
+//! Server settings ([`ServerConfig`]), the policy every provider's record must meet
+//! ([`RecordPolicy`]), and why a configuration is refused ([`ConfigError`]).
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::RangeInclusive;
+use core::time::Duration;
+
+use zeroize::Zeroize as _;
+
+use crate::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, StoredCredentials};
+use crate::crypto::HmacKey;
+use crate::mechanism::{HashAlgorithm, Mechanism};
+use crate::message::DEFAULT_MAX_MESSAGE_LEN;
+use crate::provider::{IgnoreKind, IgnoreReason};
+
+/// Smallest number of random bytes in a server nonce.
+pub const MIN_NONCE_LEN: usize = 18;
+/// Largest number of random bytes in a server nonce.
+pub const MAX_NONCE_LEN: usize = 96;
+/// Smallest accepted [`ServerConfig::max_message_len`]: room for a client-first-message
+/// with a long username and a channel-binding client-final-message.
+pub const MIN_MESSAGE_LEN: usize = 256;
+
+/// What a provider's record must satisfy before the engine uses it (RFC 7677 §4 asks for
+/// at least 4096 iterations). A record outside the policy is treated like
+/// [`Lookup::Ignore`](crate::provider::Lookup::Ignore) with
+/// [`IgnoreKind::OutsidePolicy`]: the client sees the mock challenge and 0x87, the
+/// operator sees why. This keeps a weak or absurd record (1 iteration, 4 billion
+/// iterations, a 30 kB salt) from ever reaching a client.
+///
+/// ```
+/// use mqtt_scram::RecordPolicy;
+/// let policy = RecordPolicy::default();
+/// assert_eq!(policy.iterations(), &(4096..=1_000_000));
+/// assert_eq!(policy.salt_len(), &(8..=64));
+/// let lab = RecordPolicy::new(1..=1_000_000, 1..=64);   // e.g. replaying low-count test vectors
+/// assert!(lab.allows_iterations(1));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordPolicy {
+    iterations: RangeInclusive<u32>,
+    salt_len: RangeInclusive<usize>,
+}
+
+impl Default for RecordPolicy {
+    /// 4096..=1,000,000 iterations (the client's default window), 8..=64 salt bytes.
+    fn default() -> Self {
+        Self {
+            iterations: DEFAULT_ITERATIONS..=1_000_000,
+            salt_len: 8..=64,
+        }
+    }
+}
+
+impl RecordPolicy {
+    /// A policy with these ranges.
+    pub fn new(iterations: RangeInclusive<u32>, salt_len: RangeInclusive<usize>) -> Self {
+        Self {
+            iterations,
+            salt_len,
+        }
+    }
+
+    /// Allowed iteration counts.
+    pub fn iterations(&self) -> &RangeInclusive<u32> {
+        &self.iterations
+    }
+
+    /// Allowed salt lengths in bytes.
+    pub fn salt_len(&self) -> &RangeInclusive<usize> {
+        &self.salt_len
+    }
+
+    /// Whether `iterations` is allowed.
+    pub fn allows_iterations(&self, iterations: u32) -> bool {
+        self.iterations.contains(&iterations)
+    }
+
+    /// Checks a record's credentials; the error says which bound was crossed.
+    pub fn check(&self, credentials: &StoredCredentials) -> Result<(), IgnoreReason> {
+        let iterations = credentials.iterations();
+        if !self.allows_iterations(iterations) {
+            return Err(IgnoreReason::new(
+                IgnoreKind::OutsidePolicy,
+                alloc::format!(
+                    "iteration count {iterations} is outside the policy {}..={}",
+                    self.iterations.start(),
+                    self.iterations.end()
+                ),
+            ));
+        }
+        let salt_len = credentials.salt().len();
+        if !self.salt_len.contains(&salt_len) {
+            return Err(IgnoreReason::new(
+                IgnoreKind::OutsidePolicy,
+                alloc::format!(
+                    "salt of {salt_len} bytes is outside the policy {}..={}",
+                    self.salt_len.start(),
+                    self.salt_len.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why [`ScramServer::new`](super::ScramServer::new) refused a configuration. Each variant
+/// names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `mechanisms` is empty.
+    #[error("mechanisms: at least one mechanism must be enabled")]
+    NoMechanisms,
+    /// `mock_iterations` is outside the record policy (or zero).
+    #[error(
+        "mock_iterations: {value} is outside the record policy's iteration range {min}..={max}; unknown users would stand out"
+    )]
+    MockIterations {
+        /// The configured value.
+        value: u32,
+        /// Policy minimum.
+        min: u32,
+        /// Policy maximum.
+        max: u32,
+    },
+    /// `nonce_len` is outside [`MIN_NONCE_LEN`]..=[`MAX_NONCE_LEN`].
+    #[error("nonce_len: {0} bytes is outside {MIN_NONCE_LEN}..={MAX_NONCE_LEN}")]
+    NonceLen(usize),
+    /// `handshake_timeout` is zero.
+    #[error("handshake_timeout: must be longer than zero")]
+    HandshakeTimeout,
+    /// `max_message_len` is below [`MIN_MESSAGE_LEN`].
+    #[error("max_message_len: {0} bytes is below the minimum of {MIN_MESSAGE_LEN}")]
+    MaxMessageLen(usize),
+    /// A record policy range is empty or starts at zero.
+    #[error("record_policy: {0}")]
+    RecordPolicy(&'static str),
+}
+
+/// Server settings, shared by every exchange through [`ScramServer`](super::ScramServer).
+///
+/// Setters never fail; [`ScramServer::new`](super::ScramServer::new) checks the whole
+/// configuration once and names the setting that is wrong.
+///
+/// ```
+/// use std::time::Duration;
+/// use mqtt_scram::{Mechanism, ScramServer, ServerConfig};
+/// let config = ServerConfig::new([7; 32])
+///     .mechanisms(&[Mechanism::ScramSha256, Mechanism::ScramSha512])
+///     .mock_iterations(4096)
+///     .handshake_timeout(Duration::from_secs(10));
+/// let server = ScramServer::new(config)?;
+/// # let _ = server;
+/// assert!(ScramServer::new(ServerConfig::new([7; 32]).mock_iterations(0)).is_err());
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub(super) mechanisms: Vec<Mechanism>,
+    pub(super) mock_iterations: u32,
+    pub(super) nonce_len: usize,
+    /// The mock key as HMAC states (SHA-256, SHA-512), so a mock salt costs two
+    /// compressions; zeroized on drop.
+    pub(super) mock_macs: (HmacKey, HmacKey),
+    pub(super) handshake_timeout: Duration,
+    pub(super) max_message_len: usize,
+    pub(super) allow_authzid: bool,
+    pub(super) record_policy: RecordPolicy,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("mechanisms", &self.mechanisms)
+            .field("mock_iterations", &self.mock_iterations)
+            .field("nonce_len", &self.nonce_len)
+            .field("mock_key", &"<redacted>")
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_message_len", &self.max_message_len)
+            .field("allow_authzid", &self.allow_authzid)
+            .field("record_policy", &self.record_policy)
+            .finish()
+    }
+}
+
+impl ServerConfig {
+    /// Defaults: all four mechanisms, mock iteration count 4096, 24-byte nonces,
+    /// 30 s handshake deadline, 4 KiB message limit, authzid only if equal to the username,
+    /// [`RecordPolicy::default`].
+    ///
+    /// `mock_key` keys the fake salts given to unknown users. Keep it secret and
+    /// **stable across restarts**: a fake salt that changes after a restart, while real
+    /// salts do not, tells an attacker which users are fake.
+    pub fn new(mut mock_key: [u8; 32]) -> Self {
+        let mock_macs = (
+            HmacKey::new(HashAlgorithm::Sha256, &mock_key),
+            HmacKey::new(HashAlgorithm::Sha512, &mock_key),
+        );
+        mock_key.zeroize();
+        Self {
+            mechanisms: Mechanism::ALL.to_vec(),
+            mock_iterations: DEFAULT_ITERATIONS,
+            nonce_len: 24,
+            mock_macs,
+            handshake_timeout: Duration::from_secs(30),
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+            allow_authzid: false,
+            record_policy: RecordPolicy::default(),
+        }
+    }
+
+    /// Mechanisms to accept, in any order. `-PLUS` ones only work on connections with
+    /// channel binding; offering one makes the server reject the `y` downgrade flag there.
+    pub fn mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
+        self.mechanisms = mechanisms.to_vec();
+        self
+    }
+
+    /// Iteration count shown to unknown users; set it to what most real users have.
+    /// Must lie within the [`RecordPolicy`].
+    pub fn mock_iterations(mut self, iterations: u32) -> Self {
+        self.mock_iterations = iterations;
+        self
+    }
+
+    /// Random bytes per server nonce ([`MIN_NONCE_LEN`]..=[`MAX_NONCE_LEN`], default 24).
+    pub fn nonce_len(mut self, bytes: usize) -> Self {
+        self.nonce_len = bytes;
+        self
+    }
+
+    /// Time from the first client message to the last one (default 30 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Largest SCRAM message accepted, in bytes (default 4096, at least [`MIN_MESSAGE_LEN`]).
+    pub fn max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes;
+        self
+    }
+
+    /// Whether a client may send an authorization identity (`a=`) other than its username.
+    /// When allowed it is passed to [`Identity::authzid`](crate::Identity::authzid) for the
+    /// broker to judge.
+    pub fn allow_authzid(mut self, allow: bool) -> Self {
+        self.allow_authzid = allow;
+        self
+    }
+
+    /// What every provider's record must satisfy (default [`RecordPolicy::default`]).
+    pub fn record_policy(mut self, policy: RecordPolicy) -> Self {
+        self.record_policy = policy;
+        self
+    }
+
+    /// The mechanisms offered.
+    pub fn offered_mechanisms(&self) -> &[Mechanism] {
+        &self.mechanisms
+    }
+
+    /// The handshake deadline.
+    pub fn timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The record policy.
+    pub fn policy(&self) -> &RecordPolicy {
+        &self.record_policy
+    }
+
+    /// The largest SCRAM message accepted.
+    pub fn message_limit(&self) -> usize {
+        self.max_message_len
+    }
+
+    pub(super) fn offers_binding(&self) -> bool {
+        self.mechanisms.iter().any(|m| m.is_plus())
+    }
+
+    /// Checks every setting; see [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.mechanisms.is_empty() {
+            return Err(ConfigError::NoMechanisms);
+        }
+        let policy = &self.record_policy;
+        if policy.iterations.is_empty() || *policy.iterations.start() == 0 {
+            return Err(ConfigError::RecordPolicy(
+                "the iteration range must be non-empty and start at 1 or more",
+            ));
+        }
+        if policy.salt_len.is_empty() || *policy.salt_len.start() == 0 {
+            return Err(ConfigError::RecordPolicy(
+                "the salt length range must be non-empty and start at 1 or more",
+            ));
+        }
+        if !policy.salt_len.contains(&DEFAULT_SALT_LEN) {
+            return Err(ConfigError::RecordPolicy(
+                "the salt length range must include 16 bytes, the length of mock salts",
+            ));
+        }
+        if !policy.allows_iterations(self.mock_iterations) {
+            return Err(ConfigError::MockIterations {
+                value: self.mock_iterations,
+                min: *policy.iterations.start(),
+                max: *policy.iterations.end(),
+            });
+        }
+        if !(MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&self.nonce_len) {
+            return Err(ConfigError::NonceLen(self.nonce_len));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(ConfigError::HandshakeTimeout);
+        }
+        if self.max_message_len < MIN_MESSAGE_LEN {
+            return Err(ConfigError::MaxMessageLen(self.max_message_len));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! What an exchange ends with: [`Outcome`], the authenticated [`Identity`], or a
+//! [`Rejection`] carrying the packet to send.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::error::Error;
+use crate::mechanism::Mechanism;
+use crate::mqtt::{PacketType, ReasonCode, Reply};
+use crate::provider::{AuthzData, UserAttributes};
+
+/// Who the client is, once authenticated.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{Identity, Mechanism, provider::UserAttributes};
+/// let identity = Identity::new("alice", Mechanism::ScramSha256, Arc::new(UserAttributes::new()));
+/// assert_eq!(identity.username, "alice");
+/// assert!(!identity.is_superuser());
+/// assert_eq!(identity.expire_at(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Identity {
+    /// SCRAM username (SASLprep'd, unescaped).
+    pub username: String,
+    /// Authorization identity, when the client sent one and the config allows it.
+    pub authzid: Option<String>,
+    /// Mechanism used.
+    pub mechanism: Mechanism,
+    /// What the provider said about the user, shared with its record.
+    pub attributes: Arc<UserAttributes>,
+}
+
+impl Identity {
+    /// An identity (the engine builds these; brokers build them for other ways of
+    /// authenticating, and tests).
+    pub fn new(
+        username: impl Into<String>,
+        mechanism: Mechanism,
+        attributes: Arc<UserAttributes>,
+    ) -> Self {
+        Self {
+            username: username.into(),
+            authzid: None,
+            mechanism,
+            attributes,
+        }
+    }
+
+    /// The same identity with an authorization identity.
+    pub fn with_authzid(mut self, authzid: Option<String>) -> Self {
+        self.authzid = authzid;
+        self
+    }
+
+    /// From the provider: whether the user is a superuser.
+    pub fn is_superuser(&self) -> bool {
+        self.attributes.is_superuser
+    }
+
+    /// From the provider: Unix seconds at which the broker should end the session.
+    pub fn expire_at(&self) -> Option<u64> {
+        self.attributes.expire_at
+    }
+
+    /// From the provider: client attributes.
+    pub fn client_attrs(&self) -> &BTreeMap<String, String> {
+        &self.attributes.client_attrs
+    }
+
+    /// From the provider: authorization data for the broker's authorizer.
+    pub fn authz(&self) -> Option<&AuthzData> {
+        self.attributes.authz.as_ref()
+    }
+}
+
+/// A failed step: what to send, and why (for logs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// CONNACK (exchange from CONNECT) or DISCONNECT (re-authentication) with the reason code.
+    pub reply: Reply,
+    /// The cause, for the operator. Unknown users show as [`Error::UnknownUser`], provider
+    /// failures as [`Error::CredentialsUnavailable`] with the provider's reason, but the
+    /// reply is identical to a wrong password's.
+    pub error: Error,
+}
+
+/// The end of an exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+// The accepted variant is the common one; boxing it would add an allocation per login.
+#[allow(clippy::large_enum_variant)]
+pub enum Outcome {
+    /// Send `reply` (CONNACK 0x00 or AUTH 0x00 with `v=`); the client is `identity`.
+    Accepted {
+        /// Packet to send.
+        reply: Reply,
+        /// Who authenticated.
+        identity: Identity,
+    },
+    /// Send the rejection's reply (CONNACK or DISCONNECT with 0x87, 0x8C or 0x82) and close
+    /// the connection, as MQTT 5.0 §4.12 requires after a failed (re-)authentication.
+    Rejected(Rejection),
+}
+
+/// Which packet started the exchange; decides the shape of every reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Trigger {
+    Connect,
+    Reauth,
+}
+
+impl Trigger {
+    pub(super) fn reject(self, method: Option<Mechanism>, error: Error) -> Rejection {
+        let reason_code = error.reason_code();
+        let reply = match self {
+            Trigger::Connect => {
+                let method = method.filter(|_| reason_code != ReasonCode::BadAuthenticationMethod);
+                // `e=<value>` in one allocation (as `ServerErrorValue::to_message`).
+                let data = method.and(error.server_error()).map(|e| {
+                    let value = e.as_str().as_bytes();
+                    let mut data = Vec::with_capacity(2 + value.len());
+                    data.extend_from_slice(b"e=");
+                    data.extend_from_slice(value);
+                    data
+                });
+                Reply {
+                    packet: PacketType::Connack,
+                    reason_code,
+                    method,
+                    data,
+                }
+            }
+            Trigger::Reauth => Reply {
+                packet: PacketType::Disconnect,
+                reason_code,
+                method: None,
+                data: None,
+            },
+        };
+        Rejection { reply, error }
+    }
+
+    /// The packet and reason code of a success.
+    pub(super) fn success(self) -> (PacketType, ReasonCode) {
+        match self {
+            Trigger::Connect => (PacketType::Connack, ReasonCode::Success),
+            Trigger::Reauth => (PacketType::Auth, ReasonCode::Success),
+        }
+    }
+}
