@@ -643,13 +643,3 @@ async fn shutdown_disconnects_sessions_with_0x8b() {
     assert!(TcpStream::connect(tcp).await.is_err(), "listener closed");
     let _ = std::fs::remove_dir_all(&dir);
 }
-
-#[test]
-fn broker_module_files_exist() {
-    // The example and this test share one module tree; keep the path honest.
-    assert!(
-        Path::new(&manifest_dir())
-            .join("examples/broker/mod.rs")
-            .exists()
-    );
-}
