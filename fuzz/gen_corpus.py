@@ -228,12 +228,45 @@ def saslprep_seeds():
         write("saslprep", name, data)
 
 
+def credential_seeds():
+    """stored_credentials: [0] flags (bit 0 EMQX hex, bit 1 SHA-512), then the text."""
+    salt = base64.b64decode(SALT_B64)
+
+    def postgres(name, text):
+        write("stored_credentials", "pg-" + name, b"\x00" + text.encode())
+
+    def emqx(name, flags, iterations, salt_hex, stored_hex, server_hex):
+        text = f"{salt_hex}\n{stored_hex}\n{server_hex}".encode()
+        write("stored_credentials", "emqx-" + name, bytes([flags | 1]) + struct.pack(">I", iterations) + text)
+
+    for hash_name, method, flags in [("sha256", "SCRAM-SHA-256", 0), ("sha512", "SCRAM-SHA-512", 2)]:
+        _, stored, server = scram_keys(hash_name, PASSWORD, salt, 4096)
+        postgres(hash_name, f"{method}$4096:{SALT_B64}${b64(stored)}:{b64(server)}")
+        emqx(hash_name, flags, 4096, salt.hex(), stored.hex(), server.hex())
+        emqx(hash_name + "-upper-spaces", flags, 4096, salt.hex().upper(), " " + stored.hex().upper(), server.hex() + " ")
+        emqx(hash_name + "-short-key", flags, 4096, salt.hex(), stored.hex()[:-2], server.hex())
+        emqx(hash_name + "-zero-iterations", flags, 0, salt.hex(), stored.hex(), server.hex())
+        emqx(hash_name + "-max-iterations", flags, 0xFFFFFFFF, salt.hex(), stored.hex(), server.hex())
+    _, stored, server = scram_keys("sha256", PASSWORD, salt, 4096)
+    postgres("trailing-newline", f"SCRAM-SHA-256$4096:{SALT_B64}${b64(stored)}:{b64(server)}\n")
+    postgres("leading-zero", f"SCRAM-SHA-256$04096:{SALT_B64}${b64(stored)}:{b64(server)}")
+    postgres("zero-iterations", f"SCRAM-SHA-256$0:{SALT_B64}${b64(stored)}:{b64(server)}")
+    postgres("empty-salt", f"SCRAM-SHA-256$4096:${b64(stored)}:{b64(server)}")
+    postgres("unpadded", f"SCRAM-SHA-256$4096:{SALT_B64.rstrip('=')}${b64(stored)}:{b64(server)}")
+    postgres("md5", "md5a3556571e93b0d20722ba62be61e8c2d")
+    postgres("four-parts", f"SCRAM-SHA-256$4096:{SALT_B64}${b64(stored)}:{b64(server)}$x")
+    postgres("sha1", f"SCRAM-SHA-1$4096:{SALT_B64}${b64(stored)}:{b64(server)}")
+    emqx("odd-hex", 0, 4096, "abc", stored.hex(), server.hex())
+    emqx("two-fields", 0, 4096, salt.hex(), stored.hex(), "")
+
+
 def main():
     transcripts = load_transcripts()
     parser_seeds(transcripts)
     server_seeds(transcripts)
     client_seeds()
     saslprep_seeds()
+    credential_seeds()
 
 
 if __name__ == "__main__":

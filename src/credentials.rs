@@ -9,6 +9,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand_core::CryptoRng;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto;
 pub use crate::crypto::Key;
@@ -89,8 +90,22 @@ impl fmt::Debug for StoredCredentials {
     }
 }
 
-/// The EMQX form of stored credentials: lowercase hex strings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The EMQX form of stored credentials: lowercase hex strings, as
+/// [`StoredCredentials::to_emqx_hex`] writes them.
+///
+/// The key strings are zeroized on drop and `Debug` shows only the salt and the key
+/// lengths. Borrow the fields (`&hex.stored_key`) or clone them; they cannot be moved out.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, StoredCredentials};
+/// let credentials = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl", 4096)?;
+/// let hex = credentials.to_emqx_hex();
+/// assert_eq!(hex.salt, "4e61436c2d4e61436c");
+/// assert_eq!(hex.stored_key.len(), 64);
+/// assert!(!format!("{hex:?}").contains(&hex.stored_key));
+/// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct EmqxHex {
     /// Hex salt.
     pub salt: String,
@@ -99,6 +114,31 @@ pub struct EmqxHex {
     /// Hex ServerKey.
     pub server_key: String,
 }
+
+impl fmt::Debug for EmqxHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmqxHex")
+            .field("salt", &self.salt)
+            .field(
+                "stored_key",
+                &format_args!("<redacted {} hex digits>", self.stored_key.len()),
+            )
+            .field(
+                "server_key",
+                &format_args!("<redacted {} hex digits>", self.server_key.len()),
+            )
+            .finish()
+    }
+}
+
+impl Drop for EmqxHex {
+    fn drop(&mut self) {
+        self.stored_key.zeroize();
+        self.server_key.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for EmqxHex {}
 
 impl StoredCredentials {
     /// Builds credentials from their parts, checking key lengths, salt and count.

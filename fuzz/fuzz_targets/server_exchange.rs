@@ -37,12 +37,13 @@ use mqtt_scram::internal::crypto::{self, Key};
 use mqtt_scram::message::{
     ClientFinal, ClientFirst, ServerErrorValue, ServerFinal, ServerFinalOutcome, ServerFirst,
 };
-use mqtt_scram::provider::{IgnoreReason, Lookup, UserRecord};
+use mqtt_scram::provider::{IgnoreKind, IgnoreReason, Lookup, UserAttributes, UserRecord};
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::server::{NeedCredentials, StartPacket};
 use mqtt_scram::{
     ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Identity, Mechanism,
-    Outcome, PacketType, ReasonCode, ScramServer, ServerConfig, StoredCredentials, internal,
+    Outcome, PacketType, ReasonCode, ScramServer, ServerConfig, StoredCredentials, Timestamp,
+    internal,
 };
 
 const USERNAME: &str = "user";
@@ -57,6 +58,8 @@ const MAX_LEN: usize = 4096;
 struct Fixture {
     salted: Key,
     credentials: StoredCredentials,
+    /// The record a provider hands out: shared, never copied per exchange.
+    record: Arc<UserRecord>,
     server_nonce: &'static str,
 }
 
@@ -66,9 +69,11 @@ fn fixture(hash: HashAlgorithm, iterations: u32, server_nonce: &'static str) -> 
         .unwrap_or_default();
     let salted = crypto::hi(hash, PASSWORD.as_bytes(), &salt, iterations);
     let credentials = StoredCredentials::from_salted_password(hash, &salted, &salt, iterations);
+    let record = Arc::new(UserRecord::new(credentials.clone()));
     Fixture {
         salted,
         credentials,
+        record,
         server_nonce,
     }
 }
@@ -169,18 +174,14 @@ fuzz_target!(|data: &[u8]| {
         config = config.mechanisms(&[Mechanism::ScramSha256, Mechanism::ScramSha512]);
     }
     let offers_plus = !plain_only;
-    let server = ScramServer::new(config);
+    let server = ScramServer::new(config).expect("the fuzz configuration is valid");
 
     let mechanism = Mechanism::from_name(method).unwrap_or(Mechanism::ScramSha256);
-    let current = Identity {
-        username: if current_is_other { "other" } else { USERNAME }.into(),
-        authzid: None,
+    let current = Identity::new(
+        if current_is_other { "other" } else { USERNAME },
         mechanism,
-        is_superuser: false,
-        client_attrs: Default::default(),
-        expire_at: None,
-        acl: Vec::new(),
-    };
+        Arc::new(UserAttributes::new()),
+    );
     let start_data = (!start_without_data).then_some(client_first);
     let packet = if reauth {
         StartPacket::Reauthenticate {
@@ -195,7 +196,7 @@ fuzz_target!(|data: &[u8]| {
             data: start_data,
         }
     };
-    let now = Duration::from_secs(1_000);
+    let now = Timestamp::new(Duration::from_secs(1_000), 1_700_000_000);
     let pending: NeedCredentials = match server.start(&connection, packet, now) {
         Ok(pending) => pending,
         Err(rejection) => {
@@ -234,16 +235,21 @@ fuzz_target!(|data: &[u8]| {
         .expect("start accepted a username failing SASLprep");
     assert_eq!(pending.request().username, username);
     assert_eq!(pending.request().mechanism, mechanism);
-    assert_eq!(pending.deadline(), now + Duration::from_secs(30));
+    assert_eq!(
+        pending.deadline(),
+        now.monotonic() + Duration::from_secs(30)
+    );
 
     let fixture = fixture_for(hash);
     let lookup = match lookup_kind {
         LookupKind::NotFound => Lookup::NotFound,
-        LookupKind::Found => Lookup::Found(UserRecord::new(fixture.credentials.clone())),
-        LookupKind::FoundOtherHash => Lookup::Found(UserRecord::new(
-            fixture_for(other_hash(hash)).credentials.clone(),
-        )),
-        LookupKind::Ignore => Lookup::Ignore(IgnoreReason("fuzz".into())),
+        LookupKind::Found => Lookup::Found(Arc::clone(&fixture.record)),
+        LookupKind::FoundOtherHash => {
+            Lookup::Found(Arc::clone(&fixture_for(other_hash(hash)).record))
+        }
+        LookupKind::Ignore => {
+            Lookup::Ignore(IgnoreReason::new(IgnoreKind::Unavailable, "fuzz"))
+        }
     };
     let (challenge, reply) = internal::continue_with_nonce(pending, lookup, fixture.server_nonce);
     assert_eq!(reply.packet, PacketType::Auth);
@@ -308,9 +314,9 @@ fuzz_target!(|data: &[u8]| {
         _ => "SCRAM-SHA-1",
     };
     let finish_now = if late {
-        now + Duration::from_secs(31)
+        now.advanced(Duration::from_secs(31))
     } else {
-        now + Duration::from_secs(30)
+        now.advanced(Duration::from_secs(30))
     };
     let finish_data = (!finish_without_data).then_some(client_final);
 
@@ -391,7 +397,7 @@ fuzz_target!(|data: &[u8]| {
             if matches!(
                 rejection.error,
                 Error::UnknownUser
-                    | Error::CredentialsUnavailable
+                    | Error::CredentialsUnavailable(_)
                     | Error::CredentialsMismatch { .. }
             ) {
                 assert_eq!(reply.reason_code, ReasonCode::NotAuthorized);
