@@ -117,9 +117,9 @@ fn emqx_body(entry: &Entry, with_username: bool) -> EmqxBody {
     let hex = entry.record.credentials.to_emqx_hex();
     EmqxBody {
         username: entry.username.clone().filter(|_| with_username),
-        stored_key: hex.stored_key,
-        server_key: hex.server_key,
-        salt: hex.salt,
+        stored_key: hex.stored_key.clone(),
+        server_key: hex.server_key.clone(),
+        salt: hex.salt.clone(),
         is_superuser: entry.record.attributes.is_superuser,
         client_attrs: entry.record.attributes.client_attrs.clone(),
         expire_at: entry.record.attributes.expire_at,
