@@ -1,1 +1,5 @@
-//! Async authenticator (work in progress: see the issue "For broker authors").
+//! Async authenticator for MQTT 5 brokers over the `mqtt-scram` engine.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod admission;
+pub mod duration;
