@@ -1,0 +1,240 @@
+//! Observability shared by every integration (this authenticator, the Mosquitto plugin):
+//! metric names, label values, and the recording calls, so every front reports the same
+//! series (like EMQX's per-authenticator metrics).
+//!
+//! With the `metrics` feature the calls go to the [`metrics`](https://docs.rs/metrics)
+//! facade (install any recorder, e.g. `metrics-exporter-prometheus`); without it they do
+//! nothing. Every series carries the label `authenticator` (the name given to
+//! [`Metrics::new`]) so several authenticators in one process stay apart.
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | [`HANDSHAKES_STARTED`] | counter | `kind` (`connect`, `reauth`) |
+//! | [`HANDSHAKES_SUCCEEDED`] | counter | `kind`, `mechanism` |
+//! | [`HANDSHAKES_FAILED`] | counter | `kind`, `reason` ([`error_label`], refusal labels, ...) |
+//! | [`MOCK_CHALLENGES`] | counter | `kind` |
+//! | [`PROVIDER_IGNORES`] | counter | `reason` ([`IgnoreKind::as_str`]) |
+//! | [`ADMISSION_REFUSED`] | counter | `reason` (`capacity`, `per_address`, `work_timeout`) |
+//! | [`LOOKUP_SECONDS`] | histogram | – |
+//! | [`HANDSHAKE_SECONDS`] | histogram | `kind`, `outcome` (`success`, `failure`) |
+//! | [`HANDSHAKES_IN_PROGRESS`] | gauge | – |
+//!
+//! ```
+//! use std::time::Duration;
+//! use mqtt_scram_authenticator::observe::{HandshakeKind, Metrics};
+//! let metrics = Metrics::new("mosquitto");
+//! metrics.handshake_started(HandshakeKind::Connect);
+//! metrics.lookup_finished(Duration::from_micros(40), None);
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtt_scram::provider::IgnoreKind;
+use mqtt_scram::{Error, Mechanism};
+
+use crate::admission::Refusal;
+
+/// Handshakes started (CONNECT with an Authentication Method, AUTH 0x19).
+pub const HANDSHAKES_STARTED: &str = "mqtt_scram_handshakes_started_total";
+/// Handshakes that authenticated the client.
+pub const HANDSHAKES_SUCCEEDED: &str = "mqtt_scram_handshakes_succeeded_total";
+/// Handshakes that failed, by reason.
+pub const HANDSHAKES_FAILED: &str = "mqtt_scram_handshakes_failed_total";
+/// Challenges built from the mock key (unknown user, provider could not decide, unusable record).
+pub const MOCK_CHALLENGES: &str = "mqtt_scram_mock_challenges_total";
+/// Provider answers "could not decide", by [`IgnoreKind`].
+pub const PROVIDER_IGNORES: &str = "mqtt_scram_provider_ignores_total";
+/// Handshakes refused by the admission policy, by reason.
+pub const ADMISSION_REFUSED: &str = "mqtt_scram_admission_refused_total";
+/// Credential lookup latency, seconds.
+pub const LOOKUP_SECONDS: &str = "mqtt_scram_lookup_duration_seconds";
+/// Handshake latency from the first packet to the last, seconds.
+pub const HANDSHAKE_SECONDS: &str = "mqtt_scram_handshake_duration_seconds";
+/// Handshakes in progress now.
+pub const HANDSHAKES_IN_PROGRESS: &str = "mqtt_scram_handshakes_in_progress";
+
+/// Which packet started a handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HandshakeKind {
+    /// CONNECT with an Authentication Method.
+    Connect,
+    /// AUTH 0x19 on an authenticated connection.
+    Reauth,
+}
+
+impl HandshakeKind {
+    /// The label value: `connect` or `reauth`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Reauth => "reauth",
+        }
+    }
+}
+
+/// The `reason` label of a failed handshake for an engine error (low cardinality).
+///
+/// ```
+/// use mqtt_scram::Error;
+/// use mqtt_scram_authenticator::observe::error_label;
+/// assert_eq!(error_label(&Error::InvalidProof), "invalid_proof");
+/// assert_eq!(error_label(&Error::UnknownUser), "unknown_user");
+/// assert_eq!(error_label(&Error::HandshakeTimeout), "timeout");
+/// ```
+pub fn error_label(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidProof => "invalid_proof",
+        Error::UnknownUser => "unknown_user",
+        Error::CredentialsUnavailable(_) => "credentials_unavailable",
+        Error::CredentialsExpired => "credentials_expired",
+        Error::CredentialsMismatch { .. } => "credentials_mismatch",
+        Error::HandshakeTimeout => "timeout",
+        Error::Malformed { .. }
+        | Error::TooLong { .. }
+        | Error::MandatoryExtension { .. }
+        | Error::MissingData => "malformed",
+        Error::UnsupportedMechanism | Error::MethodChanged => "bad_method",
+        Error::UnexpectedReasonCode { .. } => "protocol_error",
+        Error::NonceMismatch => "nonce_mismatch",
+        Error::ChannelBindingMismatch
+        | Error::ChannelBindingDowngrade
+        | Error::ChannelBindingNotSupported
+        | Error::UnsupportedChannelBindingType
+        | Error::ChannelBindingMechanismMismatch => "channel_binding",
+        Error::AuthzidNotAllowed => "authzid_not_allowed",
+        Error::ReauthUserMismatch => "reauth_user_mismatch",
+        _ => "other",
+    }
+}
+
+/// The recording calls, labelled with one authenticator's name. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    name: Arc<str>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new("default")
+    }
+}
+
+#[cfg(feature = "metrics")]
+macro_rules! labels {
+    ($self:ident $(, $key:literal => $value:expr)*) => {
+        [("authenticator", String::from(&*$self.name)) $(, ($key, String::from($value)))*]
+    };
+}
+
+impl Metrics {
+    /// Recording calls whose series carry `authenticator="<name>"`.
+    pub fn new(name: &str) -> Self {
+        Self { name: name.into() }
+    }
+
+    /// The `authenticator` label value.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A handshake started.
+    pub fn handshake_started(&self, kind: HandshakeKind) {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::counter!(HANDSHAKES_STARTED, &labels!(self, "kind" => kind.as_str()))
+                .increment(1);
+            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).increment(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = kind;
+    }
+
+    /// A handshake succeeded after `took`.
+    pub fn handshake_succeeded(&self, kind: HandshakeKind, mechanism: Mechanism, took: Duration) {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::counter!(
+                HANDSHAKES_SUCCEEDED,
+                &labels!(self, "kind" => kind.as_str(), "mechanism" => mechanism.name())
+            )
+            .increment(1);
+            metrics::histogram!(
+                HANDSHAKE_SECONDS,
+                &labels!(self, "kind" => kind.as_str(), "outcome" => "success")
+            )
+            .record(took.as_secs_f64());
+            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).decrement(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (kind, mechanism, took);
+    }
+
+    /// A handshake that had started failed after `took`, for `reason` (a label such as
+    /// [`error_label`] returns).
+    pub fn handshake_failed(&self, kind: HandshakeKind, reason: &'static str, took: Duration) {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::counter!(
+                HANDSHAKES_FAILED,
+                &labels!(self, "kind" => kind.as_str(), "reason" => reason)
+            )
+            .increment(1);
+            metrics::histogram!(
+                HANDSHAKE_SECONDS,
+                &labels!(self, "kind" => kind.as_str(), "outcome" => "failure")
+            )
+            .record(took.as_secs_f64());
+            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).decrement(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (kind, reason, took);
+    }
+
+    /// The admission policy refused a handshake before it started (counted as started and
+    /// failed too, so `started = succeeded + failed + in progress` holds).
+    pub fn refused(&self, kind: HandshakeKind, refusal: Refusal) {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::counter!(
+                ADMISSION_REFUSED,
+                &labels!(self, "reason" => refusal.label())
+            )
+            .increment(1);
+            metrics::counter!(HANDSHAKES_STARTED, &labels!(self, "kind" => kind.as_str()))
+                .increment(1);
+            metrics::counter!(
+                HANDSHAKES_FAILED,
+                &labels!(self, "kind" => kind.as_str(), "reason" => refusal.label())
+            )
+            .increment(1);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (kind, refusal);
+    }
+
+    /// A credential lookup finished after `took`; `ignored` is the provider's
+    /// [`IgnoreKind`] when it could not decide.
+    pub fn lookup_finished(&self, took: Duration, ignored: Option<IgnoreKind>) {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::histogram!(LOOKUP_SECONDS, &labels!(self)).record(took.as_secs_f64());
+            if let Some(kind) = ignored {
+                metrics::counter!(PROVIDER_IGNORES, &labels!(self, "reason" => kind.as_str()))
+                    .increment(1);
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (took, ignored);
+    }
+
+    /// A challenge was built from the mock key.
+    pub fn mock_challenge(&self, kind: HandshakeKind) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(MOCK_CHALLENGES, &labels!(self, "kind" => kind.as_str())).increment(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = kind;
+    }
+}
