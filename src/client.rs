@@ -350,3 +350,46 @@ impl Authenticated {
         self.session.begin(nonce)
     }
 }
+
+/// `Deserialize` (feature `serde`), e.g. in TOML:
+/// `iteration_window = [4096, 1000000]`, `nonce_len = 24`, `max_message_len = 4096`
+/// (each optional; unknown keys are refused and errors name the key).
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use mqtt_scram::client::ClientConfig;
+/// let config: ClientConfig = serde_json::from_str(r#"{"iteration_window": [4096, 600000]}"#).unwrap();
+/// assert_eq!(config, ClientConfig::new().iteration_window(4096..=600_000));
+/// assert!(serde_json::from_str::<ClientConfig>(r#"{"iterations": 1}"#).is_err());
+/// # }
+/// ```
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl<'de> serde::Deserialize<'de> for ClientConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Settings {
+            iteration_window: Option<[u32; 2]>,
+            nonce_len: Option<usize>,
+            max_message_len: Option<usize>,
+        }
+        let settings = Settings::deserialize(deserializer)?;
+        let mut config = ClientConfig::new();
+        if let Some([lo, hi]) = settings.iteration_window {
+            if lo == 0 || lo > hi {
+                return Err(serde::de::Error::custom(alloc::format!(
+                    "iteration_window: [{lo}, {hi}] must be a non-empty range starting at 1 or more"
+                )));
+            }
+            config = config.iteration_window(lo..=hi);
+        }
+        if let Some(n) = settings.nonce_len {
+            config = config.nonce_len(n);
+        }
+        if let Some(n) = settings.max_message_len {
+            config = config.max_message_len(n);
+        }
+        Ok(config)
+    }
+}

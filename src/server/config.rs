@@ -321,3 +321,193 @@ impl ServerConfig {
         Ok(())
     }
 }
+
+/// `Deserialize` (feature `serde`): the settings of [`ServerConfig`] by name, e.g. in TOML:
+///
+/// ```toml
+/// mechanisms = ["SCRAM-SHA-256", "SCRAM-SHA-512"]   # default: all four
+/// mock_key_file = "/etc/mqtt/mock.key"               # or mock_key = "<64 hex characters>"
+/// mock_iterations = 4096
+/// nonce_len = 24
+/// handshake_timeout = "30s"                          # or a number of seconds
+/// max_message_len = 4096
+/// allow_authzid = false
+/// record_policy = { iterations = [4096, 1000000], salt_len = [8, 64] }
+/// ```
+/// Exactly one of `mock_key` and `mock_key_file` (which needs the `std` feature) is required.
+/// Unknown keys are refused, and every error names its key; the key itself is never
+/// printed (the hex text is zeroized after decoding).
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl<'de> serde::Deserialize<'de> for ServerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let settings = settings::Server::deserialize(deserializer)?;
+        settings.build().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "serde")]
+mod settings {
+    use alloc::format;
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    use core::fmt;
+    use core::time::Duration;
+
+    use serde::Deserialize;
+    use zeroize::Zeroize as _;
+
+    use super::{RecordPolicy, ServerConfig};
+    use crate::mechanism::Mechanism;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Server {
+        mechanisms: Option<Vec<String>>,
+        mock_key: Option<String>,
+        mock_key_file: Option<String>,
+        mock_iterations: Option<u32>,
+        nonce_len: Option<usize>,
+        handshake_timeout: Option<Seconds>,
+        max_message_len: Option<usize>,
+        allow_authzid: Option<bool>,
+        record_policy: Option<Policy>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Policy {
+        iterations: Option<[u32; 2]>,
+        salt_len: Option<[usize; 2]>,
+    }
+
+    /// A duration: `"30s"`, `"500ms"`, `"2m"`, or a number of seconds.
+    struct Seconds(Duration);
+
+    impl<'de> Deserialize<'de> for Seconds {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl serde::de::Visitor<'_> for Visit {
+                type Value = Seconds;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str(
+                        "a duration such as \"30s\", \"500ms\", \"2m\" or a number of seconds",
+                    )
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Seconds, E> {
+                    Ok(Seconds(Duration::from_secs(v)))
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Seconds, E> {
+                    u64::try_from(v)
+                        .map(|v| Seconds(Duration::from_secs(v)))
+                        .map_err(|_| E::custom("a duration cannot be negative"))
+                }
+                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Seconds, E> {
+                    Duration::try_from_secs_f64(v)
+                        .map(Seconds)
+                        .map_err(|_| E::custom("duration out of range"))
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Seconds, E> {
+                    let text = v.trim();
+                    let split = text
+                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .unwrap_or(text.len());
+                    let (number, unit) = text.split_at(split);
+                    let scale = match unit.trim() {
+                        "ms" => 0.001,
+                        "" | "s" => 1.0,
+                        "m" => 60.0,
+                        "h" => 3600.0,
+                        _ => {
+                            return Err(E::custom(format!(
+                                "{v:?} is not a duration (use ms, s, m or h, e.g. \"30s\")"
+                            )));
+                        }
+                    };
+                    number
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
+                        .map(Seconds)
+                        .ok_or_else(|| E::custom(format!("{v:?} is not a duration (e.g. \"30s\")")))
+                }
+            }
+            deserializer.deserialize_any(Visit)
+        }
+    }
+
+    impl Server {
+        pub(super) fn build(mut self) -> Result<ServerConfig, String> {
+            let key = self.mock_key()?;
+            let mut config = ServerConfig::new(key);
+            if let Some(names) = &self.mechanisms {
+                let mechanisms = names
+                    .iter()
+                    .map(|name| {
+                        Mechanism::from_name(name.trim()).ok_or_else(|| {
+                            format!("mechanisms: unknown mechanism {name:?} (SCRAM-SHA-256, SCRAM-SHA-512, SCRAM-SHA-256-PLUS, SCRAM-SHA-512-PLUS)")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                config = config.mechanisms(&mechanisms);
+            }
+            if let Some(n) = self.mock_iterations {
+                config = config.mock_iterations(n);
+            }
+            if let Some(n) = self.nonce_len {
+                config = config.nonce_len(n);
+            }
+            if let Some(Seconds(timeout)) = self.handshake_timeout {
+                config = config.handshake_timeout(timeout);
+            }
+            if let Some(n) = self.max_message_len {
+                config = config.max_message_len(n);
+            }
+            if let Some(allow) = self.allow_authzid {
+                config = config.allow_authzid(allow);
+            }
+            if let Some(policy) = self.record_policy {
+                let default = RecordPolicy::default();
+                let [lo, hi] = policy
+                    .iterations
+                    .unwrap_or([*default.iterations().start(), *default.iterations().end()]);
+                let [salt_lo, salt_hi] = policy
+                    .salt_len
+                    .unwrap_or([*default.salt_len().start(), *default.salt_len().end()]);
+                config = config.record_policy(RecordPolicy::new(lo..=hi, salt_lo..=salt_hi));
+            }
+            // The validation errors name the setting (`mock_iterations: ...`).
+            config.validate().map_err(|e| e.to_string())?;
+            Ok(config)
+        }
+
+        fn mock_key(&mut self) -> Result<[u8; 32], String> {
+            let mut key = [0u8; 32];
+            let (mut text, source) = match (self.mock_key.take(), self.mock_key_file.take()) {
+                (Some(hex), None) => (hex, String::from("mock_key")),
+                (None, Some(path)) => (read_key_file(&path)?, format!("mock_key_file {path}")),
+                (Some(mut hex), Some(_)) => {
+                    hex.zeroize();
+                    return Err("mock_key and mock_key_file: give one, not both".into());
+                }
+                (None, None) => {
+                    return Err("mock_key_file (or mock_key): the 32-byte mock key is required; keep it secret and stable across restarts".into());
+                }
+            };
+            let decoded = hex::decode_to_slice(text.trim(), &mut key);
+            text.zeroize();
+            decoded.map_err(|_| format!("{source}: must be 64 hex characters (32 bytes)"))?;
+            Ok(key)
+        }
+    }
+
+    #[cfg(feature = "std")]
+    fn read_key_file(path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| format!("mock_key_file: cannot read {path}: {e}"))
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn read_key_file(_path: &str) -> Result<String, String> {
+        Err("mock_key_file: reading files needs the `std` feature; use mock_key".into())
+    }
+}
