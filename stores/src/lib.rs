@@ -6,6 +6,11 @@
 //! - [`record`]: the JSON record format `mqtt-scram gen` writes, and its CSV form.
 //! - [`file`]: a reloading credential file (JSON or CSV).
 //! - [`http`] (feature `http`): a service speaking EMQX's SCRAM REST contract.
+//! - [`postgres`] (feature `postgres`): PostgreSQL, default schema or a user-written query.
+//! - [`redis`] (feature `redis`): Redis (one node, Sentinel or Cluster), default layout or
+//!   a user-written command.
+//! - [`config`]: [`StoreConfig`](config::StoreConfig), any of them (cached, chained) from a
+//!   configuration file or a URL.
 //!
 //! ```
 //! use mqtt_scram_stores::record::parse_records;
@@ -18,9 +23,16 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod config;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod record;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub mod remote;
 
 pub use file::{FileProvider, append_record_locked};

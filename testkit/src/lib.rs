@@ -5,6 +5,7 @@
 //! - [`TempDir`]: a scratch directory removed on drop.
 //! - [`postgres`]: a throw-away PostgreSQL cluster on a free loopback port.
 //! - [`pki`]: a throw-away CA, server and client certificates.
+//! - [`redis`]: throw-away Redis servers: one node, a three-master Cluster, a Sentinel.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +17,7 @@
 pub mod peer;
 pub mod pki;
 pub mod postgres;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

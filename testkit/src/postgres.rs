@@ -146,6 +146,84 @@ impl Cluster {
         cluster
     }
 
+    /// Stops the server now (`pg_ctl stop -m immediate`, like a crash); [`Cluster::restart`]
+    /// brings it back on the same port with the same data.
+    pub fn stop(&self) {
+        check(
+            &pg_tool(
+                &self.bin,
+                "pg_ctl",
+                &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+            ),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts a stopped server again.
+    pub fn restart(&self) {
+        let log = self.dir.join("server.log");
+        check(
+            &pg_tool(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    &self.data(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            ),
+            "pg_ctl start",
+        );
+    }
+
+    /// Sets the password of `role` (which may log in over TCP with SCRAM then).
+    pub fn set_password(&self, role: &str, password: &str) {
+        self.admin_sql(&format!("ALTER ROLE {role} PASSWORD '{password}'"));
+    }
+
+    /// `postgres://USER:PASSWORD@127.0.0.1:PORT/postgres`.
+    pub fn url(&self, user: &str, password: &str) -> String {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/postgres",
+            self.port
+        )
+    }
+
+    /// Turns TLS on with a fresh CA and a server certificate for `127.0.0.1` and
+    /// `localhost`, and restarts the server. Plain connections keep working.
+    pub fn enable_tls(&self) -> TlsFiles {
+        let files = tls_files(&self.dir.join("tls"), &["127.0.0.1", "localhost"]);
+        if is_root() {
+            check(
+                &Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(self.dir.join("tls"))
+                    .output()
+                    .unwrap(),
+                "chown",
+            );
+        }
+        let conf = format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            files.server_cert.display(),
+            files.server_key.display()
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(Path::new(&self.data()).join("postgresql.conf"))
+            .unwrap()
+            .write_all(conf.as_bytes())
+            .unwrap();
+        self.stop();
+        self.restart();
+        files
+    }
+
     /// The data directory.
     pub fn data(&self) -> String {
         self.dir.join("data").to_str().unwrap().to_owned()
@@ -187,6 +265,62 @@ impl Cluster {
             .output()
             .unwrap()
     }
+}
+
+/// PEM files of a throw-away CA, a server certificate and a client certificate.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// The server certificate (signed by the CA).
+    pub server_cert: PathBuf,
+    /// The server key (mode 0600).
+    pub server_key: PathBuf,
+    /// A client certificate (CN `client`, signed by the CA).
+    pub client_cert: PathBuf,
+    /// The client key.
+    pub client_key: PathBuf,
+}
+
+/// Writes a fresh CA, a server certificate for `names` and a client certificate into `dir`.
+pub fn tls_files(dir: &Path, names: &[&str]) -> TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    std::fs::create_dir_all(dir).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let server_cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client_params = CertificateParams::new(vec!["client".to_string()]).unwrap();
+    client_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "client");
+    let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        server_cert: dir.join("server.pem"),
+        server_key: dir.join("server.key"),
+        client_cert: dir.join("client.pem"),
+        client_key: dir.join("client.key"),
+    };
+    std::fs::write(&files.ca, ca.pem()).unwrap();
+    std::fs::write(&files.server_cert, server_cert.pem()).unwrap();
+    std::fs::write(&files.server_key, server_key.serialize_pem()).unwrap();
+    std::fs::write(&files.client_cert, client_cert.pem()).unwrap();
+    std::fs::write(&files.client_key, client_key.serialize_pem()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for key in [&files.server_key, &files.client_key] {
+            std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    files
 }
 
 impl Drop for Cluster {

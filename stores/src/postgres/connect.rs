@@ -1,0 +1,102 @@
+//! The connection pool: libpq-style configuration, TLS through rustls, the statement
+//! timeout, and failover across hosts (tokio-postgres tries them in order).
+
+use std::string::{String, ToString};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::config::{PostgresConfig, PostgresConfigError};
+use crate::remote::client_config;
+
+/// The tokio-postgres configuration for `config` (password and statement timeout applied).
+pub(crate) fn pg_config(
+    config: &PostgresConfig,
+) -> Result<tokio_postgres::Config, PostgresConfigError> {
+    // tokio-postgres's parse errors do not echo the input, so they cannot leak a password.
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| PostgresConfigError::setting("url", &e.to_string()))?;
+    if pg.get_hosts().is_empty() {
+        return Err(PostgresConfigError::setting("url", "names no host"));
+    }
+    if pg.get_user().is_none() {
+        return Err(PostgresConfigError::setting("url", "names no user"));
+    }
+    if let Some(password) = config.resolved_password()? {
+        pg.password(password.as_bytes());
+    }
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(config.connect_timeout);
+    }
+    if pg.get_application_name().is_none() {
+        pg.application_name("mqtt-scram");
+    }
+    let timeout = std::format!("-c statement_timeout={}", millis(config.statement_timeout));
+    let options = match pg.get_options() {
+        Some(existing) if !existing.trim().is_empty() => std::format!("{existing} {timeout}"),
+        _ => timeout,
+    };
+    pg.options(&options);
+    Ok(pg)
+}
+
+/// The pool (no connection is opened until the first lookup).
+pub(crate) fn pool(config: &PostgresConfig) -> Result<Pool, PostgresConfigError> {
+    let pg = pg_config(config)?;
+    let tls = client_config(&config.tls).map_err(|e| PostgresConfigError::setting("tls", &e))?;
+    let manager = Manager::from_config(
+        pg,
+        MakeRustlsConnect::new(tls),
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(config.lookup_deadline))
+        .create_timeout(Some(config.lookup_deadline))
+        .recycle_timeout(Some(config.lookup_deadline))
+        .build()
+        .map_err(|e| PostgresConfigError::setting("pool_size", &e.to_string()))
+}
+
+fn millis(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
+}
+
+/// A pool error as an operator reads it (never a password).
+pub(crate) fn describe_pool_error(e: &deadpool_postgres::PoolError) -> (bool, String) {
+    use deadpool_postgres::PoolError;
+    match e {
+        PoolError::Timeout(kind) => (true, std::format!("no connection in time ({kind:?})")),
+        PoolError::Backend(e) => (false, describe(e)),
+        other => (false, other.to_string()),
+    }
+}
+
+/// A driver error as an operator reads it: the server's message and SQLSTATE, or the
+/// connection problem.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => std::format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
+}
