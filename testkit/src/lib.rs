@@ -6,6 +6,7 @@
 //! - [`postgres`]: a throw-away PostgreSQL cluster on a free loopback port.
 //! - [`pki`]: a throw-away CA, server and client certificates.
 //! - [`redis`]: throw-away Redis servers: one node, a three-master Cluster, a Sentinel.
+//! - [`mosquitto`]: a throw-away Mosquitto broker (usually with the mqtt-scram plugin).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +15,7 @@
     missing_docs
 )]
 
+pub mod mosquitto;
 pub mod peer;
 pub mod pki;
 pub mod postgres;

@@ -1,0 +1,271 @@
+//! Per-client state, keyed by the broker's `struct mosquitto *`.
+//!
+//! Mosquitto reuses a client structure's address once it has freed it, so an address alone
+//! does not name a connection. The table keeps three rules:
+//! - `MOSQ_EVT_DISCONNECT` (sent for every closed connection) removes the entry, so a reused
+//!   address starts empty;
+//! - a new CONNECT on an address replaces whatever was there (a stale entry can only be left
+//!   by a missed disconnect, and a CONNECT always opens a new connection);
+//! - every use checks the entry's client id against the broker's (the broker may have
+//!   moved the address to another client), and each entry has a generation number, so a
+//!   deadline armed for one handshake never expires the next one on the same address.
+//!
+//! How many handshakes may wait for the client-final-message, in all and per address, is the
+//! authenticator's admission policy (`mqtt_scram_authenticator::admission`): each handshake
+//! holds a [`HandshakeTicket`] that frees its place when the entry goes. A handshake past its
+//! deadline (the policy's first-step deadline; checked on `MOSQ_EVT_TICK` and before every
+//! new handshake) is dropped and leaves a small marker, so a late AUTH gets 0x87 rather than
+//! "unknown method".
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtt_scram::server::ServerChallenge;
+use mqtt_scram::{ConnectionInfo, Identity};
+use mqtt_scram_authenticator::admission::HandshakeTicket;
+use mqtt_scram_authenticator::observe::HandshakeKind;
+use mqtt_scram_authz::Client;
+
+/// An authenticated client: who it is, as the authorizer sees it.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// The identity the exchange (or the password fallback) established.
+    pub identity: Identity,
+    /// The authorizer's view, built once.
+    pub client: Client,
+}
+
+/// A handshake waiting for the client-final-message.
+#[derive(Debug)]
+pub(crate) struct Handshake {
+    /// The engine's state.
+    pub challenge: ServerChallenge,
+    /// The connection facts the exchange started with.
+    pub connection: Arc<ConnectionInfo>,
+    /// On re-authentication: the session in force meanwhile.
+    pub previous: Option<Arc<Session>>,
+    /// When the exchange started (monotonic), for the handshake-latency figure.
+    pub started: Duration,
+    /// CONNECT or re-authentication, for metrics.
+    pub kind: HandshakeKind,
+    /// The handshake's place under the admission policy, freed on drop.
+    pub ticket: HandshakeTicket,
+}
+
+#[derive(Debug)]
+enum State {
+    Handshake(Box<Handshake>),
+    Authenticated(Arc<Session>),
+    /// A handshake dropped at its deadline; the connection is still open.
+    Expired,
+}
+
+#[derive(Debug)]
+struct Entry {
+    client_id: Option<Box<str>>,
+    generation: u64,
+    /// Set while in [`State::Handshake`]: its deadline.
+    deadline: Option<Duration>,
+    state: State,
+}
+
+/// What the table holds for a client at the start of an exchange.
+pub(crate) enum Current {
+    /// Nothing (or something stale): a CONNECT.
+    Nothing,
+    /// An authenticated session: an AUTH 0x19 re-authentication.
+    Session(Arc<Session>),
+}
+
+/// What the table holds for a client's AUTH 0x18.
+pub(crate) enum Pending {
+    /// Not a client of ours.
+    None,
+    /// Ours, but its deadline passed.
+    Expired,
+    /// The handshake to finish (removed from the table).
+    Handshake(Box<Handshake>),
+}
+
+/// The table.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    entries: HashMap<usize, Entry>,
+    deadlines: BTreeMap<(Duration, u64), usize>,
+    next_generation: u64,
+}
+
+impl Sessions {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
+        Self {
+            entries: HashMap::new(),
+            deadlines: BTreeMap::new(),
+            next_generation: 1,
+        }
+    }
+
+    /// Handshakes in progress.
+    pub(crate) fn handshakes(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Entries of any kind.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The session for `key`, if the entry belongs to `client_id` and is authenticated (or
+    /// re-authenticating, in which case the session in force is returned).
+    pub(crate) fn session(&self, key: usize, client_id: Option<&str>) -> Option<Arc<Session>> {
+        let entry = self.entries.get(&key)?;
+        if entry.client_id.as_deref() != client_id {
+            return None;
+        }
+        match &entry.state {
+            State::Authenticated(s) => Some(Arc::clone(s)),
+            State::Handshake(h) => h.previous.clone(),
+            State::Expired => None,
+        }
+    }
+
+    /// At CONNECT or AUTH 0x19: the session to re-authenticate, if `key` holds one for
+    /// `client_id` whose Mosquitto username is still `username`. Anything else on `key` is
+    /// stale and is dropped.
+    pub(crate) fn current(
+        &mut self,
+        key: usize,
+        client_id: Option<&str>,
+        username: Option<&str>,
+    ) -> Current {
+        if let Some(entry) = self.entries.get(&key) {
+            if let (State::Authenticated(s), true) =
+                (&entry.state, entry.client_id.as_deref() == client_id)
+            {
+                if username == Some(s.identity.username.as_str()) {
+                    return Current::Session(Arc::clone(s));
+                }
+            }
+            self.remove(key);
+        }
+        Current::Nothing
+    }
+
+    /// Records a handshake for `key` (admitted: it holds its ticket), replacing what `key`
+    /// held; `deadline` is when it is dropped if the client has not answered.
+    pub(crate) fn begin(
+        &mut self,
+        key: usize,
+        client_id: Option<&str>,
+        deadline: Duration,
+        handshake: Handshake,
+    ) {
+        self.remove_entry(key);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.deadlines.insert((deadline, generation), key);
+        self.entries.insert(
+            key,
+            Entry {
+                client_id: client_id.map(Into::into),
+                generation,
+                deadline: Some(deadline),
+                state: State::Handshake(Box::new(handshake)),
+            },
+        );
+    }
+
+    /// At AUTH 0x18: takes the handshake of `key` (if it is `client_id`'s).
+    pub(crate) fn take(&mut self, key: usize, client_id: Option<&str>) -> Pending {
+        let Some(entry) = self.entries.get(&key) else {
+            return Pending::None;
+        };
+        if entry.client_id.as_deref() != client_id {
+            self.remove(key);
+            return Pending::None;
+        }
+        match entry.state {
+            // AUTH 0x18 reaches plugins only during an exchange: this client's
+            // re-authentication passed its deadline.
+            State::Authenticated(_) => Pending::Expired,
+            State::Expired => {
+                self.remove(key);
+                Pending::Expired
+            }
+            State::Handshake(_) => match self.remove_entry(key).map(|e| e.state) {
+                Some(State::Handshake(h)) => Pending::Handshake(h),
+                _ => Pending::None,
+            },
+        }
+    }
+
+    /// Records an authenticated session for `key`.
+    pub(crate) fn authenticated(&mut self, key: usize, client_id: Option<&str>, session: Session) {
+        self.remove(key);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.entries.insert(
+            key,
+            Entry {
+                client_id: client_id.map(Into::into),
+                generation,
+                deadline: None,
+                state: State::Authenticated(Arc::new(session)),
+            },
+        );
+    }
+
+    /// Forgets `key` (at disconnect, or when its entry is stale); returns the handshake it
+    /// was in, if any (abandoned).
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Box<Handshake>> {
+        match self.remove_entry(key)?.state {
+            State::Handshake(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn remove_entry(&mut self, key: usize) -> Option<Entry> {
+        let mut entry = self.entries.remove(&key)?;
+        self.release(&mut entry);
+        Some(entry)
+    }
+
+    fn release(&mut self, entry: &mut Entry) {
+        if let Some(deadline) = entry.deadline.take() {
+            self.deadlines.remove(&(deadline, entry.generation));
+        }
+    }
+
+    /// Drops every handshake whose deadline is before `now` (freeing its admission place);
+    /// returns them, for metrics and notices.
+    pub(crate) fn expire(&mut self, now: Duration) -> Vec<Handshake> {
+        let mut expired = Vec::new();
+        while let Some((&(deadline, generation), &key)) = self.deadlines.first_key_value() {
+            if deadline >= now {
+                break;
+            }
+            self.deadlines.remove(&(deadline, generation));
+            let Some(mut entry) = self.entries.remove(&key) else {
+                continue;
+            };
+            if entry.generation == generation && matches!(entry.state, State::Handshake(_)) {
+                self.release(&mut entry);
+                let state = std::mem::replace(&mut entry.state, State::Expired);
+                if let State::Handshake(h) = state {
+                    // A re-authentication past its deadline falls back to the session in
+                    // force (the broker disconnects the client when it finally answers).
+                    if let Some(previous) = &h.previous {
+                        entry.state = State::Authenticated(Arc::clone(previous));
+                    }
+                    expired.push(*h);
+                }
+            }
+            self.entries.insert(key, entry);
+        }
+        expired
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,40 @@
+//! The plugin in a real Mosquitto 2.0 broker, with real clients: mqtt.js, rust-mqtt, the
+//! crate's `probe`, and a byte-level client (`wire`) for the robustness and leak tests.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | `harness` | users, keys, ACL files, the broker with the freshly built plugin |
+//! | `wire` | a small blocking MQTT 5 client |
+//! | `clients` | mqtt.js, rust-mqtt and probe: SHA-256/512 logins, publish/receive, re-auth |
+//! | `failures` | 0x87 for wrong password and unknown user (same shape), 0x8C, ACLs, fallback |
+//! | `plus` | `-PLUS` with `tls-server-end-point` over Mosquitto's TLS listener |
+//! | `reload` | SIGHUP reloads the credential file; a bad file keeps the old set |
+//! | `robustness` | random and truncated AUTH data; the broker keeps serving |
+//! | `leaks` | 10,000 sequential handshakes; the broker's RSS stays flat |
+//! | `startup` | every bad option stops the broker with the option named |
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+#[path = "plugin/clients.rs"]
+mod clients;
+#[path = "plugin/failures.rs"]
+mod failures;
+#[path = "plugin/harness.rs"]
+mod harness;
+#[path = "plugin/leaks.rs"]
+mod leaks;
+#[path = "plugin/plus.rs"]
+mod plus;
+#[path = "plugin/reload.rs"]
+mod reload;
+#[path = "plugin/robustness.rs"]
+mod robustness;
+#[path = "plugin/startup.rs"]
+mod startup;
+#[path = "plugin/wire.rs"]
+mod wire;

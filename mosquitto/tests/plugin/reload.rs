@@ -1,0 +1,59 @@
+//! SIGHUP (`MOSQ_EVT_RELOAD`) re-reads the credential file: a new user logs in, a removed
+//! one cannot; a broken file keeps the set in force.
+
+use std::time::Duration;
+
+use mqtt_scram::{HashAlgorithm, Mechanism};
+
+use crate::harness::{Fixture, PASSWORD, record, write_users};
+use crate::wire::{self, Conn};
+
+fn reason(f: &Fixture, user: &str) -> u8 {
+    let mut conn = Conn::tcp(f.broker.addr()).unwrap();
+    wire::scram_login(
+        &mut conn,
+        "reload",
+        Mechanism::ScramSha256,
+        user,
+        PASSWORD,
+        None,
+    )
+    .unwrap()
+    .last
+    .reason
+}
+
+#[test]
+fn sighup_reloads_the_credential_file_and_a_bad_file_keeps_the_old_set() {
+    let Some(f) = Fixture::start(|c, _| c) else {
+        return;
+    };
+    assert_eq!(reason(&f, "alice"), 0);
+    assert_eq!(reason(&f, "dave"), 0x87);
+
+    write_users(&f.users, &[record("dave", PASSWORD, HashAlgorithm::Sha256)]);
+    let seen = f.broker.log().len();
+    f.broker.reload();
+    assert!(
+        f.broker.wait_for_log(
+            "reloaded 1 credential records",
+            seen,
+            Duration::from_secs(10)
+        ),
+        "{}",
+        f.broker.log()
+    );
+    assert_eq!(reason(&f, "dave"), 0, "the new user logs in");
+    assert_eq!(reason(&f, "alice"), 0x87, "the removed user cannot");
+
+    std::fs::write(&f.users, "[{\"username\": \"eve\"").unwrap();
+    let seen = f.broker.log().len();
+    f.broker.reload();
+    assert!(
+        f.broker
+            .wait_for_log("credential reload failed", seen, Duration::from_secs(10)),
+        "{}",
+        f.broker.log()
+    );
+    assert_eq!(reason(&f, "dave"), 0, "the previous set stays in force");
+}
