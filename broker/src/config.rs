@@ -1,4 +1,5 @@
-//! Command-line options and how they become [`Settings`].
+//! The configuration file (`--config FILE`, TOML) and command-line options, and how they
+//! become [`Settings`]. Options given on the command line override the file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use mqtt_scram::{Mechanism, ServerConfig};
+use mqtt_scram_authenticator::admission::AdmissionPolicy;
 use rand::Rng as _;
+use serde::Deserialize;
 use tracing::warn;
 
 use super::listener::{Limits, Settings};
@@ -19,6 +22,11 @@ use super::tls;
 #[derive(Debug, Parser)]
 #[command(name = "broker", version)]
 pub struct Args {
+    /// Configuration file (TOML): listeners, TLS, `[scram]`, `[admission]`, `[limits]`,
+    /// credentials; see the broker's README for a complete one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Plain TCP listener (default 127.0.0.1:1883 when no listener is given).
     #[arg(long, value_name = "ADDR")]
     pub tcp: Option<SocketAddr>,
@@ -44,12 +52,7 @@ pub struct Args {
     pub tls_self_signed_out: Option<PathBuf>,
 
     /// Credential records in the crate's JSON format (`mqtt-scram gen --format json`).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "http_config",
-        conflicts_with = "http_config"
-    )]
+    #[arg(long, value_name = "FILE", conflicts_with = "http_config")]
     pub credentials: Option<PathBuf>,
 
     /// Look credentials up with the HTTP provider configured by this JSON file (an
@@ -95,9 +98,26 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Handshakes in progress at most; further CONNECTs queue for a while, then get 0x89.
-    #[arg(long, default_value_t = 512)]
-    pub max_handshakes: usize,
+    /// Handshakes in progress at most (a waiting handshake costs memory, not CPU); beyond
+    /// it CONNECT gets 0x89 Server busy. Default 100,000.
+    #[arg(long)]
+    pub max_handshakes: Option<usize>,
+
+    /// Handshakes in progress from one address at most (0: no cap). Default 64.
+    #[arg(long)]
+    pub max_handshakes_per_address: Option<usize>,
+
+    /// Credential lookups and proof checks running at once. Default 32.
+    #[arg(long)]
+    pub max_concurrent_work: Option<usize>,
+
+    /// Seconds the client has to answer the server's challenge. Default 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub first_step_timeout: Option<u64>,
+
+    /// Serve Prometheus metrics on this address (`GET /metrics`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 
     /// Accept CONNECT without an Authentication Method and check its User Name and
     /// Password against the stored credentials. RISK: the password crosses the network
@@ -114,13 +134,29 @@ pub struct Extras {
 }
 
 impl Args {
-    /// Validates the options and loads files.
-    pub fn into_settings(self) -> Result<(Settings, Extras), String> {
+    /// Validates the options, reads the configuration file and loads files.
+    pub fn into_settings(mut self) -> Result<(Settings, Extras), String> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        self.credentials = self.credentials.take().or(file.credentials.clone());
+        self.http_config = self.http_config.take().or(file.http_config.clone());
+        self.tcp = self.tcp.or(file.listeners.tcp);
+        self.tls = self.tls.or(file.listeners.tls);
+        self.tls_cert = self.tls_cert.take().or(file.tls.cert.clone());
+        self.tls_key = self.tls_key.take().or(file.tls.key.clone());
+        self.tls_self_signed |= file.tls.self_signed;
+        self.tls_self_signed_out = self
+            .tls_self_signed_out
+            .take()
+            .or(file.tls.self_signed_out.clone());
+        self.allow_plain |= file.allow_plain;
         let provider = match (&self.credentials, &self.http_config) {
             (Some(path), _) => Provider::from_record_file(path)?,
             (None, Some(path)) => http_provider(path, &self)?,
             (None, None) => {
-                return Err("--credentials FILE or --http-config FILE is required".into());
+                return Err("--credentials FILE or --http-config FILE (or `credentials` in the configuration file) is required".into());
             }
         };
         let mechanisms = self
@@ -131,10 +167,13 @@ impl Args {
                     .ok_or_else(|| format!("unknown mechanism {name:?}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let scram = ServerConfig::new(mock_key(self.mock_key_file.as_ref())?)
-            .mechanisms(&mechanisms)
-            .mock_iterations(self.mock_iterations)
-            .handshake_timeout(Duration::from_secs(self.handshake_timeout));
+        let scram = match file.scram {
+            Some(scram) if self.mock_key_file.is_none() => scram,
+            _ => ServerConfig::new(mock_key(self.mock_key_file.as_ref())?)
+                .mechanisms(&mechanisms)
+                .mock_iterations(self.mock_iterations)
+                .handshake_timeout(Duration::from_secs(self.handshake_timeout)),
+        };
         let mut cert_out = None;
         let tls = match self.tls {
             None => None,
@@ -160,19 +199,37 @@ impl Args {
             (None, None) => Some(SocketAddr::from(([127, 0, 0, 1], 1883))),
             (tcp, _) => tcp,
         };
-        let limits = Limits {
-            max_packet_size: self.max_packet_size,
-            max_connections: self.max_connections,
-            max_handshakes: self.max_handshakes,
-            ..Limits::default()
-        };
+        let mut limits = file.limits.apply(Limits::default());
+        if self.max_packet_size != 64 * 1024 {
+            limits.max_packet_size = self.max_packet_size;
+        }
+        if self.max_connections != 10_000 {
+            limits.max_connections = self.max_connections;
+        }
+        let mut admission = file.admission;
+        if let Some(n) = self.max_handshakes {
+            admission.max_handshakes = n;
+        }
+        if let Some(n) = self.max_handshakes_per_address {
+            admission.max_handshakes_per_address = n;
+        }
+        if let Some(n) = self.max_concurrent_work {
+            admission.max_concurrent_work = n;
+        }
+        if let Some(secs) = self.first_step_timeout {
+            admission.first_step_timeout = Duration::from_secs(secs);
+        }
+        admission.validate()?;
         let settings = Settings {
             tcp,
             tls,
             provider,
             scram,
+            admission,
             limits,
             allow_plain: self.allow_plain,
+            metrics: self.metrics.or(file.listeners.metrics),
+            name: file.name.unwrap_or_else(|| "broker".into()),
         };
         Ok((settings, Extras { cert_out }))
     }
@@ -210,4 +267,133 @@ fn mock_key(path: Option<&PathBuf>) -> Result<[u8; 32], String> {
         }
     }
     Ok(key)
+}
+
+/// The configuration file (`--config`, TOML). Every section is optional; unknown keys are
+/// refused and errors name the key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The `authenticator` label of the metrics.
+    pub name: Option<String>,
+    /// Accept CONNECT without an Authentication Method (see `--allow-plain`).
+    #[serde(default)]
+    pub allow_plain: bool,
+    /// Credential records (the crate's JSON format).
+    pub credentials: Option<PathBuf>,
+    /// An `HttpConfig` JSON file for the HTTP provider (feature `http`).
+    pub http_config: Option<PathBuf>,
+    /// Listener addresses.
+    #[serde(default)]
+    pub listeners: ListenersConfig,
+    /// TLS certificate and key.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// The engine's settings ([`ServerConfig`]: mechanisms, mock key, deadlines, record policy).
+    pub scram: Option<ServerConfig>,
+    /// Handshake admission ([`AdmissionPolicy`]).
+    #[serde(default)]
+    pub admission: AdmissionPolicy,
+    /// Resource bounds.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[listeners]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenersConfig {
+    /// Plain TCP.
+    pub tcp: Option<SocketAddr>,
+    /// TLS.
+    pub tls: Option<SocketAddr>,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: Option<SocketAddr>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// Generate a self-signed certificate.
+    #[serde(default)]
+    pub self_signed: bool,
+    /// Where to write the generated certificate.
+    pub self_signed_out: Option<PathBuf>,
+}
+
+/// `[limits]` (durations as `"10s"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest packet accepted.
+    pub max_packet_size: Option<u32>,
+    /// Open connections at most.
+    pub max_connections: Option<usize>,
+    /// From accept to a complete CONNECT.
+    #[serde(default, with = "optional_duration")]
+    pub connect_timeout: Option<Duration>,
+    /// A peer that does not read a packet within this time is dropped.
+    #[serde(default, with = "optional_duration")]
+    pub write_timeout: Option<Duration>,
+    /// The time budget of a credential lookup.
+    #[serde(default, with = "optional_duration")]
+    pub lookup_timeout: Option<Duration>,
+    /// Subscriptions per connection.
+    pub max_subscriptions: Option<usize>,
+}
+
+impl LimitsConfig {
+    fn apply(&self, mut limits: Limits) -> Limits {
+        if let Some(v) = self.max_packet_size {
+            limits.max_packet_size = v;
+        }
+        if let Some(v) = self.max_connections {
+            limits.max_connections = v;
+        }
+        if let Some(v) = self.connect_timeout {
+            limits.connect_timeout = v;
+        }
+        if let Some(v) = self.write_timeout {
+            limits.write_timeout = v;
+        }
+        if let Some(v) = self.lookup_timeout {
+            limits.provider_timeout = v;
+        }
+        if let Some(v) = self.max_subscriptions {
+            limits.max_subscriptions = v;
+        }
+        limits
+    }
+}
+
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(with = "mqtt_scram_authenticator::duration::serde")] Duration);
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<Wrapped>::deserialize(d).map(|w| w.map(|Wrapped(duration)| duration))
+    }
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file; the error names the file and the key.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
 }

@@ -2,13 +2,15 @@
 //! `tests/interop.rs` (in-process, to read the handshake table) use.
 //!
 //! One file per concept:
-//! - [`config`]: command-line options → [`Settings`]; credential files; the mock key.
+//! - [`config`]: the configuration file (`--config`, TOML) and command-line options →
+//!   [`Settings`](listener::Settings); credential stores; the mock key.
 //! - [`tls`]: rustls server configuration (files or a generated certificate) and the
 //!   RFC 9266 `tls-exporter` channel binding.
 //! - [`listener`]: accept loops, connection and handshake limits, start/stop.
 //! - [`wire`]: MQTT 5 framing over `rumqttc`'s packet codec, bounded buffers.
-//! - [`auth`]: the authentication front: SCRAM exchange on CONNECT, re-authentication,
-//!   the optional plain-password path, and the handshake table.
+//! - [`auth`]: the authentication front on `mqtt-scram-authenticator`: SCRAM exchange on
+//!   CONNECT, re-authentication, the optional plain-password path.
+//! - [`metrics`]: the Prometheus endpoint.
 //! - [`reply`]: what the front sends (CONNACK, AUTH, DISCONNECT) and reason-code mapping.
 //! - [`session`]: the authenticated connection: ping, loopback publish/subscribe,
 //!   re-authentication, credential expiry.
@@ -17,6 +19,7 @@
 pub mod auth;
 pub mod config;
 pub mod listener;
+pub mod metrics;
 pub mod provider;
 pub mod reply;
 pub mod session;

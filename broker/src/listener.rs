@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mqtt_scram::{ScramServer, ServerConfig};
+use mqtt_scram::ServerConfig;
+use mqtt_scram_authenticator::Authenticator;
+use mqtt_scram_authenticator::admission::AdmissionPolicy;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::auth::Handshakes;
 use super::provider::Provider;
 use super::session;
 
@@ -25,15 +26,12 @@ pub struct Limits {
     pub max_packet_size: u32,
     /// Open connections (more are closed at accept).
     pub max_connections: usize,
-    /// Handshakes in progress at once (CONNECT exchanges and re-authentications).
-    pub max_handshakes: usize,
-    /// How long a CONNECT waits for a handshake place before CONNACK 0x89 Server busy.
-    pub handshake_queue_wait: Duration,
     /// From accept to a complete CONNECT (TLS handshake included).
     pub connect_timeout: Duration,
     /// A peer that does not read a packet within this time is dropped.
     pub write_timeout: Duration,
-    /// A credential lookup that takes longer counts as "could not decide".
+    /// A credential lookup that takes longer counts as "could not decide" (the
+    /// authenticator's lookup budget).
     pub provider_timeout: Duration,
     /// Subscriptions per connection.
     pub max_subscriptions: usize,
@@ -44,8 +42,6 @@ impl Default for Limits {
         Self {
             max_packet_size: 64 * 1024,
             max_connections: 10_000,
-            max_handshakes: 512,
-            handshake_queue_wait: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             provider_timeout: Duration::from_secs(5),
@@ -64,10 +60,16 @@ pub struct Settings {
     pub provider: Provider,
     /// SCRAM server settings (mechanisms, mock key, handshake deadline, ...).
     pub scram: ServerConfig,
+    /// Handshake admission (places, per-address cap, work slots, first-step deadline).
+    pub admission: AdmissionPolicy,
     /// Resource bounds.
     pub limits: Limits,
     /// Accept CONNECT without an Authentication Method, checking its password.
     pub allow_plain: bool,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address.
+    pub metrics: Option<SocketAddr>,
+    /// The `authenticator` label of this broker's metrics.
+    pub name: String,
 }
 
 /// Counters (monotonic except `connections_open`).
@@ -79,7 +81,7 @@ pub struct Counters {
     pub connections_total: AtomicU64,
     /// CONNECT exchanges that ended in CONNACK 0x00.
     pub auth_accepted: AtomicU64,
-    /// CONNECT exchanges that did not.
+    /// CONNECT exchanges that did not (0x87, 0x8C, 0x82, and 0x89 busy refusals alike).
     pub auth_rejected: AtomicU64,
     /// Successful re-authentications.
     pub reauth_accepted: AtomicU64,
@@ -89,16 +91,14 @@ pub struct Counters {
 
 /// State shared by every connection of one broker.
 pub struct Shared {
-    /// The SCRAM engine.
-    pub scram: ScramServer,
-    /// Credential source.
+    /// The authenticator (engine, provider, admission policy, metrics).
+    pub authenticator: Authenticator,
+    /// Credential source (the authenticator's; also read by `--allow-plain` logins).
     pub provider: Provider,
     /// Resource bounds.
     pub limits: Limits,
     /// `--allow-plain`.
     pub allow_plain: bool,
-    /// Handshakes in progress.
-    pub handshakes: Handshakes,
     /// Counters.
     pub counters: Counters,
     /// Becomes `true` when the broker stops.
@@ -108,9 +108,9 @@ pub struct Shared {
 /// A snapshot of the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
-    /// Rows in the handshake table.
+    /// Handshakes in progress (admission places taken).
     pub handshakes_in_flight: usize,
-    /// Most rows the handshake table has had at once.
+    /// Most handshakes in progress at once.
     pub handshakes_peak: usize,
     /// Connections open now.
     pub connections_open: usize,
@@ -131,6 +131,7 @@ pub struct Broker {
     shared: Arc<Shared>,
     tcp_addr: Option<SocketAddr>,
     tls_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
 }
@@ -139,11 +140,16 @@ impl Broker {
     /// Binds the listeners and starts accepting.
     pub async fn start(settings: Settings) -> io::Result<Self> {
         let (stop, shutdown) = watch::channel(false);
+        let authenticator =
+            Authenticator::builder_shared(settings.scram, settings.provider.shared())
+                .admission(settings.admission)
+                .lookup_timeout(settings.limits.provider_timeout)
+                .name(settings.name)
+                .build()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(Shared {
-            scram: ScramServer::new(settings.scram)
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
+            authenticator,
             provider: settings.provider,
-            handshakes: Handshakes::new(settings.limits.max_handshakes),
             limits: settings.limits,
             allow_plain: settings.allow_plain,
             counters: Counters::default(),
@@ -178,6 +184,14 @@ impl Broker {
                 Arc::clone(&permits),
             )));
         }
+        let mut metrics_addr = None;
+        if let Some(addr) = settings.metrics {
+            let (addr, task) = super::metrics::serve(addr, Arc::clone(&shared)).await?;
+            info!(%addr, "serving Prometheus metrics on /metrics");
+            metrics_addr = Some(addr);
+            listeners.push(task);
+        }
+        listeners.push(tokio::spawn(flush_notices(Arc::clone(&shared))));
         if shared.allow_plain {
             warn!(
                 "--allow-plain: clients without an Authentication Method may log in with a password"
@@ -188,6 +202,7 @@ impl Broker {
             shared,
             tcp_addr,
             tls_addr,
+            metrics_addr,
             stop,
             listeners,
         })
@@ -203,19 +218,19 @@ impl Broker {
         self.tls_addr
     }
 
+    /// The metrics endpoint's address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The authenticator (its admission gate, metrics).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.shared.authenticator
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        Stats {
-            handshakes_in_flight: self.shared.handshakes.len(),
-            handshakes_peak: self.shared.handshakes.peak(),
-            connections_open: c.connections_open.load(Ordering::Relaxed),
-            connections_total: c.connections_total.load(Ordering::Relaxed),
-            auth_accepted: c.auth_accepted.load(Ordering::Relaxed),
-            auth_rejected: c.auth_rejected.load(Ordering::Relaxed),
-            reauth_accepted: c.reauth_accepted.load(Ordering::Relaxed),
-            expired: c.expired.load(Ordering::Relaxed),
-        }
+        self.shared.stats()
     }
 
     /// Waits (up to `timeout`) until no connection is open; `true` if none is.
@@ -252,15 +267,51 @@ impl Broker {
             );
         }
         let stats = self.stats();
-        for row in self.shared.handshakes.snapshot() {
-            warn!(peer = ?row.peer, kind = row.kind, age = ?super::now().saturating_sub(row.started), "handshake still in the table");
+        if stats.handshakes_in_flight > 0 {
+            warn!(
+                handshakes = stats.handshakes_in_flight,
+                "handshakes still in progress"
+            );
         }
+        self.shared.authenticator.flush_notices();
         info!(
             handshakes_in_flight = stats.handshakes_in_flight,
             connections_open = stats.connections_open,
             "broker stopped"
         );
         stats
+    }
+}
+
+impl Shared {
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let admission = self.authenticator.admission().stats();
+        Stats {
+            handshakes_in_flight: admission.handshakes,
+            handshakes_peak: admission.handshakes_peak,
+            connections_open: c.connections_open.load(Ordering::Relaxed),
+            connections_total: c.connections_total.load(Ordering::Relaxed),
+            auth_accepted: c.auth_accepted.load(Ordering::Relaxed),
+            auth_rejected: c.auth_rejected.load(Ordering::Relaxed),
+            reauth_accepted: c.reauth_accepted.load(Ordering::Relaxed),
+            expired: c.expired.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Logs the end of a burst of refusals or stalled handshakes (the authenticator summarises
+/// them; this tick makes sure the last summary is not held back until the next event).
+async fn flush_notices(shared: Arc<Shared>) {
+    let interval = shared.authenticator.admission().policy().notice_interval;
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        shared.authenticator.flush_notices();
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqtt_scram::provider::{
-    CredentialProvider, IgnoreReason, Lookup, LookupRequest, MemoryProvider,
+    CredentialProvider, DynCredentialProvider, IgnoreReason, Lookup, LookupRequest, MemoryProvider,
 };
 use mqtt_scram_stores::record::parse_records;
 
@@ -19,6 +19,8 @@ pub enum Provider {
     /// The EMQX-style HTTP service, with answers cached.
     #[cfg(feature = "http")]
     Http(Arc<mqtt_scram::provider::Cached<mqtt_scram_stores::http::HttpProvider>>),
+    /// Any provider (e.g. built from a store configuration), with a description for the log.
+    Shared(Arc<dyn DynCredentialProvider>, String),
 }
 
 impl Provider {
@@ -59,6 +61,7 @@ impl Provider {
                 Self::Memory(store) => store.lookup(request).await,
                 #[cfg(feature = "http")]
                 Self::Http(cached) => cached.lookup(request).await,
+                Self::Shared(provider, _) => provider.lookup_dyn(request).await,
             }
         };
         match tokio::time::timeout(timeout, lookup).await {
@@ -73,6 +76,17 @@ impl Provider {
             Self::Memory(store) => format!("memory ({} records)", store.len()),
             #[cfg(feature = "http")]
             Self::Http(_) => "http (cached)".to_string(),
+            Self::Shared(_, description) => description.clone(),
+        }
+    }
+
+    /// The provider as the authenticator holds it.
+    pub fn shared(&self) -> Arc<dyn DynCredentialProvider> {
+        match self {
+            Self::Memory(store) => Arc::clone(store) as Arc<dyn DynCredentialProvider>,
+            #[cfg(feature = "http")]
+            Self::Http(cached) => Arc::clone(cached) as Arc<dyn DynCredentialProvider>,
+            Self::Shared(provider, _) => Arc::clone(provider),
         }
     }
 }

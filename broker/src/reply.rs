@@ -1,8 +1,9 @@
 //! What the front sends: CONNACK (with the server's capabilities on success), AUTH and
-//! DISCONNECT, from the engine's [`Reply`] or directly; reason-code mapping for the codec.
+//! DISCONNECT, from the authenticator's [`Step`] or directly; reason-code mapping for the codec.
 
 use bytes::Bytes;
-use mqtt_scram::{ConnectionInfo, Mechanism, PacketType, ReasonCode, Reply};
+use mqtt_scram::{ConnectionInfo, Mechanism, PacketType};
+use mqtt_scram_authenticator::Step;
 use rumqttc::v5::mqttbytes::v5::{ConnAck, ConnAckProperties, ConnectReturnCode, Packet};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
@@ -36,36 +37,36 @@ pub fn server_properties(shared: &Shared, info: &ConnectionInfo) -> ConnAckPrope
     }
 }
 
-/// Sends what the engine asked for; `false` if the socket failed.
-pub async fn send_reply<S: AsyncRead + AsyncWrite + Unpin>(
+/// Sends what the authenticator asked for (success properties go on a CONNACK 0x00);
+/// `false` if the socket failed.
+pub async fn send_step<S: AsyncRead + AsyncWrite + Unpin>(
     wire: &mut Wire<S>,
-    reply: &Reply,
+    step: &Step,
     success: Option<ConnAckProperties>,
 ) -> bool {
-    let method = reply.method.map(|m| m.name().to_string());
-    let result = match reply.packet {
+    let method = step.method.map(|m| m.name().to_string());
+    let result = match step.packet {
         PacketType::Connack => {
-            let data = reply.data.clone().map(Bytes::from);
+            let data = step.data.clone().map(Bytes::from);
             let mut props = success.unwrap_or_else(empty_connack_properties);
             props.authentication_method = method;
             props.authentication_data = data;
-            let code = connack_code(reply.reason_code);
             let connack = ConnAck {
                 session_present: false,
-                code,
+                code: connack_code_u8(step.reason_code),
                 properties: Some(props),
             };
             wire.send(&Packet::ConnAck(connack)).await
         }
         PacketType::Auth => {
             let auth = AuthPacket {
-                reason_code: reply.reason_code.to_u8(),
+                reason_code: step.reason_code,
                 method,
-                data: reply.data.clone(),
+                data: step.data.clone(),
             };
             wire.send_auth(&auth).await
         }
-        PacketType::Disconnect => wire.send_disconnect(reply.reason_code.to_u8()).await,
+        PacketType::Disconnect => wire.send_disconnect(step.reason_code).await,
     };
     if let Err(e) = &result {
         debug!(error = %e, "could not send reply");
@@ -113,10 +114,6 @@ fn empty_connack_properties() -> ConnAckProperties {
         authentication_method: None,
         authentication_data: None,
     }
-}
-
-fn connack_code(code: ReasonCode) -> ConnectReturnCode {
-    connack_code_u8(code.to_u8())
 }
 
 /// CONNACK reason codes this front sends (the codec's writer supports exactly these).

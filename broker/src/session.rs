@@ -25,7 +25,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::auth::{self, Authenticated, Reauth};
+use mqtt_scram_authenticator::{Failure, Status, Step};
+
+use super::auth::{self, Authenticated};
 use super::listener::Shared;
 use super::reply;
 use super::wire::{AuthPacket, Frame, ReadError, Wire};
@@ -34,7 +36,6 @@ use super::wire::{AuthPacket, Frame, ReadError, Wire};
 mod code {
     pub const MALFORMED_PACKET: u8 = 0x81;
     pub const PROTOCOL_ERROR: u8 = 0x82;
-    pub const NOT_AUTHORIZED: u8 = 0x87;
     pub const SERVER_SHUTTING_DOWN: u8 = 0x8B;
     pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8D;
     pub const TOPIC_NAME_INVALID: u8 = 0x90;
@@ -100,7 +101,6 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         authenticated,
         keep_alive,
         subscriptions: Vec::new(),
-        reauth: None,
     };
     session.run().await;
     session.wire.shutdown().await;
@@ -113,15 +113,16 @@ struct Session<S> {
     authenticated: Authenticated,
     keep_alive: Option<Duration>,
     subscriptions: Vec<String>,
-    reauth: Option<Reauth>,
 }
 
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Packet(Result<Frame, ReadError>),
     Idle,
+    /// A plain-password session's `expire_at` passed.
     Expired,
-    ReauthDeadline,
+    /// The authenticator's deadline passed (re-authentication unanswered, credentials expired).
+    AuthTimeout(Step),
     Shutdown,
 }
 
@@ -139,20 +140,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return;
         }
         loop {
+            // Plain sessions have no authenticator state: their expiry is timed here.
             let expiry = self
                 .authenticated
-                .identity
-                .expire_at()
-                .map(instant_from_unix);
-            let reauth_deadline = self
-                .reauth
-                .as_ref()
-                .map(|r| instant_from_engine(r.challenge.deadline()));
-            let read = self.wire.read();
+                .auth
+                .is_none()
+                .then(|| {
+                    self.authenticated
+                        .identity
+                        .expire_at()
+                        .map(instant_from_unix)
+                })
+                .flatten();
+            let wire = &mut self.wire;
+            let auth = &mut self.authenticated.auth;
+            let keep_alive = self.keep_alive;
             let event = tokio::select! {
-                packet = within(self.keep_alive, read) => packet.map_or(Event::Idle, Event::Packet),
+                packet = within(keep_alive, wire.read()) => packet.map_or(Event::Idle, Event::Packet),
                 () = at(expiry) => Event::Expired,
-                () = at(reauth_deadline) => Event::ReauthDeadline,
+                step = auth_timeout(auth) => Event::AuthTimeout(step),
                 _ = shutdown.changed() => Event::Shutdown,
             };
             let flow = match event {
@@ -176,9 +182,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     )
                     .await
                 }
-                Event::ReauthDeadline => {
-                    self.disconnect(code::NOT_AUTHORIZED, "re-authentication deadline passed")
-                        .await
+                Event::AuthTimeout(step) => {
+                    if let Status::Failed(Failure::CredentialsExpired) = step.status {
+                        self.shared.counters.expired.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let why = match &step.status {
+                        Status::Failed(failure) => failure.to_string(),
+                        _ => "authentication deadline".to_string(),
+                    };
+                    info!(peer = ?self.info.peer, username = %self.authenticated.identity.username, reason_code = step.reason_code, why, "disconnecting");
+                    let _ = reply::send_step(&mut self.wire, &step, None).await;
+                    Flow::Close
                 }
                 Event::Shutdown => {
                     self.disconnect(code::SERVER_SHUTTING_DOWN, "server shutting down")
@@ -229,51 +243,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn auth(&mut self, packet: AuthPacket) -> Flow {
-        if !self.authenticated.enhanced {
+        let Some(auth) = self.authenticated.auth.as_mut() else {
             return self
                 .disconnect(
                     code::PROTOCOL_ERROR,
                     "AUTH on a connection without enhanced authentication",
                 )
                 .await;
-        }
-        match (packet.reason_code, self.reauth.take()) {
-            (0x19, None) => {
-                let current = self.authenticated.identity.clone();
-                match auth::reauth_start(
-                    &mut self.wire,
-                    &self.shared,
-                    &packet,
-                    &current,
-                    &self.info,
-                )
-                .await
-                {
-                    Some(reauth) => {
-                        self.reauth = Some(reauth);
-                        Flow::Continue
-                    }
-                    None => Flow::Close,
-                }
+        };
+        let Some(step) = auth::on_session_auth(&mut self.wire, auth, &packet).await else {
+            return Flow::Close;
+        };
+        match step.status {
+            Status::Reauthenticated(identity) => {
+                self.shared
+                    .counters
+                    .reauth_accepted
+                    .fetch_add(1, Ordering::Relaxed);
+                info!(peer = ?self.info.peer, username = %identity.username, "re-authenticated");
+                self.authenticated.identity = identity;
+                Flow::Continue
             }
-            (0x18, Some(reauth)) => {
-                match auth::reauth_finish(&mut self.wire, &self.shared, reauth, &packet, &self.info)
-                    .await
-                {
-                    Some(identity) => {
-                        self.authenticated.identity = identity;
-                        Flow::Continue
-                    }
-                    None => Flow::Close,
-                }
+            Status::Failed(failure) => {
+                info!(peer = ?self.info.peer, username = %self.authenticated.identity.username, reason_code = step.reason_code, error = %failure, "re-authentication failed; disconnected");
+                Flow::Close
             }
-            _ => {
-                self.disconnect(
-                    code::PROTOCOL_ERROR,
-                    "AUTH reason code does not fit the exchange",
-                )
-                .await
-            }
+            _ => Flow::Continue,
         }
     }
 
@@ -416,17 +411,20 @@ async fn within<F: std::future::Future>(limit: Option<Duration>, future: F) -> O
     }
 }
 
+/// The authenticator's next timeout, or never (plain sessions).
+async fn auth_timeout(auth: &mut Option<mqtt_scram_authenticator::ConnectionAuth>) -> Step {
+    match auth {
+        Some(auth) => auth.timeout().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Completes at `deadline`, or never.
 async fn at(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-/// A point on the engine clock (see [`super::now`]) as a tokio instant.
-fn instant_from_engine(deadline: Duration) -> Instant {
-    Instant::now() + deadline.saturating_sub(super::now())
 }
 
 /// A Unix time in seconds as a tokio instant (now, if it has passed).

@@ -10,6 +10,8 @@
 //!   the cache (feature `http`), the command line (`tools.rs`);
 //! - the front's own rules (`front.rs`): deadlines, limits, bad packets, `--allow-plain`,
 //!   `expire_at`, re-authentication, channel-binding attacks over TLS, keep-alive, shutdown;
+//! - admission under a flood of stalled handshakes from one address, and the Prometheus
+//!   endpoint (`flood.rs`);
 //! - a load run of 1,000 concurrent clients (`load.rs`).
 //!
 //! `harness.rs` starts brokers and finds the external tools; `conn.rs` is a minimal MQTT 5
@@ -41,6 +43,7 @@ use broker::wire::{AuthPacket, Frame, Wire};
 use mqtt_scram::client::{self, ClientConfig};
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram::{HashAlgorithm, Mechanism, ServerConfig, StoredCredentials};
+use mqtt_scram_authenticator::admission::AdmissionPolicy;
 use mqtt_scram_stores::record::CredentialRecord;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{
@@ -59,6 +62,8 @@ const STEP: Duration = Duration::from_secs(15);
 mod clients;
 #[path = "interop/conn.rs"]
 mod conn;
+#[path = "interop/flood.rs"]
+mod flood;
 #[path = "interop/front.rs"]
 mod front;
 #[path = "interop/harness.rs"]

@@ -18,6 +18,18 @@ impl Conn {
             wire: Wire::new(stream, 1 << 20, STEP),
         }
     }
+
+    /// Connects from a chosen loopback source address (all of 127.0.0.0/8 is loopback on
+    /// Linux), so tests can play several clients' addresses.
+    pub async fn open_from(addr: SocketAddr, source: std::net::IpAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self {
+            wire: Wire::new(stream, 1 << 20, STEP),
+        }
+    }
 }
 
 impl Conn<tokio_rustls::client::TlsStream<TcpStream>> {

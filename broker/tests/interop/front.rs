@@ -168,63 +168,6 @@ async fn stalled_handshake_is_dropped_at_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handshake_limit_answers_server_busy() {
-    let limits = Limits {
-        max_handshakes: 2,
-        handshake_queue_wait: Duration::from_millis(200),
-        ..Limits::default()
-    };
-    let h = Harness::start(Options {
-        limits,
-        ..Options::default()
-    })
-    .await;
-    let mut stalled = Vec::new();
-    for i in 0..2 {
-        let mut conn = Conn::open(h.tcp()).await;
-        let (_f, data) = client::start(
-            &ClientConfig::new(),
-            Mechanism::ScramSha256,
-            "alice",
-            PASSWORD,
-            &mut rand::rng(),
-        )
-        .unwrap();
-        conn.send(connect_packet(
-            &format!("s{i}"),
-            Some("SCRAM-SHA-256"),
-            Some(data),
-            None,
-        ))
-        .await;
-        assert!(matches!(conn.recv().await, Some(Frame::Auth(_))));
-        stalled.push(conn);
-    }
-    let mut third = Conn::open(h.tcp()).await;
-    let (_f, data) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
-    third
-        .send(connect_packet(
-            "third",
-            Some("SCRAM-SHA-256"),
-            Some(data),
-            None,
-        ))
-        .await;
-    assert_eq!(code(third.expect_connack().await.code), 0x89);
-    assert_eq!(h.broker.stats().handshakes_in_flight, 2);
-    drop(stalled);
-    drop(third);
-    h.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_authentication_method_is_0x87_unless_allow_plain() {
     let h = Harness::start(Options::default()).await;
     let mut conn = Conn::open(h.tcp()).await;

@@ -52,6 +52,12 @@ pub struct Options {
     pub handshake_timeout: Duration,
     pub allow_plain: bool,
     pub limits: Limits,
+    pub admission: AdmissionPolicy,
+    /// Replaces the engine's default record policy (e.g. to accept the load test's
+    /// low-iteration user).
+    pub record_policy: Option<mqtt_scram::RecordPolicy>,
+    /// Serve Prometheus metrics on a free port.
+    pub metrics: bool,
     pub extra_users: Vec<(String, UserRecord)>,
     /// Replaces the record file as the credential source.
     pub provider: Option<Provider>,
@@ -63,6 +69,9 @@ impl Default for Options {
             handshake_timeout: Duration::from_secs(10),
             allow_plain: false,
             limits: Limits::default(),
+            admission: AdmissionPolicy::default(),
+            record_policy: None,
+            metrics: false,
             extra_users: Vec::new(),
             provider: None,
         }
@@ -94,14 +103,24 @@ impl Harness {
         let tls = broker::tls::self_signed().unwrap();
         let cert_file = dir.join("broker-cert.pem");
         std::fs::write(&cert_file, tls.generated_cert_pem.as_ref().unwrap()).unwrap();
-        let scram = ServerConfig::new([7u8; 32]).handshake_timeout(options.handshake_timeout);
+        let mut scram = ServerConfig::new([7u8; 32]).handshake_timeout(options.handshake_timeout);
+        if let Some(policy) = options.record_policy {
+            scram = scram.record_policy(policy);
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
         let settings = Settings {
             tcp: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             tls: Some((SocketAddr::from(([127, 0, 0, 1], 0)), tls.config)),
             provider,
             scram,
+            admission: options.admission,
             limits: options.limits,
             allow_plain: options.allow_plain,
+            metrics: options
+                .metrics
+                .then(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            // Metrics are process-wide: each broker's series carry its own label.
+            name: format!("interop-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
         };
         let broker = Broker::start(settings).await.unwrap();
         Self {

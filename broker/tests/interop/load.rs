@@ -22,17 +22,29 @@ async fn load_1000_concurrent_clients() {
             "the load test needs 2,500 open files; `ulimit -n` is {soft} (run `ulimit -n 4096` first)"
         );
     }
-    let h = Harness::start(Options::default()).await;
+    // The load test's user has 64 iterations (the broker does no PBKDF2; a low count keeps
+    // the test measuring the broker rather than its own clients). The engine's default
+    // record policy (4,096 or more) refuses such a record — answered with a mock challenge
+    // and 0x87, which is why this test failed after the policy landed — so the test
+    // configures a permissive policy, as an operator with such records would.
+    let h = Harness::start(Options {
+        record_policy: Some(mqtt_scram::RecordPolicy::new(64..=1_000_000, 8..=64)),
+        ..Options::default()
+    })
+    .await;
     let addr = h.tcp();
     let config = ClientConfig::new().iteration_window(64..=1_000_000);
     let start = Instant::now();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..CLIENTS {
+    for i in 0..CLIENTS {
         let config = config.clone();
         let barrier = std::sync::Arc::clone(&barrier);
+        // 1,000 clients from 50 loopback addresses (20 each), under the default per-address
+        // cap of 64 handshakes in progress.
+        let source = std::net::IpAddr::from([127, 0, 1, (i % 50) as u8 + 1]);
         tasks.spawn(async move {
-            let mut conn = Conn::open(addr).await;
+            let mut conn = Conn::open_from(addr, source).await;
             barrier.wait().await;
             let began = Instant::now();
             let result = scram_login(
@@ -44,7 +56,7 @@ async fn load_1000_concurrent_clients() {
             )
             .await;
             let latency = began.elapsed();
-            (result.is_ok(), latency, conn)
+            (result.map(|_| ()), latency, conn)
         });
     }
     let mut latencies = Vec::with_capacity(CLIENTS);
@@ -52,7 +64,7 @@ async fn load_1000_concurrent_clients() {
     let all = async {
         while let Some(joined) = tasks.join_next().await {
             let (ok, latency, conn) = joined.unwrap();
-            assert!(ok, "a client failed to authenticate");
+            assert!(ok.is_ok(), "a client failed to authenticate: {ok:?}");
             latencies.push(latency);
             conns.push(conn);
         }
@@ -86,12 +98,8 @@ async fn load_1000_concurrent_clients() {
     let stats = h.finish().await;
     assert_eq!(stats.auth_accepted, CLIENTS as u64);
     eprintln!(
-        "load: handshake table peak {} (limit {})",
-        stats.handshakes_peak,
-        Limits::default().max_handshakes
+        "load: handshakes in progress peak {}",
+        stats.handshakes_peak
     );
-    assert!(
-        stats.handshakes_peak <= Limits::default().max_handshakes,
-        "{stats:?}"
-    );
+    assert!(stats.handshakes_peak <= CLIENTS, "{stats:?}");
 }

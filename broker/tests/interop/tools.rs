@@ -395,7 +395,7 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     ])
     .unwrap();
     let (settings, _) = args.into_settings().unwrap();
-    assert_eq!(settings.limits.max_handshakes, 7);
+    assert_eq!(settings.admission.max_handshakes, 7);
     let broker = Broker::start(settings).await.unwrap();
     let config = ClientConfig::new();
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
