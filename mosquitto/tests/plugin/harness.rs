@@ -75,7 +75,8 @@ pub fn default_users() -> Vec<serde_json::Value> {
 
 /// Files and a broker.
 pub struct Fixture {
-    pub dir: TempDir,
+    /// Keeps the files until the test ends.
+    _dir: TempDir,
     pub users: PathBuf,
     pub broker: Mosquitto,
 }
@@ -104,6 +105,10 @@ impl Fixture {
         let (dir, users, config) = files(&default_users());
         let config = adjust(config, &dir);
         let broker = Mosquitto::start(&config)?;
-        Some(Self { dir, users, broker })
+        Some(Self {
+            _dir: dir,
+            users,
+            broker,
+        })
     }
 }

@@ -169,7 +169,7 @@ fn parse(first: u8, body: &[u8]) -> Packet {
         kind,
         ..Packet::default()
     };
-    let mut at = 0;
+    let mut at;
     match kind {
         CONNACK => {
             p.reason = *body.get(1).unwrap_or(&0);
@@ -302,28 +302,4 @@ pub fn scram_login(
         challenge: Some(challenge),
         authenticated,
     })
-}
-
-/// Re-authentication (AUTH 0x19 … AUTH 0x00) on an authenticated connection.
-pub fn scram_reauth(
-    conn: &mut Conn,
-    authenticated: client::Authenticated,
-) -> io::Result<(Packet, Option<client::Authenticated>)> {
-    let mechanism = authenticated.mechanism();
-    let (first, client_first) = authenticated.reauthenticate(&mut rand::rng());
-    conn.send_auth(0x19, mechanism.name(), Some(&client_first))?;
-    let challenge = conn.read()?;
-    if challenge.kind != AUTH || challenge.reason != 0x18 {
-        return Ok((challenge, None));
-    }
-    let (last, client_final) = first
-        .on_server_first(challenge.data.as_deref().unwrap_or_default())
-        .expect("server-first");
-    conn.send_auth(0x18, mechanism.name(), Some(&client_final))?;
-    let done = conn.read()?;
-    let ok = (done.kind == AUTH && done.reason == 0).then(|| {
-        last.on_server_final(done.data.as_deref().unwrap_or_default())
-            .expect("v= verifies")
-    });
-    Ok((done, ok))
 }
