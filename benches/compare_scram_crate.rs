@@ -13,6 +13,7 @@
 //!
 //! `cargo bench --bench compare_scram_crate`; add `-- --warm-up-time 1 --measurement-time 3`
 //! to explore.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
 use std::hint::black_box;

@@ -29,7 +29,7 @@ use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::server::StartPacket;
 use mqtt_scram::{
     ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig,
-    StoredCredentials, internal,
+    StoredCredentials, Timestamp, internal,
 };
 
 const USERNAME: &str = "user";
@@ -50,8 +50,9 @@ struct Fixture {
     mechanism: Mechanism,
     server: ScramServer,
     connection: Arc<ConnectionInfo>,
-    credentials: StoredCredentials,
-    wrong_credentials: StoredCredentials,
+    /// The records a provider hands out (shared, as `MemoryProvider` does).
+    record: Arc<UserRecord>,
+    wrong_record: Arc<UserRecord>,
     client_first: Vec<u8>,
     server_first: Vec<u8>,
     client_final: Vec<u8>,
@@ -59,8 +60,8 @@ struct Fixture {
     mock_client_final: Vec<u8>,
 }
 
-fn now() -> Duration {
-    Duration::from_secs(1)
+fn now() -> Timestamp {
+    Timestamp::new(Duration::from_secs(1), 1_700_000_000)
 }
 
 fn server_start(f: &Fixture, lookup: Lookup) -> (mqtt_scram::server::ServerChallenge, Vec<u8>) {
@@ -101,8 +102,8 @@ fn fixture(mechanism: Mechanism) -> Fixture {
         server: ScramServer::new(ServerConfig::new([7; 32]).mock_iterations(ITERATIONS))
             .expect("config"),
         connection: Arc::new(ConnectionInfo::new("bench")),
-        credentials,
-        wrong_credentials,
+        record: Arc::new(UserRecord::new(credentials)),
+        wrong_record: Arc::new(UserRecord::new(wrong_credentials)),
         client_first: format!("n,,n={USERNAME},r={CLIENT_NONCE}").into_bytes(),
         server_first: Vec::new(),
         client_final: Vec::new(),
@@ -111,7 +112,7 @@ fn fixture(mechanism: Mechanism) -> Fixture {
     };
 
     let (challenge, server_first) =
-        server_start(&f, Lookup::Found(UserRecord::new(f.credentials.clone())));
+        server_start(&f, Lookup::Found(Arc::clone(&f.record)));
     let client_final = client_final_for(mechanism, &server_first);
     let Outcome::Accepted { reply, .. } =
         challenge.finish(CONTINUE, mechanism.name(), Some(&client_final), now())
@@ -124,7 +125,7 @@ fn fixture(mechanism: Mechanism) -> Fixture {
 
     let (challenge, _) = server_start(
         &f,
-        Lookup::Found(UserRecord::new(f.wrong_credentials.clone())),
+        Lookup::Found(Arc::clone(&f.wrong_record)),
     );
     let outcome = challenge.finish(CONTINUE, mechanism.name(), Some(&f.client_final), now());
     assert!(matches!(outcome, Outcome::Rejected(ref r) if r.error == Error::InvalidProof));
@@ -160,8 +161,8 @@ fn server_exchange(c: &mut Criterion) {
         let f = fixture(mechanism);
         group.bench_function(mechanism.name(), |b| {
             b.iter(|| {
-                // The provider hands over an owned record, as a real lookup does.
-                let lookup = Lookup::Found(UserRecord::new(f.credentials.clone()));
+                // The provider shares its record, as `MemoryProvider` does.
+                let lookup = Lookup::Found(Arc::clone(&f.record));
                 let (challenge, server_first) = server_start(&f, lookup);
                 black_box(server_first);
                 match challenge.finish(
@@ -208,7 +209,7 @@ fn wrong_password_exchange(c: &mut Criterion) {
         let f = fixture(mechanism);
         group.bench_function(mechanism.name(), |b| {
             b.iter(|| {
-                let lookup = Lookup::Found(UserRecord::new(f.wrong_credentials.clone()));
+                let lookup = Lookup::Found(Arc::clone(&f.wrong_record));
                 let (challenge, server_first) = server_start(&f, lookup);
                 black_box(server_first);
                 match challenge.finish(

@@ -21,8 +21,8 @@ use crate::crypto::{self, Key};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::message::{
-    CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFinal, ServerFinalOutcome, ServerFirst,
-    push_proof, write_client_final_without_proof,
+    CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, MessageKind, Problem, ServerFinal,
+    ServerFinalOutcome, ServerFirst, push_proof, write_client_final_without_proof,
 };
 use crate::saslprep::{Mode, saslprep};
 
@@ -264,17 +264,18 @@ impl AwaitingServerFirst {
                 max: *window.end(),
             });
         }
+        // The parser refuses `i=0`; the count is checked again here so that PBKDF2 can
+        // never run with it.
+        let count = core::num::NonZeroU32::new(first.iterations()).ok_or(Error::Malformed {
+            message: MessageKind::ServerFirst,
+            problem: Problem::InvalidIterationCount,
+        })?;
         let hash = session.mechanism.hash();
         let salted = match &session.cache {
             Some(c) if c.salt == first.salt() && c.iterations == first.iterations() => {
                 c.salted.clone()
             }
-            _ => crypto::hi(
-                hash,
-                session.password.as_bytes(),
-                first.salt(),
-                first.iterations(),
-            ),
+            _ => crypto::hi(hash, session.password.as_bytes(), first.salt(), count),
         };
         let cbind_data = match (&session.channel_binding, session.mechanism.is_plus()) {
             (Some(b), true) => b.data(),

@@ -5,14 +5,15 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::num::NonZeroU32;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::crypto;
 pub use crate::crypto::Key;
+use crate::crypto::{self, HmacKey};
 use crate::mechanism::HashAlgorithm;
 use crate::saslprep::{Mode, SaslprepError, saslprep};
 
@@ -69,15 +70,48 @@ pub enum CredentialsError {
 /// What a server stores for one user and one hash: salt, iteration count,
 /// StoredKey and ServerKey. Never the password.
 ///
-/// `Debug` shows the hash, salt length and iteration count only; keys are zeroized on drop.
-#[derive(Clone, PartialEq, Eq)]
+/// Built once when a record is loaded, it also keeps StoredKey's and ServerKey's HMAC
+/// states (the compressions of `key ⊕ ipad` and `key ⊕ opad`), so an exchange skips the
+/// four compressions of their key setup. Cloning copies them; share a record through an
+/// `Arc` instead (see [`UserRecord`](crate::provider::UserRecord)).
+///
+/// `Debug` shows the hash, salt length and iteration count only; keys and HMAC states are
+/// zeroized on drop.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, StoredCredentials};
+/// let credentials = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl", 4096)?;
+/// assert!(credentials.verify_password("pencil")?);
+/// let verifier = credentials.to_postgres();
+/// assert!(verifier.starts_with("SCRAM-SHA-256$4096:"));
+/// assert_eq!(StoredCredentials::from_postgres(&verifier)?, credentials);
+/// assert!(!format!("{credentials:?}").contains(&credentials.to_emqx_hex().stored_key));
+/// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
+/// ```
+#[derive(Clone)]
 pub struct StoredCredentials {
     hash: HashAlgorithm,
     salt: Vec<u8>,
-    iterations: u32,
+    iterations: NonZeroU32,
     stored_key: Key,
     server_key: Key,
+    /// HMAC states of `stored_key` (ClientSignature) and `server_key` (ServerSignature).
+    stored_mac: HmacKey,
+    server_mac: HmacKey,
 }
+
+impl PartialEq for StoredCredentials {
+    /// The HMAC states follow from the keys, so they are not compared again.
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash
+            && self.salt == other.salt
+            && self.iterations == other.iterations
+            && self.stored_key == other.stored_key
+            && self.server_key == other.server_key
+    }
+}
+
+impl Eq for StoredCredentials {}
 
 impl fmt::Debug for StoredCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,6 +175,25 @@ impl Drop for EmqxHex {
 impl ZeroizeOnDrop for EmqxHex {}
 
 impl StoredCredentials {
+    /// Every constructor ends here: precomputes the keys' HMAC states.
+    fn assemble(
+        hash: HashAlgorithm,
+        salt: Vec<u8>,
+        iterations: NonZeroU32,
+        stored_key: Key,
+        server_key: Key,
+    ) -> Self {
+        Self {
+            stored_mac: HmacKey::new(hash, stored_key.as_bytes()),
+            server_mac: HmacKey::new(hash, server_key.as_bytes()),
+            hash,
+            salt,
+            iterations,
+            stored_key,
+            server_key,
+        }
+    }
+
     /// Builds credentials from their parts, checking key lengths, salt and count.
     pub fn from_parts(
         hash: HashAlgorithm,
@@ -149,52 +202,58 @@ impl StoredCredentials {
         stored_key: &[u8],
         server_key: &[u8],
     ) -> Result<Self, CredentialsError> {
-        if salt.is_empty() {
-            return Err(CredentialsError::EmptySalt);
-        }
-        if iterations == 0 {
-            return Err(CredentialsError::InvalidIterations);
-        }
+        let iterations = check_salt_and_count(salt, iterations)?;
         let key = |field, bytes: &[u8]| {
-            if bytes.len() == hash.output_len() {
-                Key::from_slice(bytes).ok_or(CredentialsError::InvalidIterations)
-            } else {
-                Err(CredentialsError::WrongLength {
+            Key::from_slice(bytes)
+                .filter(|k| k.len() == hash.output_len())
+                .ok_or(CredentialsError::WrongLength {
                     field,
                     hash,
                     expected: hash.output_len(),
                     found: bytes.len(),
                 })
-            }
         };
-        Ok(Self {
+        let stored_key = key("stored_key", stored_key)?;
+        let server_key = key("server_key", server_key)?;
+        Ok(Self::assemble(
             hash,
-            salt: salt.to_vec(),
+            salt.to_vec(),
             iterations,
-            stored_key: key("stored_key", stored_key)?,
-            server_key: key("server_key", server_key)?,
-        })
+            stored_key,
+            server_key,
+        ))
+    }
+
+    /// The credentials of a user that does not exist: all-zero StoredKey and ServerKey
+    /// (no proof verifies against a StoredKey of zero: that needs a SHA-2 preimage), a
+    /// 16-byte zero salt and `iterations`. The server's mock record, built once.
+    pub(crate) fn mock(hash: HashAlgorithm, iterations: NonZeroU32) -> Self {
+        let (stored_key, server_key) = (Key::zero(hash), Key::zero(hash));
+        Self::assemble(
+            hash,
+            alloc::vec![0; DEFAULT_SALT_LEN],
+            iterations,
+            stored_key,
+            server_key,
+        )
     }
 
     /// Derives credentials from a password (SASLprep'd as a stored string, RFC 5802 §2.2).
+    ///
+    /// Errors: an empty salt, 0 iterations, a password that fails SASLprep.
     pub fn derive(
         hash: HashAlgorithm,
         password: &str,
         salt: &[u8],
         iterations: u32,
     ) -> Result<Self, CredentialsError> {
-        if salt.is_empty() {
-            return Err(CredentialsError::EmptySalt);
-        }
-        if iterations == 0 {
-            return Err(CredentialsError::InvalidIterations);
-        }
+        let count = check_salt_and_count(salt, iterations)?;
         let prepared = saslprep(password, Mode::Stored).map_err(CredentialsError::Password)?;
-        let salted = crypto::hi(hash, prepared.as_bytes(), salt, iterations);
+        let salted = crypto::hi(hash, prepared.as_bytes(), salt, count);
         if let alloc::borrow::Cow::Owned(mut s) = prepared {
-            zeroize::Zeroize::zeroize(&mut s);
+            s.zeroize();
         }
-        Ok(Self::from_salted_password(hash, &salted, salt, iterations))
+        Self::from_salted_password(hash, &salted, salt, iterations)
     }
 
     /// Derives credentials with a fresh random salt of [`DEFAULT_SALT_LEN`] bytes.
@@ -210,25 +269,28 @@ impl StoredCredentials {
     }
 
     /// Builds credentials from an already computed SaltedPassword.
+    ///
+    /// Errors: an empty salt or 0 iterations.
     pub fn from_salted_password(
         hash: HashAlgorithm,
         salted: &Key,
         salt: &[u8],
         iterations: u32,
-    ) -> Self {
+    ) -> Result<Self, CredentialsError> {
+        let iterations = check_salt_and_count(salt, iterations)?;
         let client_key = crypto::client_key(hash, salted);
-        Self {
+        Ok(Self::assemble(
             hash,
-            salt: salt.to_vec(),
+            salt.to_vec(),
             iterations,
-            stored_key: crypto::stored_key(hash, &client_key),
-            server_key: crypto::server_key(hash, salted),
-        }
+            crypto::stored_key(hash, &client_key),
+            crypto::server_key(hash, salted),
+        ))
     }
 
     /// Whether `password` produces these credentials. Both keys are compared in constant time.
     pub fn verify_password(&self, password: &str) -> Result<bool, CredentialsError> {
-        let other = Self::derive(self.hash, password, &self.salt, self.iterations)?;
+        let other = Self::derive(self.hash, password, &self.salt, self.iterations.get())?;
         let stored = self.stored_key.ct_eq_bytes(other.stored_key.as_bytes());
         let server = self.server_key.ct_eq_bytes(other.server_key.as_bytes());
         Ok(stored & server)
@@ -244,9 +306,9 @@ impl StoredCredentials {
         &self.salt
     }
 
-    /// The iteration count.
+    /// The iteration count (never 0).
     pub fn iterations(&self) -> u32 {
-        self.iterations
+        self.iterations.get()
     }
 
     /// StoredKey = H(ClientKey).
@@ -257,6 +319,16 @@ impl StoredCredentials {
     /// ServerKey = HMAC(SaltedPassword, "Server Key").
     pub fn server_key(&self) -> &Key {
         &self.server_key
+    }
+
+    /// StoredKey's precomputed HMAC states (for ClientSignature).
+    pub(crate) fn stored_mac(&self) -> &HmacKey {
+        &self.stored_mac
+    }
+
+    /// ServerKey's precomputed HMAC states (for ServerSignature).
+    pub(crate) fn server_mac(&self) -> &HmacKey {
+        &self.server_mac
     }
 
     /// Reads the EMQX form: hex salt, StoredKey and ServerKey (either case).
@@ -336,6 +408,14 @@ impl StoredCredentials {
             &b64("server_key", server)?,
         )
     }
+}
+
+/// An empty salt or a count of 0 is refused; the count comes back as a `NonZeroU32`.
+fn check_salt_and_count(salt: &[u8], iterations: u32) -> Result<NonZeroU32, CredentialsError> {
+    if salt.is_empty() {
+        return Err(CredentialsError::EmptySalt);
+    }
+    NonZeroU32::new(iterations).ok_or(CredentialsError::InvalidIterations)
 }
 
 /// Parses a positive decimal iteration count without sign, spaces or leading zeros.

@@ -4,6 +4,7 @@
 //! zeroized on drop, compared in constant time and never printed by `Debug`.
 
 use core::fmt;
+use core::num::NonZeroU32;
 
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -18,43 +19,58 @@ pub const MAX_OUTPUT_LEN: usize = 64;
 /// Secret key material of one hash output: SaltedPassword, ClientKey, StoredKey,
 /// ServerKey, a proof or a signature.
 ///
-/// Zeroized on drop; `Debug` prints only the length; `==` is constant time.
-#[derive(Clone, Zeroize)]
+/// Never empty (1 to [`MAX_OUTPUT_LEN`] bytes): an empty key cannot be built, so two keys
+/// can never compare equal by both being empty. Zeroized on drop; `Debug` prints only the
+/// length; `==` is constant time.
+///
+/// ```
+/// use mqtt_scram::credentials::Key;
+/// let key = Key::from_slice(&[7; 32]).expect("1 to 64 bytes");
+/// assert_eq!(key.len(), 32);
+/// assert_eq!(format!("{key:?}"), "Key(<redacted 32 bytes>)");
+/// assert!(Key::from_slice(&[]).is_none());
+/// ```
+#[derive(Clone)]
 pub struct Key {
     /// Bytes past `len` are always zero (every constructor writes them so), which lets
     /// `Drop` wipe only the used prefix: volatile writes go one byte at a time, and a
     /// SHA-256 exchange drops about ten keys.
     bytes: [u8; MAX_OUTPUT_LEN],
+    /// 1..=MAX_OUTPUT_LEN.
     len: u8,
 }
 
 impl Drop for Key {
     fn drop(&mut self) {
-        match self.bytes.get_mut(..usize::from(self.len)) {
-            Some(used) => used.zeroize(),
-            None => self.bytes.zeroize(),
+        // `len` is at most the array's size, so the prefix always exists.
+        let used = usize::from(self.len).min(MAX_OUTPUT_LEN);
+        if let Some(used) = self.bytes.get_mut(..used) {
+            used.zeroize();
         }
-        self.len.zeroize();
     }
 }
 
 impl ZeroizeOnDrop for Key {}
 
 impl Key {
-    /// Copies `bytes` into a key; `None` when longer than [`MAX_OUTPUT_LEN`].
+    /// Copies `bytes` into a key; `None` when empty or longer than [`MAX_OUTPUT_LEN`].
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let len = u8::try_from(bytes.len()).ok().filter(|&n| n > 0)?;
         let mut key = Key {
             bytes: [0; MAX_OUTPUT_LEN],
-            len: 0,
+            len,
         };
         key.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        key.len = u8::try_from(bytes.len()).ok()?;
         Some(key)
     }
 
-    /// The key bytes.
+    /// The key bytes (never empty).
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+        // `len` never exceeds the array (every constructor checks it); were it to, the
+        // whole array would be used, never an empty key.
+        self.bytes
+            .split_at_checked(usize::from(self.len))
+            .map_or(self.bytes.as_slice(), |(used, _)| used)
     }
 
     /// Length in bytes.
@@ -62,24 +78,32 @@ impl Key {
         usize::from(self.len)
     }
 
-    /// Whether the key is empty (never true for a key this crate derives).
+    /// Always `false`: a key has at least one byte.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        false
     }
 
-    /// Constant-time comparison with raw bytes (length is not secret).
+    /// Constant-time comparison with raw bytes (length is not secret); an empty slice
+    /// never matches.
     pub fn ct_eq_bytes(&self, other: &[u8]) -> bool {
         ct_eq(self.as_bytes(), other)
+    }
+
+    /// A key of `hash`'s output length whose bytes are all zero (the mock user's keys).
+    pub(crate) fn zero(hash: HashAlgorithm) -> Self {
+        Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len: hash.output_len() as u8,
+        }
     }
 
     fn from_output<const N: usize>(mut output: [u8; N]) -> Self {
         let mut key = Key {
             bytes: [0; MAX_OUTPUT_LEN],
-            len: 0,
+            len: N as u8,
         };
-        if let Some(dst) = key.bytes.get_mut(..N) {
-            dst.copy_from_slice(&output);
-            key.len = N as u8;
+        for (dst, src) in key.bytes.iter_mut().zip(output.iter()) {
+            *dst = *src;
         }
         output.zeroize();
         key
@@ -119,9 +143,10 @@ impl fmt::Debug for Key {
 }
 
 /// Constant-time equality of two byte strings; different lengths are unequal
-/// (lengths are public in SCRAM, so leaking them is fine).
+/// (lengths are public in SCRAM, so leaking them is fine), and so are two empty strings:
+/// nothing this crate compares may be empty, so an empty input is a bug that must fail.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    if a.len() != b.len() || a.is_empty() {
         return false;
     }
     // OR of the XORs, eight bytes at a time, with no data-dependent branch; `subtle`
@@ -179,6 +204,24 @@ pub fn hmac_pair(hash: HashAlgorithm, key_a: &[u8], key_b: &[u8], parts: &[&[u8]
     }
 }
 
+/// `(HMAC(a, m), HMAC(b, m))` for one message `m = parts[0] || parts[1] || ...` and two
+/// precomputed keys, their compressions interleaved as in [`hmac_pair`]: with both keys'
+/// states known, a SCRAM server's two signatures over an AuthMessage of 119 to 182 bytes
+/// cost four compressions each. Keys of different hashes are MACed one after the other.
+pub fn mac_pair(a: &HmacKey, b: &HmacKey, parts: &[&[u8]]) -> (Key, Key) {
+    match (&a.pads, &b.pads) {
+        (Pads::Sha256(a), Pads::Sha256(b)) => {
+            let [a, b] = engine::sha256::Pads::macs([a, b], parts);
+            (Key::from_state256(&a), Key::from_state256(&b))
+        }
+        (Pads::Sha512(a), Pads::Sha512(b)) => {
+            let [a, b] = engine::sha512::Pads::macs([a, b], parts);
+            (Key::from_state512(&a), Key::from_state512(&b))
+        }
+        _ => (a.mac(parts), b.mac(parts)),
+    }
+}
+
 /// An HMAC key reduced to its keyed inner and outer hash states (RFC 2104), so each
 /// MAC skips the key setup: an HMAC of a message shorter than a block minus 9 (SHA-256)
 /// or 17 (SHA-512) bytes then costs exactly two compressions.
@@ -222,8 +265,8 @@ impl HmacKey {
     }
 
     /// PBKDF2 with this key as the password, first output block: `Hi(key, salt, i)`.
-    /// `iterations` of 0 is treated as 1.
-    pub fn hi(&self, salt: &[u8], iterations: u32) -> Key {
+    /// `iterations` is a [`NonZeroU32`]: a count of 0 is refused where it is read.
+    pub fn hi(&self, salt: &[u8], iterations: NonZeroU32) -> Key {
         match &self.pads {
             Pads::Sha256(p) => Key::from_output(p.pbkdf2(salt, iterations)),
             Pads::Sha512(p) => Key::from_output(p.pbkdf2(salt, iterations)),
@@ -239,9 +282,8 @@ impl fmt::Debug for HmacKey {
 
 /// `Hi(password, salt, i)` = PBKDF2-HMAC with one output block (RFC 5802 §2.2).
 ///
-/// `iterations` of 0 is treated as 1; callers validate counts before calling.
 /// Each iteration after the first costs exactly two compressions.
-pub fn hi(hash: HashAlgorithm, password: &[u8], salt: &[u8], iterations: u32) -> Key {
+pub fn hi(hash: HashAlgorithm, password: &[u8], salt: &[u8], iterations: NonZeroU32) -> Key {
     HmacKey::new(hash, password).hi(salt, iterations)
 }
 
@@ -261,12 +303,14 @@ pub fn stored_key(hash: HashAlgorithm, client_key: &Key) -> Key {
 }
 
 /// Byte-wise XOR of two keys of the same length (a proof is `ClientKey XOR ClientSignature`).
-/// The result has the length of the shorter input.
+/// The result has the length of the shorter input (never empty: neither input is).
 pub fn xor(a: &Key, b: &Key) -> Key {
     let mut out = Key {
         bytes: [0; MAX_OUTPUT_LEN],
         len: a.len.min(b.len),
     };
+    // Bytes past each key's length are zero, so past the shorter one the XOR is the
+    // longer key's tail: cut it off to keep the zero-padding invariant.
     for ((o, x), y) in out.bytes.iter_mut().zip(a.bytes.iter()).zip(b.bytes.iter()) {
         *o = x ^ y;
     }

@@ -44,7 +44,7 @@ pub fn client_reauthenticate_with_nonce(
 /// The block-level SHA-2 primitives, for benches and property tests.
 pub mod crypto {
     pub use crate::crypto::{
-        HmacKey, Key, MAX_OUTPUT_LEN, client_key, ct_eq, h, hi, hmac, hmac_pair, server_key,
-        stored_key, xor,
+        HmacKey, Key, MAX_OUTPUT_LEN, client_key, ct_eq, h, hi, hmac, hmac_pair, mac_pair,
+        server_key, stored_key, xor,
     };
 }

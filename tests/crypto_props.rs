@@ -127,8 +127,8 @@ proptest! {
         iterations in 1u32..64,
     ) {
         let expected = ref_pbkdf2(hash, &password, &salt, iterations);
-        prop_assert_eq!(crypto::hi(hash, &password, &salt, iterations).as_bytes().to_vec(), expected.clone());
-        prop_assert_eq!(HmacKey::new(hash, &password).hi(&salt, iterations).as_bytes().to_vec(), expected.clone());
+        prop_assert_eq!(crypto::hi(hash, &password, &salt, nonzero(iterations)).as_bytes().to_vec(), expected.clone());
+        prop_assert_eq!(HmacKey::new(hash, &password).hi(&salt, nonzero(iterations)).as_bytes().to_vec(), expected.clone());
     }
 
     #[test]
@@ -147,14 +147,50 @@ proptest! {
     }
 }
 
+/// A count of 0 is refused wherever one is read; `hi` itself takes a `NonZeroU32`, so
+/// PBKDF2 can never run with 0 (it used to run once, as if the count were 1).
 #[test]
-fn hi_zero_iterations_is_one() {
+fn zero_iterations_is_an_error_everywhere() {
+    use mqtt_scram::StoredCredentials;
+    use mqtt_scram::credentials::CredentialsError;
     for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+        let key = vec![1u8; hash.output_len()];
+        let salted = Key::from_slice(&key).expect("key");
         assert_eq!(
-            crypto::hi(hash, b"p", b"s", 0),
-            crypto::hi(hash, b"p", b"s", 1)
+            StoredCredentials::derive(hash, "p", b"salt", 0),
+            Err(CredentialsError::InvalidIterations)
+        );
+        assert_eq!(
+            StoredCredentials::from_parts(hash, b"salt", 0, &key, &key),
+            Err(CredentialsError::InvalidIterations)
+        );
+        assert_eq!(
+            StoredCredentials::from_salted_password(hash, &salted, b"salt", 0),
+            Err(CredentialsError::InvalidIterations)
+        );
+        assert_eq!(
+            StoredCredentials::from_emqx_hex(hash, "73616c74", &hex_of(&key), &hex_of(&key), 0),
+            Err(CredentialsError::InvalidIterations)
         );
     }
+    let verifier = "SCRAM-SHA-256$0:c2FsdA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    assert_eq!(
+        StoredCredentials::from_postgres(verifier),
+        Err(CredentialsError::InvalidIterations)
+    );
+    assert!(
+        mqtt_scram::message::ServerFirst::parse(b"r=abc,s=c2FsdA==,i=0", 4096).is_err(),
+        "a server asking for 0 iterations is refused before PBKDF2"
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An iteration count that is not zero.
+fn nonzero(iterations: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(iterations).expect("a positive count")
 }
 
 #[test]
@@ -163,7 +199,7 @@ fn hi_long_iteration_counts_match_pbkdf2_crate() {
         for iterations in [4096, 4097, 10_000] {
             let expected = ref_pbkdf2(hash, b"pencil", b"salt of some length", iterations);
             assert_eq!(
-                crypto::hi(hash, b"pencil", b"salt of some length", iterations).as_bytes(),
+                crypto::hi(hash, b"pencil", b"salt of some length", nonzero(iterations)).as_bytes(),
                 expected
             );
         }
@@ -225,7 +261,7 @@ fn rfc_7914_pbkdf2() {
         "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc",
         "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783"
     ));
-    let block1 = crypto::hi(HashAlgorithm::Sha256, b"passwd", b"salt", 1);
+    let block1 = crypto::hi(HashAlgorithm::Sha256, b"passwd", b"salt", nonzero(1));
     assert_eq!(block1.as_bytes(), &dk[..32]);
     // T2 = U1 of block 2 = HMAC(P, S ‖ INT(2)) when c = 1.
     let block2 = crypto::hmac(
@@ -295,7 +331,12 @@ const EXCHANGES: &[Exchange] = &[
 
 fn check_exchange(e: &Exchange) {
     let hash = e.hash;
-    let salted = crypto::hi(hash, e.password.as_bytes(), &hex(e.salt_hex), e.iterations);
+    let salted = crypto::hi(
+        hash,
+        e.password.as_bytes(),
+        &hex(e.salt_hex),
+        nonzero(e.iterations),
+    );
     assert_eq!(
         salted.as_bytes(),
         hex(e.salted_password_hex),
@@ -430,7 +471,7 @@ fn scram_json_matches() {
             hash,
             field(v, "password").as_bytes(),
             field(v, "salt").as_bytes(),
-            iterations,
+            nonzero(iterations),
         );
         assert_eq!(
             out.as_bytes(),

@@ -106,9 +106,11 @@ fuzz_target!(|data: &[u8]| {
     if plus {
         cbind_input.extend_from_slice(&CBIND_DATA);
     }
-    assert_eq!(last.channel_binding(), &cbind_input[..]);
+    assert_eq!(last.channel_binding(), cbind_input);
+    assert!(last.channel_binding_is(gs2.as_bytes(), if plus { &CBIND_DATA } else { &[] }));
 
-    let salted = crypto::hi(hash, PASSWORD.as_bytes(), first.salt(), first.iterations());
+    let count = std::num::NonZeroU32::new(first.iterations()).expect("accepted a count of 0");
+    let salted = crypto::hi(hash, PASSWORD.as_bytes(), first.salt(), count);
     let auth: [&[u8]; 5] = [
         bare.as_bytes(),
         b",",

@@ -34,7 +34,20 @@ fuzz_target!(|data: &[u8]| {
                 .all(|b| (0x21..=0x7E).contains(&b) && b != b','),
             "nonce {nonce:?}"
         );
-        assert!(!m.channel_binding().is_empty());
+        let cbind = m.channel_binding();
+        assert!(!cbind.is_empty());
+        // The allocation-free comparison the server uses agrees with decoding, for every
+        // split of the bytes and for a changed byte.
+        for split in [0, 1, cbind.len() / 2, cbind.len()] {
+            let (a, b) = cbind.split_at(split);
+            assert!(m.channel_binding_is(a, b));
+        }
+        let mut changed = cbind.clone();
+        if let Some(last) = changed.last_mut() {
+            *last ^= 1;
+        }
+        assert!(!m.channel_binding_is(&changed, b""));
+        assert!(!m.channel_binding_is(&cbind[1..], b""));
 
         let extensions = m.extensions();
         let raw_ext = extensions.as_str();
@@ -44,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
                 "extension {a:?}"
             );
         }
-        let mut again = write_client_final_without_proof(m.channel_binding(), b"", nonce);
+        let mut again = write_client_final_without_proof(&cbind, b"", nonce);
         if !raw_ext.is_empty() {
             again.push(',');
             again.push_str(raw_ext);

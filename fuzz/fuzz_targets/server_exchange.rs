@@ -67,8 +67,10 @@ fn fixture(hash: HashAlgorithm, iterations: u32, server_nonce: &'static str) -> 
     let salt = STANDARD
         .decode("W22ZaJ0SNY7soEsUEjb6gQ==")
         .unwrap_or_default();
-    let salted = crypto::hi(hash, PASSWORD.as_bytes(), &salt, iterations);
-    let credentials = StoredCredentials::from_salted_password(hash, &salted, &salt, iterations);
+    let count = std::num::NonZeroU32::new(iterations).expect("a positive count");
+    let salted = crypto::hi(hash, PASSWORD.as_bytes(), &salt, count);
+    let credentials = StoredCredentials::from_salted_password(hash, &salted, &salt, iterations)
+        .expect("valid fixture credentials");
     let record = Arc::new(UserRecord::new(credentials.clone()));
     Fixture {
         salted,
@@ -343,7 +345,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(last.nonce(), server_first.nonce(), "accepted a wrong nonce");
             assert_eq!(
                 last.channel_binding(),
-                &cbind_input[..],
+                cbind_input,
                 "accepted a wrong channel binding"
             );
             let auth: [&[u8]; 5] = [

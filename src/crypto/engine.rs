@@ -284,7 +284,7 @@ macro_rules! engine {
 
                 /// PBKDF2 with this key as the password, first output block:
                 /// `U1 ⊕ U2 ⊕ … ⊕ Uc` with `U1 = HMAC(P, salt ‖ INT(1))`, `Ui = HMAC(P, Ui-1)`,
-                /// as bytes. `iterations` of 0 is treated as 1.
+                /// as bytes. The count is a `NonZeroU32`: 0 is refused where it is read.
                 ///
                 /// Each iteration is two compressions of one block whose padding never
                 /// changes. Each state goes into that block (big-endian) straight from the
@@ -294,13 +294,13 @@ macro_rules! engine {
                 /// vector loads can forward from. (Read from the generated code: XOR-ing
                 /// the state words directly made LLVM store them 4 bytes at a time, ~5%
                 /// slower at SHA-256 speed.)
-                pub(crate) fn pbkdf2(&self, salt: &[u8], iterations: u32) -> [u8; OUT] {
+                pub(crate) fn pbkdf2(&self, salt: &[u8], iterations: core::num::NonZeroU32) -> [u8; OUT] {
                     let mut block = DIGEST_BLOCK;
                     let mut state = self.mac(&[salt, &1u32.to_be_bytes()]);
                     store(&state, &mut block);
                     let mut acc = [0u64; OUT / 8];
                     xor_into(&mut acc, &block);
-                    for _ in 1..iterations {
+                    for _ in 1..iterations.get() {
                         state = self.inner;
                         compress(&mut state, &block);
                         store(&state, &mut block);

@@ -3,13 +3,8 @@
 
 use alloc::borrow::Cow;
 use alloc::string::String;
-use alloc::vec::Vec;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
 use super::{MessageKind, Problem};
-use crate::crypto::{Key, MAX_OUTPUT_LEN};
 use crate::error::Error;
 
 /// One `<letter>=<value>` attribute, borrowed from a message.
@@ -216,67 +211,6 @@ pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
             .all(|b| (0x21..=0x7E).contains(&b) && b != b',')
 }
 
-/// Strict base64 (standard alphabet, canonical padding, no trailing bits).
-pub(crate) fn decode_base64(
-    value: &str,
-    attribute: char,
-    kind: MessageKind,
-) -> Result<Vec<u8>, Error> {
-    STANDARD
-        .decode(value)
-        .map_err(|_| malformed(kind, Problem::InvalidBase64(attribute)))
-}
-
-/// Decodes a base64 proof or signature that must be exactly `expected` bytes, without allocating.
-pub(crate) fn decode_key(
-    value: &str,
-    attribute: char,
-    expected: usize,
-    kind: MessageKind,
-) -> Result<Key, Error> {
-    let mut buf = [0u8; MAX_OUTPUT_LEN + 3];
-    let found = STANDARD
-        .decode_slice(value, &mut buf)
-        .map_err(|e| match e {
-            base64::DecodeSliceError::OutputSliceTooSmall => malformed(
-                kind,
-                Problem::WrongLength {
-                    attribute,
-                    expected,
-                    found: value.len() / 4 * 3,
-                },
-            ),
-            base64::DecodeSliceError::DecodeError(_) => {
-                malformed(kind, Problem::InvalidBase64(attribute))
-            }
-        })?;
-    if found != expected {
-        return Err(malformed(
-            kind,
-            Problem::WrongLength {
-                attribute,
-                expected,
-                found,
-            },
-        ));
-    }
-    let key = buf.get(..found).and_then(Key::from_slice);
-    zeroize::Zeroize::zeroize(&mut buf);
-    key.ok_or(malformed(
-        kind,
-        Problem::WrongLength {
-            attribute,
-            expected,
-            found,
-        },
-    ))
-}
-
-/// Standard padded base64.
-pub(crate) fn encode_base64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,17 +234,5 @@ mod tests {
         assert!(!is_printable_nonce("a b"));
         assert!(!is_printable_nonce("a,b"));
         assert!(!is_printable_nonce("é"));
-    }
-
-    #[test]
-    fn strict_base64() {
-        let k = MessageKind::ClientFinal;
-        assert_eq!(decode_base64("biws", 'c', k).unwrap(), b"n,,");
-        assert!(decode_base64("biw", 'c', k).is_err());
-        assert!(decode_base64("bi ws", 'c', k).is_err());
-        assert!(decode_base64("YQ", 'c', k).is_err(), "padding required");
-        assert!(decode_base64("YR==", 'c', k).is_err(), "trailing bits");
-        assert!(decode_base64("YQ==", 'c', k).is_ok());
-        assert!(decode_base64("-_==", 'c', k).is_err(), "url-safe alphabet");
     }
 }

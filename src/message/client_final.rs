@@ -3,9 +3,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::attributes::{
-    Fields, decode_base64, decode_key, encode_base64, malformed, preflight, validate_extensions,
-};
+use super::attributes::{Fields, malformed, preflight, validate_extensions};
+use super::base64::{base64_matches, decode_base64, decode_key, encode_base64, validate_base64};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
 use crate::crypto::Key;
 use crate::error::Error;
@@ -13,10 +12,23 @@ use crate::error::Error;
 const KIND: MessageKind = MessageKind::ClientFinal;
 
 /// A parsed `client-final-message`.
+///
+/// Parsing allocates nothing: `c=` is validated as strict base64 and kept as text.
+///
+/// ```
+/// use mqtt_scram::message::ClientFinal;
+/// let m = ClientFinal::parse(b"c=biws,r=abcdef,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", 32, 4096)?;
+/// assert_eq!(m.channel_binding(), b"n,,");
+/// assert!(m.channel_binding_is(b"n,,", b""));
+/// assert_eq!(m.nonce(), "abcdef");
+/// assert_eq!(m.without_proof(), "c=biws,r=abcdef");
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientFinal<'a> {
     without_proof: &'a str,
-    channel_binding: Vec<u8>,
+    /// `c=` as received (valid base64).
+    channel_binding: &'a str,
     nonce: &'a str,
     extensions: &'a str,
     proof: Key,
@@ -40,7 +52,8 @@ impl<'a> ClientFinal<'a> {
         if fields.peek_is('m') {
             return Err(Error::MandatoryExtension { message: KIND });
         }
-        let channel_binding = decode_base64(fields.expect('c')?, 'c', KIND)?;
+        let channel_binding = fields.expect('c')?;
+        validate_base64(channel_binding, 'c', KIND)?;
         let nonce = fields.expect('r')?;
         if !is_printable_nonce(nonce) {
             return Err(malformed(KIND, Problem::InvalidNonce));
@@ -65,8 +78,20 @@ impl<'a> ClientFinal<'a> {
     }
 
     /// The decoded `c=` value: gs2 header followed by any channel-binding data.
-    pub fn channel_binding(&self) -> &[u8] {
-        &self.channel_binding
+    pub fn channel_binding(&self) -> Vec<u8> {
+        // Validated by `parse`, so decoding cannot fail here.
+        decode_base64(self.channel_binding, 'c', KIND).unwrap_or_default()
+    }
+
+    /// The `c=` value as received (base64).
+    pub fn channel_binding_base64(&self) -> &'a str {
+        self.channel_binding
+    }
+
+    /// Whether `c=` decodes to `gs2_header ‖ binding_data`, checked without decoding or
+    /// allocating, in time that depends only on the lengths.
+    pub fn channel_binding_is(&self, gs2_header: &[u8], binding_data: &[u8]) -> bool {
+        base64_matches(self.channel_binding, gs2_header, binding_data)
     }
 
     /// The combined nonce.
@@ -118,6 +143,8 @@ mod tests {
     fn rfc7677() {
         let m = ClientFinal::parse(RFC.as_bytes(), 32, 4096).unwrap();
         assert_eq!(m.channel_binding(), b"n,,");
+        assert!(m.channel_binding_is(b"n", b",,"));
+        assert!(!m.channel_binding_is(b"y,,", b""));
         assert_eq!(
             m.without_proof(),
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"

@@ -7,6 +7,7 @@
 //! extension (`m=`) is rejected.
 
 mod attributes;
+mod base64;
 mod client_final;
 mod client_first;
 mod server_error;
@@ -20,7 +21,8 @@ pub use server_error::ServerErrorValue;
 pub use server_final::{ServerFinal, ServerFinalOutcome};
 pub use server_first::ServerFirst;
 
-pub(crate) use attributes::{encode_base64 as encode_nonce, is_printable_nonce};
+pub(crate) use attributes::is_printable_nonce;
+pub(crate) use base64::{base64_chars, encode_base64 as encode_nonce, encoded_len, push_base64};
 pub(crate) use client_final::push_proof;
 
 use core::fmt;

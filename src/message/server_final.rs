@@ -2,7 +2,8 @@
 
 use alloc::string::String;
 
-use super::attributes::{Fields, decode_key, encode_base64, malformed, preflight};
+use super::attributes::{Fields, malformed, preflight};
+use super::base64::{decode_key, encode_base64};
 use super::{Attributes, MessageKind, Problem, ServerErrorValue};
 use crate::crypto::Key;
 use crate::error::Error;

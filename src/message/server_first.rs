@@ -3,7 +3,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::attributes::{Fields, decode_base64, encode_base64, malformed, preflight};
+use super::attributes::{Fields, malformed, preflight};
+use super::base64::{decode_base64, encode_base64};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
 use crate::error::Error;
 

@@ -10,25 +10,31 @@
 mod challenge;
 mod config;
 mod outcome;
+mod pending;
+mod transcript;
 
-pub use challenge::{NeedCredentials, ServerChallenge};
+pub use challenge::ServerChallenge;
 pub use config::{
     ConfigError, MAX_NONCE_LEN, MIN_MESSAGE_LEN, MIN_NONCE_LEN, RecordPolicy, ServerConfig,
 };
 pub use outcome::{Identity, Outcome, Rejection};
+pub use pending::NeedCredentials;
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+use core::fmt;
+use core::num::NonZeroU32;
 
-use self::challenge::Span;
 use self::outcome::Trigger;
+use self::pending::Username;
+use self::transcript::Transcript;
 use crate::connection::ConnectionInfo;
-use crate::credentials::DEFAULT_SALT_LEN;
+use crate::credentials::{DEFAULT_SALT_LEN, StoredCredentials};
 use crate::error::Error;
-use crate::mechanism::Mechanism;
-use crate::message::{CbindFlag, ClientFirst, MessageKind, Problem};
+use crate::mechanism::{HashAlgorithm, Mechanism};
+use crate::message::{CbindFlag, ClientFirst, MessageKind, Problem, encoded_len};
 use crate::mqtt::ReasonCode;
+use crate::provider::UserRecord;
 use crate::saslprep::{Mode, saslprep};
 use crate::time::Timestamp;
 
@@ -40,9 +46,38 @@ use crate::time::Timestamp;
 /// assert_eq!(server.config().timeout().as_secs(), 30);
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ScramServer {
-    config: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ScramServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramServer")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+/// What every exchange of one server shares.
+pub(super) struct Shared {
+    pub(super) config: ServerConfig,
+    /// The unknown user's record for SHA-256 and SHA-512: all-zero keys with their HMAC
+    /// states, the mock iteration count. Every exchange that cannot use the provider's
+    /// record (unknown user, provider failure, record of the wrong hash or outside the
+    /// policy) takes a shared handle to it and drops it at the end, exactly as it would
+    /// a provider's record, so both cost the same.
+    pub(super) mock: [Arc<UserRecord>; 2],
+}
+
+impl Shared {
+    pub(super) fn mock(&self, hash: HashAlgorithm) -> &Arc<UserRecord> {
+        let [sha256, sha512] = &self.mock;
+        match hash {
+            HashAlgorithm::Sha256 => sha256,
+            HashAlgorithm::Sha512 => sha512,
+        }
+    }
 }
 
 /// The packet that starts an exchange.
@@ -70,27 +105,42 @@ pub enum StartPacket<'a> {
 }
 
 impl ScramServer {
-    /// Checks the configuration ([`ServerConfig::validate`]) and wraps it.
+    /// Checks the configuration ([`ServerConfig::validate`]), builds the unknown user's
+    /// records, and wraps both.
     pub fn new(config: ServerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        let policy = config.policy().iterations();
+        let iterations =
+            NonZeroU32::new(config.mock_iterations).ok_or(ConfigError::MockIterations {
+                value: config.mock_iterations,
+                min: *policy.start(),
+                max: *policy.end(),
+            })?;
+        let mock = [HashAlgorithm::Sha256, HashAlgorithm::Sha512]
+            .map(|hash| Arc::new(UserRecord::new(StoredCredentials::mock(hash, iterations))));
         Ok(Self {
-            config: Arc::new(config),
+            shared: Arc::new(Shared { config, mock }),
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
-        &self.config
+        &self.shared.config
     }
 
     /// Starts an exchange from CONNECT or AUTH 0x19 at `now`; deadlines are on the
     /// monotonic clock of `now` (see [`Timestamp`]).
+    ///
+    /// Allocates nothing for a typical client-first-message (the transcript is kept
+    /// inline) unless the username changes under SASLprep or unescaping, or the client
+    /// sends an authorization identity.
     pub fn start(
         &self,
         connection: &Arc<ConnectionInfo>,
         packet: StartPacket<'_>,
         now: Timestamp,
     ) -> Result<NeedCredentials, Rejection> {
+        let config = &self.shared.config;
         let (trigger, method, data, current) = match packet {
             StartPacket::Connect { method, data } => (Trigger::Connect, method, data, None),
             StartPacket::Reauthenticate {
@@ -110,7 +160,7 @@ impl ScramServer {
             }
         };
         let mechanism = Mechanism::from_name(method)
-            .filter(|m| self.config.mechanisms.contains(m))
+            .filter(|m| config.mechanisms.contains(m))
             .ok_or_else(|| trigger.reject(None, Error::UnsupportedMechanism))?;
         if let Some(current) = current {
             if current.mechanism != mechanism {
@@ -118,31 +168,13 @@ impl ScramServer {
             }
         }
         let fail = |error| trigger.reject(Some(mechanism), error);
-        let data = data.ok_or_else(|| fail(Error::MissingData))?;
-        let first = ClientFirst::parse(data, self.config.max_message_len).map_err(fail)?;
-        self.check_binding(&first, mechanism, connection)
-            .map_err(fail)?;
-        let username = saslprep(first.username(), Mode::Query)
-            .ok()
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                fail(Error::Malformed {
-                    message: MessageKind::ClientFirst,
-                    problem: Problem::InvalidUsername,
-                })
-            })?
-            .into_owned();
-        let authzid = match first.gs2().authzid.as_deref() {
-            None => None,
-            Some(a) if a == username => None,
-            Some(a) if self.config.allow_authzid => Some(String::from(a)),
-            Some(_) => return Err(fail(Error::AuthzidNotAllowed)),
+        let invalid_username = || {
+            fail(Error::Malformed {
+                message: MessageKind::ClientFirst,
+                problem: Problem::InvalidUsername,
+            })
         };
-        if let Some(current) = current {
-            if current.username != username || current.authzid != authzid {
-                return Err(fail(Error::ReauthUserMismatch));
-            }
-        }
+        let data = data.ok_or_else(|| fail(Error::MissingData))?;
         if data.len() > (u32::MAX / 2) as usize {
             return Err(fail(Error::TooLong {
                 message: MessageKind::ClientFirst,
@@ -150,35 +182,61 @@ impl ScramServer {
                 max: (u32::MAX / 2) as usize,
             }));
         }
+        let first = ClientFirst::parse(data, config.max_message_len).map_err(fail)?;
+        self.check_binding(&first, mechanism, connection)
+            .map_err(fail)?;
+        let username = saslprep(first.username(), Mode::Query)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(invalid_username)?;
+        let authzid = match first.gs2().authzid.as_deref() {
+            None => None,
+            Some(a) if a == username => None,
+            Some(a) if config.allow_authzid => Some(String::from(a)),
+            Some(_) => return Err(fail(Error::AuthzidNotAllowed)),
+        };
+        if let Some(current) = current {
+            if current.username != username || current.authzid != authzid {
+                return Err(fail(Error::ReauthUserMismatch));
+            }
+        }
         let (gs2, bare, nonce) = (first.gs2().as_str(), first.bare(), first.nonce());
+        // client-first-message-bare is "n=<user>,r=<nonce>[,ext]" and an escaped username
+        // holds no ',': the first ",r=" ends the username.
+        let wire_end = bare.find(",r=").ok_or_else(invalid_username)?;
         // Room for ",server-first," with a generated-length salt, so `continue_with`
         // usually writes it without growing the buffer.
         let server_first_len = 2
             + nonce.len()
-            + base64::encoded_len(self.config.nonce_len, true).unwrap_or(0)
+            + encoded_len(config.nonce_len)
             + 3
-            + base64::encoded_len(DEFAULT_SALT_LEN, true).unwrap_or(0)
+            + encoded_len(DEFAULT_SALT_LEN)
             + 3
             + 10;
-        let mut transcript = Vec::with_capacity(gs2.len() + bare.len() + server_first_len + 2);
-        transcript.extend_from_slice(gs2.as_bytes());
-        transcript.extend_from_slice(bare.as_bytes());
-        // client-first-message-bare is "n=<user>,r=<nonce>[,ext]": the nonce is after the first ",r=".
-        let at = bare.find(",r=").map_or(0, |i| i + 3);
-        let client_nonce = Span::new(gs2.len() + at, nonce.len());
+        let mut transcript =
+            Transcript::with_capacity(gs2.len() + bare.len() + 2 + server_first_len);
+        let gs2 = transcript.extend(gs2.as_bytes());
+        let bare_at = transcript.len();
+        transcript.extend(bare.as_bytes());
+        let wire_user = transcript::Span::new(bare_at + 2, wire_end.saturating_sub(2));
+        let client_nonce = transcript::Span::new(bare_at + wire_end + 3, nonce.len());
+        // The username is usually its wire form: then it is read from the transcript.
+        let username = if bare.get(2..wire_end) == Some(&*username) {
+            Username::Wire(wire_user)
+        } else {
+            Username::Prepared(username.into_owned())
+        };
         Ok(NeedCredentials {
-            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
             connection: Arc::clone(connection),
             trigger,
             mechanism,
             username,
             authzid,
             transcript,
-            gs2_len: u32::try_from(gs2.len()).unwrap_or(u32::MAX),
+            gs2,
             client_nonce,
-            deadline: now
-                .monotonic()
-                .saturating_add(self.config.handshake_timeout),
+            deadline: now.monotonic().saturating_add(config.handshake_timeout),
         })
     }
 
@@ -202,7 +260,7 @@ impl ScramServer {
             }
             (CbindFlag::Used(_), false) | (_, true) => Err(Error::ChannelBindingMechanismMismatch),
             (CbindFlag::SupportedNotUsed, false) => {
-                if self.config.offers_binding() && conn.channel_binding.is_some() {
+                if self.shared.config.offers_binding() && conn.channel_binding.is_some() {
                     Err(Error::ChannelBindingDowngrade)
                 } else {
                     Ok(())

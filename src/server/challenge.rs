@@ -1,0 +1,233 @@
+//! The end of an exchange: [`ServerChallenge`] (server-first-message sent, waiting for
+//! the client-final-message) and its `finish`.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use super::outcome::{Identity, Outcome};
+use super::pending::{NeedCredentials, Username};
+use super::transcript::Span;
+use crate::crypto::{self, Key};
+use crate::error::Error;
+use crate::mechanism::Mechanism;
+use crate::message::{ClientFinal, encoded_len, push_base64};
+use crate::mqtt::{ReasonCode, Reply};
+use crate::provider::UserRecord;
+use crate::time::Timestamp;
+
+/// State after the server-first-message was sent: waiting for the client-final-message.
+///
+/// It holds the exchange's transcript (inline for typical message sizes), the record in
+/// use (the provider's, shared, or the server's mock record) and why the exchange must
+/// fail whatever the proof, if it must: about 430 bytes and no heap for an RFC 7677-sized
+/// exchange, however long the client takes.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, Error, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::provider::Lookup;
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let conn = Arc::new(ConnectionInfo::new("client-1"));
+/// let now = Timestamp::new(Default::default(), 0);
+/// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"n,,n=alice,r=abcdefgh") };
+/// let pending = server.start(&conn, start, now).expect("valid");
+/// let (challenge, _auth) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
+/// let late = now.advanced(challenge.deadline() + std::time::Duration::from_secs(1));
+/// match challenge.finish(0x18, "SCRAM-SHA-256", Some(b"c=biws,r=x,p=AAAA"), late) {
+///     Outcome::Rejected(rejection) => assert_eq!(rejection.error, Error::HandshakeTimeout),
+///     Outcome::Accepted { .. } => unreachable!(),
+/// }
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
+pub struct ServerChallenge {
+    pending: NeedCredentials,
+    /// Where the combined nonce is in the transcript.
+    nonce: Span,
+    /// The provider's record, or the server's mock record when it cannot be used.
+    record: Arc<UserRecord>,
+    /// Why the exchange must fail whatever the proof (unknown user, provider failure, ...);
+    /// `None` exactly when `record` is the provider's.
+    failure: Option<Error>,
+}
+
+impl fmt::Debug for ServerChallenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerChallenge")
+            .field("mechanism", &self.pending.mechanism)
+            .field("username", &self.pending.username())
+            .field("deadline", &self.pending.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerChallenge {
+    pub(super) fn new(
+        pending: NeedCredentials,
+        nonce: Span,
+        record: Arc<UserRecord>,
+        failure: Option<Error>,
+    ) -> Self {
+        Self {
+            pending,
+            nonce,
+            record,
+            failure,
+        }
+    }
+
+    /// When the exchange expires, on the caller's monotonic clock; arm a timer for it.
+    pub fn deadline(&self) -> Duration {
+        self.pending.deadline
+    }
+
+    /// The mechanism in use.
+    pub fn mechanism(&self) -> Mechanism {
+        self.pending.mechanism
+    }
+
+    /// The username the client claimed (SASLprep'd).
+    pub fn username(&self) -> &str {
+        self.pending.username()
+    }
+
+    /// Finishes with the client's AUTH packet (reason code, method, data) at `now`.
+    ///
+    /// Fails after the deadline, and when the provider's record has expired at
+    /// `now.unix_seconds()` ([`Error::CredentialsExpired`]) — after the same work as any
+    /// other failure. Allocates only what the result owns: the reply's bytes, and on
+    /// success the [`Identity`]'s username when it was read from the transcript.
+    pub fn finish(
+        self,
+        reason_code: u8,
+        method: &str,
+        data: Option<&[u8]>,
+        now: Timestamp,
+    ) -> Outcome {
+        let ServerChallenge {
+            pending,
+            nonce,
+            record,
+            failure,
+        } = self;
+        let (trigger, mechanism) = (pending.trigger, pending.mechanism);
+        let reject = move |error| Outcome::Rejected(trigger.reject(Some(mechanism), error));
+        let last = match check_final(&pending, nonce, reason_code, method, data, now) {
+            Ok(last) => last,
+            Err(error) => return reject(error),
+        };
+        // The same computation for every record: the provider's or the mock's.
+        let (proof_ok, server_signature) = prove(&pending, &record, &last);
+        let expired = record.attributes.is_expired_at(now.unix_seconds());
+        let error = match (failure, proof_ok, expired) {
+            (Some(error), _, _) => error,
+            (None, false, _) => Error::InvalidProof,
+            (None, true, true) => Error::CredentialsExpired,
+            (None, true, false) => return accept(pending, &record, &server_signature),
+        };
+        reject(error)
+    }
+}
+
+/// Everything about the client-final-message but the proof: reason code, method,
+/// deadline, syntax, channel binding and nonce (RFC 5802 §5.1, §6).
+fn check_final<'a>(
+    p: &NeedCredentials,
+    nonce: Span,
+    reason_code: u8,
+    method: &str,
+    data: Option<&'a [u8]>,
+    now: Timestamp,
+) -> Result<ClientFinal<'a>, Error> {
+    if method != p.mechanism.name() {
+        return Err(Error::MethodChanged);
+    }
+    if reason_code != ReasonCode::ContinueAuthentication.to_u8() {
+        return Err(Error::UnexpectedReasonCode {
+            expected: ReasonCode::ContinueAuthentication,
+            found: reason_code,
+        });
+    }
+    if now.monotonic() > p.deadline {
+        return Err(Error::HandshakeTimeout);
+    }
+    let hash = p.mechanism.hash();
+    let data = data.ok_or(Error::MissingData)?;
+    let last = ClientFinal::parse(data, hash.output_len(), p.shared.config.max_message_len)?;
+    let cbind_data = match (p.mechanism.is_plus(), &p.connection.channel_binding) {
+        (true, Some(binding)) => binding.data(),
+        _ => &[],
+    };
+    // `c=` must be the gs2 header followed by the connection's binding data. (An
+    // unreadable gs2 span cannot happen; it would fail here, never pass.)
+    let gs2_header = p.transcript.get(p.gs2).unwrap_or_default();
+    if !last.channel_binding_is(gs2_header, cbind_data) {
+        return Err(Error::ChannelBindingMismatch);
+    }
+    if p.transcript.get(nonce) != Some(last.nonce().as_bytes()) {
+        return Err(Error::NonceMismatch);
+    }
+    Ok(last)
+}
+
+/// Verifies the proof against `record`; returns whether it holds and the
+/// ServerSignature (computed on failures too, so they take as long).
+fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (bool, Key) {
+    let hash = p.mechanism.hash();
+    let credentials = &record.credentials;
+    // AuthMessage = client-first-bare "," server-first "," client-final-without-proof;
+    // the transcript after the gs2 header holds all of it but the last part.
+    let prefix = p
+        .transcript
+        .as_bytes()
+        .get(p.gs2.len()..)
+        .unwrap_or_default();
+    let auth_message: [&[u8]; 2] = [prefix, last.without_proof().as_bytes()];
+    // Both signatures from the record's precomputed HMAC states, their compressions
+    // interleaved.
+    let (client_signature, server_signature) = crypto::mac_pair(
+        credentials.stored_mac(),
+        credentials.server_mac(),
+        &auth_message,
+    );
+    let client_key = crypto::xor(last.proof(), &client_signature);
+    let proof_ok = crypto::stored_key(hash, &client_key) == *credentials.stored_key();
+    (proof_ok, server_signature)
+}
+
+/// The success: server-final-message `v=` base64(ServerSignature) in one allocation, and
+/// the identity.
+fn accept(pending: NeedCredentials, record: &UserRecord, server_signature: &Key) -> Outcome {
+    let NeedCredentials {
+        trigger,
+        mechanism,
+        username,
+        authzid,
+        transcript,
+        ..
+    } = pending;
+    let username = match username {
+        Username::Prepared(name) => name,
+        Username::Wire(span) => match transcript.get(span).map(core::str::from_utf8) {
+            Some(Ok(name)) => String::from(name),
+            // Unreachable (`start` keeps the username's span in the transcript): fail closed.
+            _ => return Outcome::Rejected(trigger.reject(Some(mechanism), Error::UnknownUser)),
+        },
+    };
+    let mut data = Vec::with_capacity(2 + encoded_len(server_signature.len()));
+    data.extend_from_slice(b"v=");
+    push_base64(&mut data, server_signature.as_bytes());
+    let (packet, reason_code) = trigger.success();
+    Outcome::Accepted {
+        reply: Reply {
+            packet,
+            reason_code,
+            method: Some(mechanism),
+            data: Some(data),
+        },
+        identity: Identity::new(username, mechanism, Arc::clone(&record.attributes))
+            .with_authzid(authzid),
+    }
+}
