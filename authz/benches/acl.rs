@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mqtt_scram_authz::file::FileAcl;
-use mqtt_scram_authz::{Access, AclRule, Action, Client, Permission, RuleSet, topic};
+use mqtt_scram_authz::{Access, AclRule, Action, Client, Permission, Request, RuleSet, topic};
 
 const N: usize = 1000;
 
@@ -62,17 +62,19 @@ fn bench(c: &mut Criterion) {
     // Literal topic matched by rule 998 ("devices/998/telemetry", action All): the trie
     // must still rule out every earlier candidate.
     assert!(
-        set.check(&who, Access::Publish, "devices/998/telemetry", 0, false)
-            .is_allowed()
+        set.check(
+            &who,
+            Request::new(Access::Publish, "devices/998/telemetry")
+                .qos(0)
+                .retain(false)
+        )
+        .is_allowed()
     );
     c.bench_function("emqx_1000_rules_literal_publish", |b| {
         b.iter(|| {
             set.check(
                 black_box(&who),
-                Access::Publish,
-                black_box("devices/998/telemetry"),
-                0,
-                false,
+                Request::new(Access::Publish, black_box("devices/998/telemetry")),
             )
         })
     });
@@ -80,10 +82,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             set.check(
                 black_box(&who),
-                Access::Publish,
-                black_box("devices/998/other"),
-                0,
-                false,
+                Request::new(Access::Publish, black_box("devices/998/other")),
             )
         })
     });
@@ -91,10 +90,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             set.check(
                 black_box(&who),
-                Access::Publish,
-                black_box("users/alice/992/x/y"),
-                0,
-                false,
+                Request::new(Access::Publish, black_box("users/alice/992/x/y")),
             )
         })
     });
@@ -102,10 +98,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             set.check(
                 black_box(&who),
-                Access::Subscribe,
-                black_box("fleet/991/#"),
-                0,
-                false,
+                Request::new(Access::Subscribe, black_box("fleet/991/#")),
             )
         })
     });
@@ -113,10 +106,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             set.check(
                 black_box(&who),
-                Access::Subscribe,
-                black_box("+/+/telemetry"),
-                0,
-                false,
+                Request::new(Access::Subscribe, black_box("+/+/telemetry")),
             )
         })
     });
@@ -133,25 +123,26 @@ fn bench(c: &mut Criterion) {
     let acl = FileAcl::parse(&vmq_file()).unwrap();
     let user = Client::new("user9", "dev-1");
     assert_eq!(
-        acl.decide(&user, Access::Publish, "devices/9/89/telemetry")
-            .label(),
+        acl.check(
+            &user,
+            Request::new(Access::Publish, "devices/9/89/telemetry")
+        )
+        .label(),
         Some("d9_89")
     );
     c.bench_function("vmq_file_1000_lines_literal_publish", |b| {
         b.iter(|| {
-            acl.decide(
+            acl.check(
                 black_box(&user),
-                Access::Publish,
-                black_box("devices/9/89/telemetry"),
+                Request::new(Access::Publish, black_box("devices/9/89/telemetry")),
             )
         })
     });
     c.bench_function("vmq_file_1000_lines_pattern_subscribe", |b| {
         b.iter(|| {
-            acl.decide(
+            acl.check(
                 black_box(&user),
-                Access::Subscribe,
-                black_box("fleet/99/dev-1/+"),
+                Request::new(Access::Subscribe, black_box("fleet/99/dev-1/+")),
             )
         })
     });

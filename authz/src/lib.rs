@@ -2,28 +2,44 @@
 //! and the non-SCRAM fallbacks ([`fallback`]: plain passwords, JWT).
 //!
 //! One small trait, [`Authorizer`] (and [`AsyncAuthorizer`] where I/O is involved), answers
-//! [`Decision::Allow`], [`Decision::Deny`] or [`Decision::NoMatch`]; a [`Chain`] asks several
-//! in order and applies a default (deny) when none decides. Three sources speak it:
+//! a [`Request`] with [`Decision::Allow`], [`Decision::Deny`] or [`Decision::NoMatch`]; a
+//! [`Chain`] (or [`AsyncChain`]) asks several in order and applies a default (deny) when
+//! none decides. Three sources speak it:
 //!
 //! - rules carried by the credential record in the EMQX format ([`AclRule`], compiled into a
 //!   [`RuleSet`], used through [`ClientRules`]);
 //! - an ACL file in VerneMQ `vmq_acl` format with the gojek `token` and `label` extensions
-//!   ([`file::FileAcl`], and `file::FileAuthorizer` which reloads it);
-//! - an HTTP endpoint (feature `http`, [`http::HttpAuthorizer`]).
+//!   ([`file::FileAcl`], and [`file::FileAuthorizer`] which reloads it);
+//! - an HTTP endpoint speaking EMQX v4's or amqtt's contract (feature `http`,
+//!   `http::HttpAuthorizer`).
+//!
+//! Each module's docs end with a "Differences from …" table listing where the crate
+//! deliberately decides otherwise than the system it is compatible with.
 //!
 //! Topic matching follows MQTT 5.0 §4.7 ([`topic`]); rule lookup goes through a topic trie.
 //!
 //! ```
-//! use mqtt_scram_authz::{Access, Chain, Client, ClientRules, file::FileAcl};
+//! use mqtt_scram_authz::{Chain, Client, ClientRules, Request, file::FileAcl};
 //! let acl = FileAcl::parse("topic read sensors/#\nuser alice\ntopic write sensors/alice/# label own\n")?;
 //! let chain = Chain::new().with(ClientRules).with(acl);
 //! let alice = Client::new("alice", "c1");
-//! let d = chain.check(&alice, Access::Publish, "sensors/alice/t", 1, false);
+//! let d = chain.check(&alice, Request::publish("sensors/alice/t", 1, false));
 //! assert!(d.is_allowed());
 //! assert_eq!(d.label(), Some("own"));
-//! assert!(!chain.check(&alice, Access::Publish, "sensors/bob/t", 1, false).is_allowed());
+//! assert!(!chain.check(&alice, Request::publish("sensors/bob/t", 1, false)).is_allowed());
 //! # Ok::<(), mqtt_scram_authz::file::ParseErrors>(())
 //! ```
+//!
+//! # Differences from EMQX 5 rules
+//!
+//! | Case | EMQX | Here |
+//! |---|---|---|
+//! | `deny a/b` then `allow a/+`; client subscribes `a/+` | allowed (a deny applies only to the identical filter) | denied: a deny applies to every subscription that overlaps it, so `a/+` cannot receive `a/b` |
+//! | `allow a/#`; client subscribes `#` | allowed only by an identical filter | denied: an allow applies only when it covers the whole subscription |
+//! | a rule with an unknown field (`"qoss": 1`) | the field is ignored, the rule widened | the rule, and the record carrying it, is refused |
+//! | `permission`/`action` in upper case, `action: "pubsub"` | refused | accepted |
+//! | a placeholder value with `/`, `+`, `#` or empty | substituted as text | the filter never matches |
+//! | a level starting with a placeholder vs. a `$` topic | matched | never matched (`${username}/#` with user `$SYS`) |
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -31,78 +47,23 @@
 extern crate alloc;
 extern crate std;
 
-use alloc::string::String;
-use alloc::vec::Vec;
-
+mod access;
 mod authorizer;
+mod client;
 pub mod fallback;
 pub mod file;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+#[cfg(feature = "serde")]
+mod rule_json;
 mod rules;
 pub mod topic;
 mod trie;
 
-pub use authorizer::{
-    Access, AsyncAuthorizer, AsyncChain, Authorizer, Chain, Client, ClientRules, Decision, Label,
-};
-pub use rules::{RuleError, RuleErrorKind, RuleSet, validate_rule};
+pub use access::{Access, Decision, Label, Permission, Placeholders, Request};
+pub use authorizer::{AsyncAuthorizer, AsyncChain, Authorizer, Chain, ClientRules, DynAuthorizer};
+pub use client::Client;
 #[cfg(feature = "serde")]
-pub use rules::{parse_rule, parse_rules};
-
-/// Whether a matching rule allows or denies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum Permission {
-    /// Allow the action.
-    Allow,
-    /// Deny the action.
-    Deny,
-}
-
-/// Which actions a rule covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum Action {
-    /// PUBLISH.
-    #[cfg_attr(feature = "serde", serde(alias = "pub"))]
-    Publish,
-    /// SUBSCRIBE.
-    #[cfg_attr(feature = "serde", serde(alias = "sub"))]
-    Subscribe,
-    /// Both.
-    #[cfg_attr(feature = "serde", serde(alias = "pubsub"))]
-    All,
-}
-
-/// One rule: permission, action, topic filters and optional QoS / retain conditions.
-///
-/// Deserializing accepts the EMQX JSON form (`topic` or `topics`; `action` also `pub`/`sub`;
-/// `qos` as a number, list or `"0,1"`; `retain` as a boolean or `"all"`) and validates
-/// the rule, so a record with a bad rule fails to load with the reason. Rules built in code
-/// are validated by [`RuleSet::compile`] / [`validate_rule`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(try_from = "rules::RawRule"))]
-pub struct AclRule {
-    /// Allow or deny.
-    pub permission: Permission,
-    /// Publish, subscribe or both.
-    pub action: Action,
-    /// Topic filters (an `eq ` prefix means a literal match), placeholders unexpanded.
-    pub topics: Vec<String>,
-    /// QoS levels the rule applies to; `None` = all.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub qos: Option<Vec<u8>>,
-    /// Retain flag the rule applies to; `None` = both.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub retain: Option<bool>,
-}
+pub use rule_json::{parse_rule, parse_rules};
+pub use rules::{AclRule, Action, RuleError, RuleErrorKind, RuleSet, validate_rule};

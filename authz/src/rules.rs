@@ -26,10 +26,91 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::authorizer::{Access, Authorizer, Client, Decision};
-use super::topic::{self, TopicError};
-use super::trie::{Level, Mode, Piece, Template, Trie, Var};
-use super::{AclRule, Action, Permission};
+use crate::access::{Access, Decision, Permission, Placeholders, Request};
+use crate::topic::{self, TopicError};
+use crate::trie::{Level, Mode, Piece, Template, Trie, Var};
+
+/// Which actions a rule covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Action {
+    /// PUBLISH.
+    #[cfg_attr(feature = "serde", serde(alias = "pub"))]
+    Publish,
+    /// SUBSCRIBE.
+    #[cfg_attr(feature = "serde", serde(alias = "sub"))]
+    Subscribe,
+    /// Both.
+    #[cfg_attr(feature = "serde", serde(alias = "pubsub"))]
+    All,
+}
+
+/// One rule: permission, action, topic filters and optional QoS / retain conditions.
+///
+/// Deserializing (feature `serde`) accepts the EMQX JSON form (`topic` or `topics`;
+/// `action` also `pub`/`sub`; `qos` as a number, list or `"0,1"`; `retain` as a boolean,
+/// `0`/`1`, `"true"`/`"false"`/`"0"`/`"1"` or `"all"`) and validates the rule, so a record
+/// with a bad rule fails to load with the reason. Rules built in code are validated by
+/// [`RuleSet::compile`] / [`validate_rule`].
+///
+/// ```
+/// use mqtt_scram_authz::{AclRule, Action, Permission};
+/// let rule = AclRule::new(Permission::Deny, Action::Publish, ["$SYS/#"]).qos([1, 2]).retain(true);
+/// assert_eq!(rule.topics, ["$SYS/#"]);
+/// assert_eq!(rule.retain, Some(true));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct AclRule {
+    /// Allow or deny.
+    pub permission: Permission,
+    /// Publish, subscribe or both.
+    pub action: Action,
+    /// Topic filters (an `eq ` prefix means a literal match), placeholders unexpanded.
+    pub topics: Vec<String>,
+    /// QoS levels the rule applies to; `None` = all.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub qos: Option<Vec<u8>>,
+    /// Retain flag the rule applies to; `None` = both.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub retain: Option<bool>,
+}
+
+impl AclRule {
+    /// A rule for every QoS and retain flag.
+    pub fn new<T: Into<String>>(
+        permission: Permission,
+        action: Action,
+        topics: impl IntoIterator<Item = T>,
+    ) -> Self {
+        Self {
+            permission,
+            action,
+            topics: topics.into_iter().map(Into::into).collect(),
+            qos: None,
+            retain: None,
+        }
+    }
+
+    /// Limits the rule to these QoS levels.
+    pub fn qos(mut self, levels: impl IntoIterator<Item = u8>) -> Self {
+        self.qos = Some(levels.into_iter().collect());
+        self
+    }
+
+    /// Limits the rule to publishing with (`true`) or without (`false`) retain.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = Some(retain);
+        self
+    }
+}
 
 /// What is wrong with one rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +140,7 @@ pub enum RuleErrorKind {
     },
     /// `qos` is not 0, 1, 2, a list of them, or a string like `"0,1"`.
     Qos(String),
-    /// `retain` is not `true`, `false` or `"all"`.
+    /// `retain` is not `true`, `false`, `0`, `1` (or those as strings) or `"all"`.
     Retain(String),
     /// The rule is not an object of the expected shape (unknown field, wrong type).
     Shape(String),
@@ -79,7 +160,7 @@ impl fmt::Display for RuleErrorKind {
                  ${{cert_common_name}}, ${{client_attrs.NAME}})"
             ),
             Self::Qos(v) => write!(f, "qos {v} is not 0, 1, 2 or a list of them"),
-            Self::Retain(v) => write!(f, "retain {v} is not true, false or \"all\""),
+            Self::Retain(v) => write!(f, "retain {v} is not true, false, 0, 1 or \"all\""),
             Self::Shape(m) => f.write_str(m),
         }
     }
@@ -107,7 +188,7 @@ impl fmt::Display for RuleError {
 impl core::error::Error for RuleError {}
 
 impl RuleError {
-    fn at(rule: usize, kind: RuleErrorKind) -> Self {
+    pub(crate) fn at(rule: usize, kind: RuleErrorKind) -> Self {
         Self { rule, kind }
     }
 }
@@ -191,15 +272,16 @@ impl RuleSet {
         self.conditions.is_empty()
     }
 
-    /// The first applicable rule's decision, or [`Decision::NoMatch`].
-    pub fn check(
-        &self,
-        who: &Client,
-        access: Access,
-        topic: &str,
-        qos: u8,
-        retain: bool,
-    ) -> Decision {
+    /// The first applicable rule's decision, or [`Decision::NoMatch`]; placeholders take
+    /// `who`'s values.
+    pub fn check<P: Placeholders + ?Sized>(&self, who: &P, request: Request<'_>) -> Decision {
+        let Request {
+            access,
+            topic,
+            qos,
+            retain,
+            ..
+        } = request;
         let topic = match access {
             Access::Subscribe => match topic::strip_shared(topic) {
                 Some(t) => t,
@@ -239,12 +321,6 @@ impl RuleSet {
             Some(c) => Decision::from_permission(c.permission),
             None => Decision::NoMatch,
         }
-    }
-}
-
-impl Authorizer for RuleSet {
-    fn check(&self, who: &Client, access: Access, topic: &str, qos: u8, retain: bool) -> Decision {
-        RuleSet::check(self, who, access, topic, qos, retain)
     }
 }
 
@@ -358,129 +434,4 @@ fn parse_template(topic: &str, level: &str) -> Result<Template, RuleErrorKind> {
         pieces.push(Piece::Lit(rest.into()));
     }
     Ok(Template(pieces))
-}
-
-/// The EMQX JSON form of a rule, accepted leniently and validated strictly.
-#[cfg(feature = "serde")]
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawRule {
-    permission: String,
-    action: String,
-    #[serde(default)]
-    topic: Option<String>,
-    #[serde(default)]
-    topics: Option<Vec<String>>,
-    #[serde(default)]
-    qos: Option<serde_json::Value>,
-    #[serde(default)]
-    retain: Option<serde_json::Value>,
-}
-
-#[cfg(feature = "serde")]
-impl TryFrom<RawRule> for AclRule {
-    type Error = RuleError;
-
-    fn try_from(raw: RawRule) -> Result<Self, RuleError> {
-        let rule = raw.into_rule().map_err(|kind| RuleError::at(0, kind))?;
-        validate_rule(&rule).map_err(|kind| RuleError::at(0, kind))?;
-        Ok(rule)
-    }
-}
-
-#[cfg(feature = "serde")]
-impl RawRule {
-    fn into_rule(self) -> Result<AclRule, RuleErrorKind> {
-        use serde_json::Value;
-        let permission = match self.permission.to_ascii_lowercase().as_str() {
-            "allow" => Permission::Allow,
-            "deny" => Permission::Deny,
-            _ => return Err(RuleErrorKind::Permission(self.permission)),
-        };
-        let action = match self.action.to_ascii_lowercase().as_str() {
-            "publish" | "pub" => Action::Publish,
-            "subscribe" | "sub" => Action::Subscribe,
-            "all" | "pubsub" => Action::All,
-            _ => return Err(RuleErrorKind::Action(self.action)),
-        };
-        let topics = match (self.topic, self.topics) {
-            (Some(_), Some(_)) => return Err(RuleErrorKind::TopicAndTopics),
-            (Some(t), None) => alloc::vec![t],
-            (None, Some(ts)) if !ts.is_empty() => ts,
-            _ => return Err(RuleErrorKind::NoTopics),
-        };
-        let one_qos = |v: &Value| {
-            v.as_u64()
-                .and_then(|q| u8::try_from(q).ok())
-                .filter(|q| *q <= 2)
-        };
-        let qos = match self.qos {
-            None => None,
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|v| one_qos(v).ok_or_else(|| RuleErrorKind::Qos(v.to_string())))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Some(Value::String(s)) => Some(
-                s.split(',')
-                    .map(|p| {
-                        p.trim()
-                            .parse::<u8>()
-                            .ok()
-                            .filter(|q| *q <= 2)
-                            .ok_or_else(|| RuleErrorKind::Qos(alloc::format!("{s:?}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Some(v) => Some(alloc::vec![
-                one_qos(&v).ok_or_else(|| RuleErrorKind::Qos(v.to_string()))?
-            ]),
-        };
-        let retain = match self.retain {
-            None => None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(Value::String(s)) if s == "all" => None,
-            Some(Value::String(s)) if s == "true" => Some(true),
-            Some(Value::String(s)) if s == "false" => Some(false),
-            Some(v) => return Err(RuleErrorKind::Retain(v.to_string())),
-        };
-        Ok(AclRule {
-            permission,
-            action,
-            topics,
-            qos,
-            retain,
-        })
-    }
-}
-
-/// Parses one rule from its EMQX JSON form (`permission`, `action`, `topic`/`topics`,
-/// optional `qos` and `retain`), validating it.
-#[cfg(feature = "serde")]
-pub fn parse_rule(value: &serde_json::Value) -> Result<AclRule, RuleError> {
-    parse_at(value, 0)
-}
-
-/// Parses a JSON array of rules; the first invalid one is an error naming its position.
-#[cfg(feature = "serde")]
-pub fn parse_rules(value: &serde_json::Value) -> Result<Vec<AclRule>, RuleError> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| RuleError::at(0, RuleErrorKind::Shape("acl is not a JSON array".into())))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse_at(v, i + 1))
-        .collect()
-}
-
-#[cfg(feature = "serde")]
-fn parse_at(value: &serde_json::Value, n: usize) -> Result<AclRule, RuleError> {
-    use serde::Deserialize;
-    let raw = RawRule::deserialize(value)
-        .map_err(|e| RuleError::at(n, RuleErrorKind::Shape(e.to_string())))?;
-    let rule = raw.into_rule().map_err(|kind| RuleError::at(n, kind))?;
-    validate_rule(&rule).map_err(|kind| RuleError::at(n, kind))?;
-    Ok(rule)
 }

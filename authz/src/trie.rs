@@ -7,7 +7,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::str::Split;
 
-use super::authorizer::Client;
+use crate::access::Placeholders;
 
 /// Which client value a placeholder stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,18 +28,14 @@ pub(crate) enum Var {
 impl Var {
     /// The value for this client, or `None` when it is missing or could widen access:
     /// empty, or containing `/`, `+`, `#` or U+0000.
-    fn resolve<'c>(&self, c: &'c Client) -> Option<&'c str> {
+    fn resolve<'c, P: Placeholders + ?Sized>(&self, c: &'c P) -> Option<&'c str> {
         let v = match self {
-            Var::Username => c.username.as_deref()?,
-            Var::ClientId => c.client_id.as_str(),
-            Var::CertCommonName => c.cert_common_name.as_deref()?,
-            Var::Attr(name) => c.client_attrs.get(&**name)?.as_str(),
+            Var::Username => c.username()?,
+            Var::ClientId => c.client_id(),
+            Var::CertCommonName => c.cert_common_name()?,
+            Var::Attr(name) => c.client_attr(name)?,
             Var::Token { user, delim, index } => {
-                let source = if *user {
-                    c.username.as_deref()?
-                } else {
-                    c.client_id.as_str()
-                };
+                let source = if *user { c.username()? } else { c.client_id() };
                 source
                     .split(*delim)
                     .filter(|t| !t.is_empty())
@@ -65,7 +61,7 @@ impl Template {
     /// Whether the rendered template equals `level`. At the first level a template that
     /// starts with a placeholder never matches a `$` topic: a username like `$SYS` must not
     /// reach system topics.
-    fn matches(&self, c: &Client, level: &str, first: bool) -> bool {
+    fn matches<P: Placeholders + ?Sized>(&self, c: &P, level: &str, first: bool) -> bool {
         if first && level.starts_with('$') && matches!(self.0.first(), Some(Piece::Var(_))) {
             return false;
         }
@@ -88,7 +84,7 @@ impl Template {
 
     /// Whether the template renders to some valid level for this client (used when the
     /// other side is a wildcard).
-    fn renders(&self, c: &Client, first: bool) -> bool {
+    fn renders<P: Placeholders + ?Sized>(&self, c: &P, first: bool) -> bool {
         let starts_dollar = match self.0.first() {
             Some(Piece::Lit(s)) => s.starts_with('$'),
             Some(Piece::Var(v)) => v.resolve(c).is_some_and(|v| v.starts_with('$')),
@@ -162,15 +158,15 @@ impl Default for Trie {
     }
 }
 
-struct Query<'q, F> {
-    client: &'q Client,
+struct Query<'q, P: ?Sized, F> {
+    client: &'q P,
     mode: Mode,
     dollar: bool,
     accept: F,
     best: Option<u32>,
 }
 
-impl<F: FnMut(u32) -> bool> Query<'_, F> {
+impl<P: ?Sized, F: FnMut(u32) -> bool> Query<'_, P, F> {
     fn consider(&mut self, list: &[u32]) {
         for &idx in list {
             if self.best.is_some_and(|b| idx >= b) {
@@ -231,9 +227,9 @@ impl Trie {
 
     /// The lowest rule index whose filter relates to `topic` in `mode` and that `accept`s,
     /// improving on `best` if given.
-    pub(crate) fn first_match(
+    pub(crate) fn first_match<P: Placeholders + ?Sized>(
         &self,
-        client: &Client,
+        client: &P,
         topic: &str,
         mode: Mode,
         best: Option<u32>,
@@ -250,9 +246,9 @@ impl Trie {
         q.best
     }
 
-    fn walk<F: FnMut(u32) -> bool>(
+    fn walk<P: Placeholders + ?Sized, F: FnMut(u32) -> bool>(
         &self,
-        q: &mut Query<'_, F>,
+        q: &mut Query<'_, P, F>,
         node: u32,
         mut levels: Split<'_, char>,
         first: bool,
@@ -302,12 +298,12 @@ impl Trie {
     }
 
     /// Visits every child a wildcard level of the query can reach.
-    fn each_child<F: FnMut(u32) -> bool>(
+    fn each_child<P: Placeholders + ?Sized, F: FnMut(u32) -> bool>(
         &self,
-        q: &mut Query<'_, F>,
+        q: &mut Query<'_, P, F>,
         n: &Node,
         first: bool,
-        mut visit: impl FnMut(&Self, &mut Query<'_, F>, u32),
+        mut visit: impl FnMut(&Self, &mut Query<'_, P, F>, u32),
     ) {
         for (lit, &c) in &n.lits {
             if !(first && lit.starts_with('$')) {
@@ -325,7 +321,11 @@ impl Trie {
     }
 
     /// Every rule in the subtree (the query's `#` overlaps all of them).
-    fn all<F: FnMut(u32) -> bool>(&self, q: &mut Query<'_, F>, node: u32) {
+    fn all<P: Placeholders + ?Sized, F: FnMut(u32) -> bool>(
+        &self,
+        q: &mut Query<'_, P, F>,
+        node: u32,
+    ) {
         let Some(n) = self.nodes.get(node as usize) else {
             return;
         };

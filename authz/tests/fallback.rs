@@ -46,7 +46,7 @@ mod jwt {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     use mqtt_scram_authz::fallback::jwt::{JwtError, JwtVerifier};
-    use mqtt_scram_authz::{Access, Chain, ClientRules};
+    use mqtt_scram_authz::{Chain, ClientRules, Request};
     use serde_json::{Value, json};
 
     const SECRET: &[u8] = b"some_cool_secret";
@@ -115,6 +115,32 @@ mod jwt {
             Err(JwtError::Malformed(_))
         ));
         assert!(v.verify("alice", &[0xff, 0xfe]).is_err());
+    }
+
+    /// RFC 7519 §4.1.4 (`exp`: "the current date/time MUST be before the expiration
+    /// date/time") and §4.1.5 (`nbf`), with a leeway, on an injected clock: no sleeping.
+    #[test]
+    fn exp_and_nbf_on_an_injected_clock() {
+        use std::sync::Arc;
+        let clock = Arc::new(mqtt_scram::ManualClock::new(2_000_000_000));
+        let v = JwtVerifier::hs256(SECRET).leeway(0).clock(clock.clone());
+        let token =
+            hs256(&json!({"rid": "alice", "nbf": 2_000_000_100_i64, "exp": 2_000_000_200_i64}));
+        assert_eq!(
+            v.verify("alice", token.as_bytes()),
+            Err(JwtError::NotYetValid)
+        );
+        clock.advance(std::time::Duration::from_secs(100));
+        assert!(v.verify("alice", token.as_bytes()).is_ok());
+        clock.advance(std::time::Duration::from_secs(99));
+        assert!(v.verify("alice", token.as_bytes()).is_ok());
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(v.verify("alice", token.as_bytes()), Err(JwtError::Expired));
+        let odd = hs256(&json!({"rid": "alice", "exp": "tomorrow"}));
+        assert!(matches!(
+            v.verify("alice", odd.as_bytes()),
+            Err(JwtError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -242,17 +268,17 @@ mod jwt {
         let chain = Chain::new().with(ClientRules);
         assert!(
             chain
-                .check(&client, Access::Publish, "up/c9", 0, false)
+                .check(&client, Request::publish("up/c9", 0, false))
                 .is_allowed()
         );
         assert!(
             !chain
-                .check(&client, Access::Publish, "up/c8", 0, false)
+                .check(&client, Request::publish("up/c8", 0, false))
                 .is_allowed()
         );
         assert!(
             chain
-                .check(&client, Access::Subscribe, "down/alice/+", 1, false)
+                .check(&client, Request::subscribe("down/alice/+", 1))
                 .is_allowed()
         );
         let bad = hs256(

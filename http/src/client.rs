@@ -9,8 +9,25 @@ use crate::config::{HttpConfig, HttpConfigError, HttpVersion};
 use crate::request::RequestPlan;
 use crate::tls;
 
-/// An attempt that may be retried (connect error, timeout, 5xx).
-pub struct Retryable(pub String);
+/// A failed attempt that may be retried (connect error, timeout).
+#[derive(Debug)]
+pub struct Retryable {
+    /// Why, for the operator (no URL, no header value).
+    pub reason: String,
+    /// Whether the attempt timed out (rather than failing to connect).
+    pub timeout: bool,
+}
+
+impl Retryable {
+    /// A failed transport attempt, described without its URL.
+    pub fn transport(error: reqwest::Error) -> Self {
+        let timeout = error.is_timeout();
+        Self {
+            reason: crate::redact::describe_transport(error),
+            timeout,
+        }
+    }
+}
 
 /// How failed attempts are retried (EMQX v4 `retry_times`, `retry_interval`,
 /// `retry_backoff`).
@@ -25,12 +42,12 @@ pub struct Retry {
 }
 
 /// Runs `attempt` until it succeeds or has been retried `retry.times` times; the last
-/// reason when all failed. `on_retry` sees the retry number and the previous failure.
+/// failure when all failed. `on_retry` sees the retry number and the previous failure.
 pub async fn with_retries<T, F, Fut>(
     retry: &Retry,
     mut attempt: F,
     on_retry: impl Fn(u32, &str),
-) -> Result<T, String>
+) -> Result<T, Retryable>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Retryable>>,
@@ -40,13 +57,13 @@ where
     loop {
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(Retryable(reason)) if retries < retry.times => {
+            Err(failure) if retries < retry.times => {
                 retries += 1;
-                on_retry(retries, &reason);
+                on_retry(retries, &failure.reason);
                 tokio::time::sleep(delay).await;
                 delay = delay.mul_f64(retry.backoff);
             }
-            Err(Retryable(reason)) => return Err(reason),
+            Err(failure) => return Err(failure),
         }
     }
 }
@@ -98,7 +115,7 @@ pub fn client(config: &HttpConfig, plan: &RequestPlan) -> Result<reqwest::Client
 pub enum ReadError {
     /// Over the cap (by `content-length`, or while reading).
     TooLarge(usize),
-    /// The connection failed or timed out.
+    /// The connection failed or timed out (the error carries no URL).
     Transport(reqwest::Error),
 }
 
@@ -120,7 +137,11 @@ pub async fn read_body(response: &mut reqwest::Response, cap: usize) -> Result<V
         return Err(ReadError::TooLarge(cap));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Transport(e.without_url()))?
+    {
         if body.len() + chunk.len() > cap {
             return Err(ReadError::TooLarge(cap));
         }

@@ -38,15 +38,20 @@ pub enum HttpMethod {
     Put,
 }
 
-/// How body parameters are encoded for POST and PUT.
+/// How the parameters ([`HttpConfig::body`]) travel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ParamsMode {
-    /// JSON object (default), unless a configured `content-type` header says form.
+    /// A JSON object in the body of POST and PUT (unless a configured `content-type`
+    /// header says form); the query string of GET. EMQX's behaviour; the default.
     #[default]
     Json,
-    /// `application/x-www-form-urlencoded`.
+    /// `application/x-www-form-urlencoded` in the body of POST and PUT; the query string
+    /// of GET (EMQX v4, amqtt `params_mode: form`).
     Form,
+    /// A JSON object in the body whatever the method, GET included (amqtt
+    /// `params_mode: json`, which aiohttp sends as a body with every method).
+    JsonBody,
 }
 
 /// HTTP versions the client may speak.
@@ -96,20 +101,25 @@ impl Default for TlsConfig {
 
 /// Configuration of an [`HttpProvider`](super::HttpProvider).
 ///
-/// Templates (`url`, header values, body values) may use `${username}`, `${clientid}`,
-/// `${peerhost}`, `${peerport}`, `${protocol}`, `${listener}`, `${mechanism}`,
-/// `${cert_common_name}`, `${cert_subject}`, `${client_attrs.NAME}`, and the legacy
-/// EMQX v4 / amqtt forms `%u %c %a %p %r %C %d` (`%p` is the *peer* port here; a `%`
-/// that starts a `%XX` escape stays literal). Values are percent-encoded in the URL (all
+/// Templates (`url`, header values, body keys and values) may use `${username}`,
+/// `${clientid}`, `${peerhost}`, `${peerport}`, `${protocol}`, `${listener}`,
+/// `${mechanism}`, `${cert_common_name}`, `${cert_subject}`, `${client_attrs.NAME}`, and
+/// the legacy EMQX v4 forms `%u %c %a %p %r %C %d` (`%p` is the *listener* port, EMQX v4's
+/// `sockport`; the client's port is `${peerport}`; a `%` that starts a `%XX` escape stays
+/// literal). Body keys are templates too, as EMQX 5 renders them
+/// (`emqx_template:parse_deep`). Values are percent-encoded in the URL (all
 /// but `A-Za-z0-9-._~`), sent as they are in JSON bodies and headers (a value with CR, LF or
 /// NUL in a header, or a URL value of `.` or `..`, stops that lookup with `Ignore` before
 /// anything is sent), and form-encoded in form bodies and GET parameters. Nothing is checked until
 /// [`HttpProvider::new`](super::HttpProvider::new), which rejects every bad URL,
 /// template or header.
 ///
+/// `{:?}` shows no header value, no parameter value and no query string: they may hold
+/// API keys.
+///
 /// ```
 /// use std::time::Duration;
-/// use mqtt_scram::provider::http::{HttpConfig, HttpMethod};
+/// use mqtt_scram_http::config::{HttpConfig, HttpMethod};
 /// let config = HttpConfig::new("http://127.0.0.1:8080/scram/${username}")
 ///     .method(HttpMethod::Get)
 ///     .header("x-client", "${clientid}")
@@ -123,7 +133,7 @@ impl Default for TlsConfig {
 /// assert_eq!(from_json.request_timeout, Duration::from_secs(2));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Request method (default POST).
@@ -141,7 +151,7 @@ pub struct HttpConfig {
     /// Statuses that mean "no such user" ([`Lookup::NotFound`](crate::provider::Lookup::NotFound))
     /// rather than "could not decide" (default none).
     pub not_found_status: Vec<u16>,
-    /// `user-agent` header (default `mqtt-scram/<version>`).
+    /// `user-agent` header (default `mqtt-scram/<version>`); empty sends none.
     pub user_agent: String,
     /// TCP + TLS connect timeout (default 5 s).
     #[serde(with = "duration")]
@@ -194,6 +204,37 @@ impl Default for HttpConfig {
     }
 }
 
+impl core::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::redact::{REDACTED, redact_url};
+        let names = |map: &BTreeMap<String, String>| {
+            map.keys()
+                .map(|k| (k.clone(), REDACTED))
+                .collect::<BTreeMap<_, _>>()
+        };
+        f.debug_struct("HttpConfig")
+            .field("method", &self.method)
+            .field("url", &redact_url(&self.url))
+            .field("headers", &names(&self.headers))
+            .field("body", &names(&self.body))
+            .field("params_mode", &self.params_mode)
+            .field("default_iterations", &self.default_iterations)
+            .field("not_found_status", &self.not_found_status)
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("lookup_deadline", &self.lookup_deadline)
+            .field("pool_size", &self.pool_size)
+            .field("http_version", &self.http_version)
+            .field("max_body_size", &self.max_body_size)
+            .field("retry_times", &self.retry_times)
+            .field("retry_interval", &self.retry_interval)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
 impl HttpConfig {
     /// Defaults with the given URL (POST, JSON body, no parameters).
     pub fn new(url: impl Into<String>) -> Self {
@@ -201,6 +242,38 @@ impl HttpConfig {
             url: url.into(),
             ..Self::default()
         }
+    }
+
+    /// The request EMQX 5's SCRAM REST API authenticator sends (`mechanism = scram`,
+    /// `backend = http`; `emqx_authn_scram_restapi.erl`, documented at
+    /// <https://docs.emqx.com/en/emqx/latest/access-control/authn/scram_restapi.html>): POST with a
+    /// JSON body (none until [`param`](Self::param) adds one; put `${username}` in the URL
+    /// or a parameter), EMQX's default headers (`accept: application/json`,
+    /// `cache-control: no-cache`, `connection: keep-alive`,
+    /// `keep-alive: timeout=30, max=1000`), no `user-agent` (EMQX sets none), 5 s request
+    /// timeout. Every setting can be changed afterwards.
+    ///
+    /// As documented there, a 4xx or 5xx answer is "ignore" (the next provider in a
+    /// [`Chain`](mqtt_scram::provider::Chain) decides) unless the status is listed in
+    /// [`not_found_status`](Self::not_found_status). One difference: EMQX takes the
+    /// iteration count from its own configuration only; here a record's `iteration_count`
+    /// field wins over [`default_iterations`](Self::default_iterations) (EMQX would fail
+    /// the login of a record derived with another count).
+    ///
+    /// ```
+    /// use mqtt_scram_http::config::{HttpConfig, HttpMethod};
+    /// let config = HttpConfig::emqx_scram("https://auth.example/scram?u=${username}");
+    /// assert_eq!(config.method, HttpMethod::Post);
+    /// assert!(config.user_agent.is_empty());
+    /// assert_eq!(config.headers["keep-alive"], "timeout=30, max=1000");
+    /// ```
+    pub fn emqx_scram(url: impl Into<String>) -> Self {
+        Self::new(url)
+            .user_agent("")
+            .header("accept", "application/json")
+            .header("cache-control", "no-cache")
+            .header("connection", "keep-alive")
+            .header("keep-alive", "timeout=30, max=1000")
     }
 
     /// Sets the method.
@@ -303,27 +376,29 @@ pub enum HttpConfigError {
     /// The URL does not parse, or has no host.
     #[error("invalid url {url:?}: {reason}")]
     InvalidUrl {
-        /// The URL as configured.
+        /// The URL as configured, without user information or query string
+        /// ([`redact_url`](crate::redact::redact_url)).
         url: String,
         /// What is wrong.
         reason: String,
     },
     /// A template is malformed or names an unknown placeholder.
-    #[error("invalid template {template:?}: {reason}")]
+    #[error("invalid template in the {place}: {reason}")]
     InvalidTemplate {
-        /// The template as configured.
-        template: String,
-        /// What is wrong.
+        /// Where: `url`, `header <name>`, `body key <name>`, `body parameter <name>` (the
+        /// template itself is not repeated: a header value may be a secret).
+        place: String,
+        /// What is wrong, naming the offending placeholder.
         reason: String,
     },
     /// A template asks for the password.
     #[error(
-        "template {template:?} uses the password ({placeholder}); SCRAM never gives the password to the \
+        "the {place} uses the password ({placeholder}); SCRAM never gives the password to the \
          server, so the HTTP service must answer with stored_key, server_key and salt instead"
     )]
     PasswordPlaceholder {
-        /// The template as configured.
-        template: String,
+        /// Where, as in [`HttpConfigError::InvalidTemplate`].
+        place: String,
         /// `${password}` or `%P`.
         placeholder: String,
     },

@@ -19,6 +19,7 @@
 pub mod client;
 pub mod config;
 pub mod insecure_tls;
+pub mod redact;
 pub mod request;
 pub mod template;
 pub mod tls;

@@ -20,7 +20,10 @@ enum BodyEncoding {
 }
 
 /// Everything needed to build one request, checked at construction.
-#[derive(Debug)]
+///
+/// Configured header values are marked sensitive
+/// ([`HeaderValue::set_sensitive`]); `{:?}` shows header and parameter names, never their
+/// values, and the URL without its query string.
 pub struct RequestPlan {
     method: reqwest::Method,
     url: Template,
@@ -30,8 +33,30 @@ pub struct RequestPlan {
     host_override: Option<(String, String)>,
     fixed_headers: HeaderMap,
     templated_headers: Vec<(HeaderName, Template)>,
-    body: Vec<(String, Template)>,
+    body: Vec<(Template, Template)>,
     encoding: BodyEncoding,
+    acc_as_number: bool,
+}
+
+impl core::fmt::Debug for RequestPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let headers: Vec<&str> = self
+            .fixed_headers
+            .keys()
+            .chain(self.templated_headers.iter().map(|(name, _)| name))
+            .map(HeaderName::as_str)
+            .collect();
+        f.debug_struct("RequestPlan")
+            .field("method", &self.method)
+            .field(
+                "url",
+                &crate::redact::redact_url(&self.url.render_sample("${...}")),
+            )
+            .field("headers", &headers)
+            .field("parameters", &self.body.len())
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestPlan {
@@ -44,12 +69,14 @@ impl RequestPlan {
     pub fn new_in(config: &HttpConfig, scope: Scope) -> Result<Self, HttpConfigError> {
         let url = parse_url(&config.url, scope)?;
         let mut fixed_headers = HeaderMap::new();
-        let defaults = [
+        let mut defaults = std::vec![
             (header::ACCEPT, "application/json"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::CONNECTION, "keep-alive"),
-            (header::USER_AGENT, config.user_agent.as_str()),
         ];
+        if !config.user_agent.is_empty() {
+            defaults.push((header::USER_AGENT, config.user_agent.as_str()));
+        }
         for (name, value) in defaults {
             let value =
                 HeaderValue::from_str(value).map_err(|e| HttpConfigError::InvalidHeader {
@@ -66,9 +93,11 @@ impl RequestPlan {
             };
             let header_name = HeaderName::from_bytes(name.trim().as_bytes())
                 .map_err(|e| invalid(e.to_string()))?;
-            let template = Template::parse_in(value, scope)?;
+            let template =
+                Template::parse_in(value, scope, &std::format!("header {}", header_name))?;
             if template.is_fixed() {
-                let value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
+                let mut value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
+                value.set_sensitive(true);
                 fixed_headers.insert(header_name, value);
             } else {
                 fixed_headers.remove(&header_name);
@@ -83,6 +112,7 @@ impl RequestPlan {
                     .contains("application/x-www-form-urlencoded")
             });
         let encoding = match (config.method, config.params_mode) {
+            (_, ParamsMode::JsonBody) => BodyEncoding::Json,
             (HttpMethod::Get, _) => BodyEncoding::Query,
             (_, ParamsMode::Form) => BodyEncoding::Form,
             (_, ParamsMode::Json) if form_content_type => BodyEncoding::Form,
@@ -101,7 +131,12 @@ impl RequestPlan {
         let body = config
             .body
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Template::parse_in(v, scope)?)))
+            .map(|(k, v)| {
+                Ok((
+                    Template::parse_in(k, scope, &std::format!("body key {k:?}"))?,
+                    Template::parse_in(v, scope, &std::format!("body parameter {k:?}"))?,
+                ))
+            })
             .collect::<Result<Vec<_>, HttpConfigError>>()?;
         let host_override = match &config.tls.server_name {
             Some(name) if config.url.starts_with("https") => {
@@ -123,7 +158,7 @@ impl RequestPlan {
         let fixed_url = match url.is_fixed() {
             true => Some(
                 Url::parse(&config.url).map_err(|e| HttpConfigError::InvalidUrl {
-                    url: config.url.clone(),
+                    url: crate::redact::redact_url(&config.url),
                     reason: e.to_string(),
                 })?,
             ),
@@ -138,7 +173,15 @@ impl RequestPlan {
             templated_headers,
             body,
             encoding,
+            acc_as_number: true,
         })
+    }
+
+    /// Whether a JSON parameter that is exactly the access code (`${acc}`, `%A`) is sent as
+    /// a number (amqtt, the default) or, like every other value, as a string (EMQX v4).
+    pub fn acc_as_number(mut self, yes: bool) -> Self {
+        self.acc_as_number = yes;
+        self
     }
 
     /// The URL's host and the name that replaces it, when an SNI override is set.
@@ -169,10 +212,16 @@ impl RequestPlan {
             url.set_host(Some(name))
                 .map_err(|e| std::format!("tls server_name {name:?}: {e}"))?;
         }
-        let body: Vec<(&str, String, bool)> = self
+        let body: Vec<(String, String, bool)> = self
             .body
             .iter()
-            .map(|(k, t)| (k.as_str(), t.render(request, template::raw), t.is_acc()))
+            .map(|(k, t)| {
+                (
+                    k.render(request, template::raw),
+                    t.render(request, template::raw),
+                    self.acc_as_number && t.is_acc(),
+                )
+            })
             .collect();
         if self.encoding == BodyEncoding::Query && !body.is_empty() {
             url.query_pairs_mut()
@@ -192,7 +241,7 @@ impl RequestPlan {
                             Ok(n) if acc => serde_json::Value::from(n),
                             _ => serde_json::Value::String(v),
                         };
-                        (k.to_string(), value)
+                        (k, value)
                     })
                     .collect();
                 let bytes =
@@ -214,23 +263,24 @@ impl RequestPlan {
                     "header {name} would contain CR, LF or NUL; request not sent"
                 ));
             }
-            let value = HeaderValue::from_str(&value).map_err(|_| {
+            let mut value = HeaderValue::from_str(&value).map_err(|_| {
                 std::format!("header {name} would not be a valid header value; request not sent")
             })?;
+            value.set_sensitive(true);
             builder = builder.header(name.clone(), value);
         }
         builder
             .build()
-            .map_err(|e| std::format!("building request: {e}"))
+            .map_err(|e| std::format!("building request: {}", crate::redact::describe_transport(e)))
     }
 }
 
 fn parse_url(source: &str, scope: Scope) -> Result<Template, HttpConfigError> {
     let invalid = |reason: &str| HttpConfigError::InvalidUrl {
-        url: source.to_string(),
+        url: crate::redact::redact_url(source),
         reason: reason.to_string(),
     };
-    let template = Template::parse_in(source, scope)?;
+    let template = Template::parse_in(source, scope, "url")?;
     let url = Url::parse(&template.render_sample("x")).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("scheme must be http or https"));

@@ -22,8 +22,9 @@ pub enum Scope {
     Acl,
 }
 
-/// A value taken from the lookup request.
+/// A value a placeholder stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Var {
     /// `${username}`, `%u`: the SCRAM username.
     Username,
@@ -31,8 +32,10 @@ pub enum Var {
     ClientId,
     /// `${peerhost}`, `%a`: the peer address.
     PeerHost,
-    /// `${peerport}`, `%p`: the peer port.
+    /// `${peerport}`: the peer's (client's) port.
     PeerPort,
+    /// `%p` (EMQX v4 `sockport`): the local port of the listener the client connected to.
+    ListenerPort,
     /// `${protocol}`, `%r`: the protocol name.
     Protocol,
     /// `${listener}`: the listener name.
@@ -49,7 +52,8 @@ pub enum Var {
     Topic,
     /// `publish`, `subscribe` or `read`.
     Action,
-    /// EMQX v4 / amqtt access code: `1` read, `2` publish, `4` subscribe.
+    /// `${acc}`, `%A`: the access code of the checked action (EMQX v4: 1 subscribe,
+    /// 2 publish; amqtt: 1 receive, 2 publish, 4 subscribe — the authorizer's mapping).
     Acc,
 }
 
@@ -57,13 +61,16 @@ impl Var {
     /// Whether a request of `scope` can fill this placeholder.
     fn available_in(&self, scope: Scope) -> bool {
         match self {
-            Self::Username | Self::ClientId | Self::CertCommonName | Self::ClientAttr(_) => true,
-            Self::PeerHost
+            Self::Username
+            | Self::ClientId
+            | Self::CertCommonName
+            | Self::CertSubject
+            | Self::ClientAttr(_)
+            | Self::PeerHost
             | Self::PeerPort
-            | Self::Protocol
-            | Self::Listener
-            | Self::Mechanism
-            | Self::CertSubject => scope == Scope::Lookup,
+            | Self::ListenerPort
+            | Self::Protocol => true,
+            Self::Listener | Self::Mechanism => scope == Scope::Lookup,
             Self::Topic | Self::Action | Self::Acc => scope == Scope::Acl,
         }
     }
@@ -92,17 +99,19 @@ impl Template {
     /// errors.
     #[cfg(test)]
     pub fn parse(source: &str) -> Result<Self, HttpConfigError> {
-        Self::parse_in(source, Scope::Lookup)
+        Self::parse_in(source, Scope::Lookup, "template")
     }
 
     /// Parses `source` for `scope`: placeholders that scope cannot fill are unknown.
-    pub fn parse_in(source: &str, scope: Scope) -> Result<Self, HttpConfigError> {
+    /// Errors name `place` (`url`, `header authorization`, …) and the offending
+    /// placeholder, never the whole template, which may hold a secret.
+    pub fn parse_in(source: &str, scope: Scope, place: &str) -> Result<Self, HttpConfigError> {
         let invalid = |reason: &str| HttpConfigError::InvalidTemplate {
-            template: source.to_string(),
+            place: place.to_string(),
             reason: reason.to_string(),
         };
         let password = |placeholder: &str| HttpConfigError::PasswordPlaceholder {
-            template: source.to_string(),
+            place: place.to_string(),
             placeholder: placeholder.to_string(),
         };
         let mut parts = Vec::new();
@@ -249,7 +258,7 @@ fn legacy(letter: char, scope: Scope) -> Option<Var> {
         'u' => Var::Username,
         'c' => Var::ClientId,
         'a' => Var::PeerHost,
-        'p' => Var::PeerPort,
+        'p' => Var::ListenerPort,
         'r' => Var::Protocol,
         'C' => Var::CertCommonName,
         'd' => Var::CertSubject,
@@ -281,6 +290,12 @@ fn lookup_value(var: &Var, request: &LookupRequest<'_>, emit: &mut dyn FnMut(&st
             &connection
                 .peer
                 .map(|p| p.port().to_string())
+                .unwrap_or_default(),
+        ),
+        Var::ListenerPort => emit(
+            &connection
+                .listener_port
+                .map(|p| p.to_string())
                 .unwrap_or_default(),
         ),
         Var::Protocol => emit(&connection.protocol),
@@ -322,7 +337,9 @@ mod tests {
     use mqtt_scram::{ConnectionInfo, Mechanism};
 
     fn render(template: &str) -> String {
-        let mut connection = ConnectionInfo::new("c 1").with_peer("10.0.0.1:1883".parse().unwrap());
+        let mut connection = ConnectionInfo::new("c 1")
+            .with_peer("10.0.0.1:51000".parse().unwrap())
+            .with_listener_port(1883);
         connection.client_attrs.insert("tenant".into(), "t1".into());
         let request = LookupRequest::new(Mechanism::ScramSha256, "a&b", &connection);
         Template::parse(template)
@@ -336,6 +353,7 @@ mod tests {
             render("/u/${username}?c=%c&h=%a:%p"),
             "/u/a%26b?c=c%201&h=10.0.0.1:1883"
         );
+        assert_eq!(render("${peerport}"), "51000");
         assert_eq!(
             render("${mechanism}|${client_attrs.tenant}|%r"),
             "SCRAM-SHA-256|t1|mqtt"
@@ -382,17 +400,21 @@ mod tests {
                 ),
                 "{lookup_only_not}"
             );
-            assert!(Template::parse_in(lookup_only_not, Scope::Acl).is_ok());
+            assert!(Template::parse_in(lookup_only_not, Scope::Acl, "t").is_ok());
         }
-        for acl_cannot_fill in ["${peerhost}", "${mechanism}", "%a", "%p", "%r", "%d"] {
+        for acl_cannot_fill in ["${listener}", "${mechanism}"] {
             assert!(
-                Template::parse_in(acl_cannot_fill, Scope::Acl).is_err(),
+                Template::parse_in(acl_cannot_fill, Scope::Acl, "t").is_err(),
                 "{acl_cannot_fill}"
             );
             assert!(Template::parse(acl_cannot_fill).is_ok());
         }
+        for both in ["${peerhost}", "%a", "%p", "%r", "%d", "${peerport}"] {
+            assert!(Template::parse_in(both, Scope::Acl, "t").is_ok(), "{both}");
+            assert!(Template::parse(both).is_ok(), "{both}");
+        }
         assert!(matches!(
-            Template::parse_in("${password}", Scope::Acl),
+            Template::parse_in("${password}", Scope::Acl, "t"),
             Err(HttpConfigError::PasswordPlaceholder { .. })
         ));
     }

@@ -161,7 +161,7 @@ fn cached_hit(c: &mut Criterion) {
     // Context: the same record cloned out of a MemoryProvider (the floor any cache pays).
     let memory = mqtt_scram::provider::MemoryProvider::new();
     if let Lookup::Found(record) = s.runtime.block_on(cached.lookup(&request)) {
-        memory.insert("alice", record);
+        memory.insert_shared("alice", record);
     }
     c.bench_function("memory_provider_lookup", |b| {
         b.iter(|| black_box(memory.lookup(black_box(&request)).now_or_never()))

@@ -10,19 +10,24 @@
 //! - An optional claim may hold authorization rules in the EMQX format; an invalid rule
 //!   rejects the token.
 //!
-//! Verification uses the `jsonwebtoken` crate (RustCrypto backend). The time for
-//! `exp`/`nbf` is read from the system clock.
+//! Signatures are checked by the `jsonwebtoken` crate (RustCrypto backend). The time for
+//! `exp`/`nbf` comes from a [`Clock`] ([`SystemClock`] unless
+//! [`JwtVerifier::clock`] gives another), so tests need no sleeps.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::string::{String, ToString};
+use std::sync::Arc;
 use std::vec::Vec;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mqtt_scram::{Clock, SystemClock};
 use serde_json::{Map, Value};
 
-use crate::{AclRule, Client, RuleError, parse_rules};
+use crate::client::Client;
+use crate::rule_json::parse_rules;
+use crate::rules::{AclRule, RuleError};
 
 /// Why a JWT password was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +89,10 @@ pub struct JwtClaims {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    leeway: u64,
     username_claim: String,
     acl_claim: Option<String>,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -95,7 +102,7 @@ impl fmt::Debug for JwtVerifier {
             .field("key", &"<redacted>")
             .field("username_claim", &self.username_claim)
             .field("acl_claim", &self.acl_claim)
-            .field("leeway", &self.validation.leeway)
+            .field("leeway", &self.leeway)
             .finish()
     }
 }
@@ -105,13 +112,16 @@ impl JwtVerifier {
         let mut validation = Validation::new(alg);
         validation.required_spec_claims = HashSet::new();
         validation.validate_aud = false;
-        validation.validate_nbf = true;
-        validation.validate_exp = true;
+        // Checked here against the injected clock, not by the library's own clock.
+        validation.validate_nbf = false;
+        validation.validate_exp = false;
         Self {
             key,
             validation,
+            leeway: 60,
             username_claim: "rid".into(),
             acl_claim: None,
+            clock: Arc::new(SystemClock::new()),
         }
     }
 
@@ -147,7 +157,22 @@ impl JwtVerifier {
 
     /// Clock skew tolerated for `exp` and `nbf`, in seconds (default 60).
     pub fn leeway(mut self, seconds: u64) -> Self {
-        self.validation.leeway = seconds;
+        self.leeway = seconds;
+        self
+    }
+
+    /// The clock `exp` and `nbf` are checked against (default [`SystemClock`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mqtt_scram::ManualClock;
+    /// use mqtt_scram_authz::fallback::jwt::JwtVerifier;
+    /// let clock = Arc::new(ManualClock::new(1_700_000_000));
+    /// let verifier = JwtVerifier::hs256(b"secret").clock(clock.clone());
+    /// # let _ = verifier;
+    /// ```
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -167,6 +192,7 @@ impl JwtVerifier {
             jsonwebtoken::decode::<Map<String, Value>>(password, &self.key, &self.validation)
                 .map_err(|e| map_error(e.into_kind()))?;
         let claims = data.claims;
+        self.check_times(&claims)?;
         match claims.get(&self.username_claim) {
             None => return Err(JwtError::MissingClaim(self.username_claim.clone())),
             Some(Value::String(s)) if s == username => {}
@@ -199,6 +225,41 @@ impl JwtVerifier {
         Client::new(username, client_id)
             .with_rules(&claims.acl)
             .map_err(JwtError::Acl)
+    }
+}
+
+impl JwtVerifier {
+    /// `exp` and `nbf` against the clock, with the leeway (RFC 7519 §4.1.4, §4.1.5).
+    fn check_times(&self, claims: &Map<String, Value>) -> Result<(), JwtError> {
+        let now = self.clock.now().unix_seconds();
+        let time = |name: &str| -> Result<Option<u64>, JwtError> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(value) => value
+                    .as_u64()
+                    .or_else(|| {
+                        value
+                            .as_f64()
+                            .filter(|f| f.is_finite() && *f >= 0.0)
+                            .map(|f| f as u64)
+                    })
+                    .map(Some)
+                    .ok_or_else(|| {
+                        JwtError::Malformed(std::format!("{name} is not a NumericDate"))
+                    }),
+            }
+        };
+        if let Some(exp) = time("exp")? {
+            if exp.saturating_add(self.leeway) <= now {
+                return Err(JwtError::Expired);
+            }
+        }
+        if let Some(nbf) = time("nbf")? {
+            if nbf > now.saturating_add(self.leeway) {
+                return Err(JwtError::NotYetValid);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,42 +1,5 @@
-//! ACL files in the VerneMQ `vmq_acl` format, with the `token` and `label` extensions of
-//! the gojek `vmq_gojek_auth` plugin, and (with `std`) a [`FileAuthorizer`] that reloads them.
-//!
-//! ```text
-//! # comment
-//! topic [read|write] <topic> [label <name>]     before any `user` line: anonymous clients
-//! user <username>
-//! topic [read|write] <topic> [label <name>]     for that user
-//! pattern [read|write] <topic> [label <name>]   everyone; %u username, %c client id
-//! token [read|write] <topic> [label <name>]     everyone; also %(u, :, 3) / %(c, -, 2)
-//! ```
-//! `read` grants SUBSCRIBE (and delivery), `write` grants PUBLISH, neither grants both.
-//! Entries only grant: a match is [`Decision::Allow`] with the entry's label, no match is
-//! [`Decision::NoMatch`]. When several entries match, the first in the file names the label.
-//!
-//! Differences from the original parser, which reads the file line by line and drops the
-//! last byte of each line (assumed to be the newline):
-//! - Blank lines and `#` comments are accepted anywhere, leading whitespace is ignored, and
-//!   keywords may be followed by several spaces or tabs (the original took extra spaces as
-//!   part of the topic, failed on empty lines, and cut the last character of a last line
-//!   without newline).
-//! - Trailing whitespace stays part of the topic or username, as in the original, unless
-//!   [`ParseOptions::trim_trailing_whitespace`] is set. `token` topics are always trimmed
-//!   (the plugin trims them).
-//! - Every bad line is reported with its number, and one bad line rejects the whole file
-//!   (the original skipped invalid topics with a log line, or crashed on unknown keywords).
-//! - A file without any entry is refused unless [`ParseOptions::allow_empty`] is set: an
-//!   empty ACL is more likely a truncated write than an intention.
-//! - `%u`/`%c` substitute whole levels only; elsewhere they are literal text, as in the
-//!   original. `%m` (mount point) is not supported and is reported as an error.
-//! - A `%(u|c, delim, n)` token is the n-th (1-based) non-empty piece of the username or
-//!   client id split at `delim` (any single character other than whitespace, `,`, `(`, `)`,
-//!   `/`, `+`, `#`; the plugin allows `:`, `-` and `|`).
-//! - Substituted values follow the same safety rule as EMQX placeholders: empty values or
-//!   values containing `/`, `+`, `#` never match, and a substituted first level never
-//!   matches a `$` topic.
-//! - Lines before the first `user` line apply to anonymous clients only (the documented
-//!   behaviour; the `vmq_acl` code applies them to every client — set
-//!   [`ParseOptions::anonymous_section_for_everyone`] for that).
+//! [`FileAcl`]: parsing and evaluating one ACL file (format and differences in the
+//! [module docs](super)).
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -44,17 +7,20 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::authorizer::{Access, Authorizer, Client, Decision, Label};
-use super::topic;
-use super::trie::{Level, Mode, Piece, Template, Trie, Var};
-
-mod reload;
-
-pub use reload::spawn_poller;
-
-pub use reload::{FileAclError, FileAuthorizer, Watcher};
+use crate::access::{Access, Decision, Label, Placeholders, Request};
+use crate::authorizer::Authorizer;
+use crate::client::Client;
+use crate::topic;
+use crate::trie::{Level, Mode, Piece, Template, Trie, Var};
 
 /// How to read an ACL file.
+///
+/// ```
+/// use mqtt_scram_authz::file::{FileAcl, ParseOptions};
+/// let options = ParseOptions { allow_empty: true, ..ParseOptions::default() };
+/// assert!(FileAcl::parse_with("# nothing yet\n", &options)?.is_empty());
+/// # Ok::<(), mqtt_scram_authz::file::ParseErrors>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParseOptions {
     /// Remove trailing spaces and tabs from topics and usernames (the original keeps them).
@@ -73,6 +39,22 @@ pub struct LineError {
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// A line that parsed but is almost surely not what was meant (a topic or username that
+/// starts or ends with whitespace).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineWarning {
+    /// 1-based line number.
+    pub line: usize,
+    /// What looks wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LineWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
 }
 
 /// Every bad line of a file that was rejected.
@@ -110,9 +92,19 @@ struct Entry {
 }
 
 /// A parsed ACL file. Immutable; reloading builds a new one.
+///
+/// ```
+/// use mqtt_scram_authz::{Client, Request, file::FileAcl};
+/// let acl = FileAcl::parse("user alice\ntopic write a/# label mine\n")?;
+/// let alice = Client::new("alice", "c1");
+/// assert_eq!(acl.check(&alice, Request::publish("a/b", 0, false)).label(), Some("mine"));
+/// assert!(!acl.check(&alice, Request::subscribe("a/b", 0)).is_allowed());
+/// # Ok::<(), mqtt_scram_authz::file::ParseErrors>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct FileAcl {
     entries: Vec<Entry>,
+    warnings: Vec<LineWarning>,
     anonymous: Trie,
     users: BTreeMap<String, Trie>,
     patterns: Trie,
@@ -145,15 +137,18 @@ impl FileAcl {
             } else {
                 body
             };
-            let (keyword, rest) = split_word(body);
+            let (keyword, rest) = split_keyword(body);
             let result = match keyword {
                 "user" if rest.is_empty() => Err("user without a name".to_string()),
                 "user" => {
+                    acl.warn_whitespace(line, "username", rest);
                     user = Some(rest.to_string());
                     acl.users.entry(rest.to_string()).or_default();
                     Ok(())
                 }
-                "topic" | "pattern" | "token" => acl.add_entry(keyword, rest, user.as_deref()),
+                "topic" | "pattern" | "token" => {
+                    acl.add_entry(line, keyword, rest, user.as_deref())
+                }
                 _ => Err(alloc::format!(
                     "unknown keyword {keyword:?} (expected topic, user, pattern or token)"
                 )),
@@ -175,8 +170,28 @@ impl FileAcl {
         }
     }
 
-    fn add_entry(&mut self, keyword: &str, rest: &str, user: Option<&str>) -> Result<(), String> {
-        let (read, write, rest) = match split_word(rest) {
+    /// Records a warning when `value` starts or ends with whitespace.
+    fn warn_whitespace(&mut self, line: usize, what: &str, value: &str) {
+        let padded = |s: &str| s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']);
+        if padded(value) {
+            self.warnings.push(LineWarning {
+                line,
+                message: alloc::format!(
+                    "{what} {value:?} starts or ends with whitespace, which is part of the {what} \
+                     (only one space goes between a keyword and what follows)"
+                ),
+            });
+        }
+    }
+
+    fn add_entry(
+        &mut self,
+        line: usize,
+        keyword: &str,
+        rest: &str,
+        user: Option<&str>,
+    ) -> Result<(), String> {
+        let (read, write, rest) = match split_keyword(rest) {
             ("read", t) if !t.is_empty() => (true, false, t),
             ("write", t) if !t.is_empty() => (false, true, t),
             _ => (true, true, rest),
@@ -185,6 +200,7 @@ impl FileAcl {
         let topic = if keyword == "token" {
             topic.trim()
         } else {
+            self.warn_whitespace(line, "topic", topic);
             topic
         };
         if topic.is_empty() {
@@ -237,9 +253,16 @@ impl FileAcl {
         self.entries.is_empty()
     }
 
+    /// Lines that parsed but are almost surely typos (whitespace around a topic or
+    /// username), in line order.
+    pub fn warnings(&self) -> &[LineWarning] {
+        &self.warnings
+    }
+
     /// Allows with the first matching entry's label, or [`Decision::NoMatch`]. Invalid
-    /// topics are denied.
-    pub fn decide(&self, who: &Client, access: Access, topic: &str) -> Decision {
+    /// topics are denied. QoS and retain play no part.
+    pub fn check<P: Placeholders + ?Sized>(&self, who: &P, request: Request<'_>) -> Decision {
+        let Request { access, topic, .. } = request;
         let (topic, mode) = match access {
             Access::Subscribe => match topic::strip_shared(topic) {
                 Some(t) if topic::validate_filter(t).is_ok() => (t, Mode::Cover),
@@ -260,10 +283,10 @@ impl FileAcl {
             })
         };
         let mut best = None;
-        if who.username.is_none() || self.anonymous_for_everyone {
+        if who.username().is_none() || self.anonymous_for_everyone {
             best = self.anonymous.first_match(who, topic, mode, best, accept);
         }
-        if let Some(trie) = who.username.as_deref().and_then(|u| self.users.get(u)) {
+        if let Some(trie) = who.username().and_then(|u| self.users.get(u)) {
             best = trie.first_match(who, topic, mode, best, accept);
         }
         best = self.patterns.first_match(who, topic, mode, best, accept);
@@ -275,25 +298,19 @@ impl FileAcl {
 }
 
 impl Authorizer for FileAcl {
-    fn check(
-        &self,
-        who: &Client,
-        access: Access,
-        topic: &str,
-        _qos: u8,
-        _retain: bool,
-    ) -> Decision {
-        self.decide(who, access, topic)
+    fn check(&self, who: &Client, request: Request<'_>) -> Decision {
+        FileAcl::check(self, who, request)
     }
 }
 
-/// The first word and the rest after the whitespace that follows it.
-fn split_word(s: &str) -> (&str, &str) {
+/// The first word and what follows the single space (or tab) after it: further
+/// whitespace belongs to the rest, as VerneMQ documents.
+fn split_keyword(s: &str) -> (&str, &str) {
     match s.find([' ', '\t']) {
-        Some(i) => {
-            let (w, rest) = s.split_at(i);
-            (w, rest.trim_start_matches([' ', '\t']))
-        }
+        Some(i) => (
+            s.get(..i).unwrap_or_default(),
+            s.get(i + 1..).unwrap_or_default(),
+        ),
         None => (s, ""),
     }
 }

@@ -7,8 +7,10 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{FileAcl, ParseErrors, ParseOptions};
-use crate::authorizer::{Access, Authorizer, Client, Decision};
+use super::acl::{FileAcl, ParseErrors, ParseOptions};
+use crate::access::{Decision, Request};
+use crate::authorizer::Authorizer;
+use crate::client::Client;
 
 /// Why a (re)load failed. The previous rules stay in force.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -185,20 +187,13 @@ impl FileAuthorizer {
 }
 
 impl Authorizer for FileAuthorizer {
-    fn check(
-        &self,
-        who: &Client,
-        access: Access,
-        topic: &str,
-        _qos: u8,
-        _retain: bool,
-    ) -> Decision {
+    fn check(&self, who: &Client, request: Request<'_>) -> Decision {
         let acl = self
             .shared
             .acl
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        acl.decide(who, access, topic)
+        acl.check(who, request)
     }
 }
 
@@ -269,10 +264,14 @@ fn parse(path: &Path, bytes: &[u8], options: &ParseOptions) -> Result<FileAcl, F
         path: display(),
         message: std::format!("not UTF-8: {e}"),
     })?;
-    FileAcl::parse_with(text, options).map_err(|errors| FileAclError::Parse {
+    let acl = FileAcl::parse_with(text, options).map_err(|errors| FileAclError::Parse {
         path: display(),
         errors,
-    })
+    })?;
+    for warning in acl.warnings() {
+        tracing::warn!(file = %path.display(), line = warning.line, "ACL file: {}", warning.message);
+    }
+    Ok(acl)
 }
 
 fn load(path: &Path, options: &ParseOptions) -> Result<(FileAcl, u64), FileAclError> {

@@ -4,10 +4,18 @@
 //! One lookup is one request built from templates ([`HttpConfig`]); the service answers
 //! `200` with `{"stored_key": "<hex>", "server_key": "<hex>", "salt": "<hex>"}` and
 //! optionally `iteration_count`, `is_superuser`, `client_attrs`, `expire_at` and `acl`.
-//! Everything else — a connection error, a timeout, another status, a wrong content
-//! type, an oversized or malformed body, a bad key — is [`Lookup::Ignore`] with the
-//! reason logged through `tracing`, so the engine answers with the same mock challenge
-//! as for an unknown user. Nothing here panics, and nothing here accepts.
+//! Everything else is [`Lookup::Ignore`] with a reason logged through `tracing`, so the
+//! engine answers with the same mock challenge as for an unknown user:
+//! [`IgnoreKind::Unavailable`] for a connection error or another status,
+//! [`IgnoreKind::Timeout`] when no answer came in time, [`IgnoreKind::InvalidRecord`] for a
+//! wrong content type, an oversized or malformed body or a bad key,
+//! [`IgnoreKind::NotApplicable`] when the service answers `ignore`. A record whose
+//! `expire_at` has passed is returned as it is (`Found`): the engine refuses it at the end
+//! of the exchange, a final "no" as in EMQX, which a later provider in a chain cannot turn
+//! into a yes. Nothing here panics, and nothing here accepts. Logs and `{:?}` never show
+//! a header value or a URL's query string.
+//!
+//! [`HttpConfig::emqx_scram`] gives EMQX 5's SCRAM REST API defaults.
 //!
 //! Lookups must run inside a Tokio runtime (outside one they answer `Ignore`).
 //!
@@ -42,20 +50,22 @@ pub use mqtt_scram_http::config::{
 };
 
 use std::string::{String, ToString};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use std::vec::Vec;
 
 use core::fmt;
 
 use reqwest::header::CONTENT_TYPE;
 
-use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest};
+use mqtt_scram::provider::{CredentialProvider, IgnoreKind, IgnoreReason, Lookup, LookupRequest};
 use mqtt_scram_http::client::{
-    ReadError, Retry, Retryable, check_backoff, client, describe, read_body, with_retries,
+    ReadError, Retry, Retryable, check_backoff, client, read_body, with_retries,
 };
+use mqtt_scram_http::redact::describe_transport;
 use mqtt_scram_http::request::RequestPlan;
 
-use self::response::parse_body;
+#[doc(hidden)]
+pub use self::response::parse_body;
 
 /// A credential provider backed by an HTTP service (EMQX SCRAM REST contract).
 ///
@@ -121,7 +131,14 @@ impl HttpProvider {
             },
         )
         .await
-        .unwrap_or_else(|reason| Lookup::Ignore(IgnoreReason::unavailable(reason)))
+        .unwrap_or_else(|failure| {
+            let kind = if failure.timeout {
+                IgnoreKind::Timeout
+            } else {
+                IgnoreKind::Unavailable
+            };
+            Lookup::Ignore(IgnoreReason::new(kind, failure.reason))
+        })
     }
 
     async fn attempt(&self, request: &LookupRequest<'_>) -> Result<Lookup, Retryable> {
@@ -132,8 +149,8 @@ impl HttpProvider {
         };
         let mut response = match self.client.execute(http_request).await {
             Ok(response) => response,
-            Err(e) if e.is_connect() || e.is_timeout() => return Err(Retryable(describe(&e))),
-            Err(e) => return ignore(describe(&e)),
+            Err(e) if e.is_connect() || e.is_timeout() => return Err(Retryable::transport(e)),
+            Err(e) => return ignore(describe_transport(e)),
         };
         let status = response.status();
         if status == reqwest::StatusCode::OK {
@@ -145,24 +162,26 @@ impl HttpProvider {
             let body = match read_body(&mut response, self.max_body_size).await {
                 Ok(body) => body,
                 Err(ReadError::Transport(e)) if e.is_timeout() => {
-                    return Err(Retryable(describe(&e)));
+                    return Err(Retryable::transport(e));
+                }
+                Err(e @ ReadError::TooLarge(_)) => {
+                    return Ok(Lookup::Ignore(IgnoreReason::invalid_record(e.to_string())));
                 }
                 Err(e) => return ignore(e.to_string()),
             };
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
             Ok(parse_body(
                 content_type.as_deref(),
                 &body,
                 request.mechanism.hash(),
                 self.default_iterations,
-                now,
             ))
         } else if self.not_found_status.contains(&status.as_u16()) {
             Ok(Lookup::NotFound)
         } else if status.is_server_error() {
-            Err(Retryable(std::format!("status {status}")))
+            Err(Retryable {
+                reason: std::format!("status {status}"),
+                timeout: false,
+            })
         } else {
             ignore(std::format!("status {status}; only 200 carries a record"))
         }
