@@ -1,7 +1,7 @@
 //! `convert`: rewrite records from one format into another, checking key lengths.
 
 use crate::formats::{self, Batch, Format, Input};
-use crate::{Failure, Status, emit, warn};
+use crate::{Failure, Status, checks, emit};
 
 /// `convert` arguments.
 #[derive(Debug, clap::Args)]
@@ -10,7 +10,11 @@ The input format is detected: PostgreSQL verifier(s), JSON (emqx body, json reco
 postgres batch objects; one object, an array or JSON lines) or CSV with a header.
 EMQX bodies carry no iteration count (pass --iterations if it is not 4096) and no
 mechanism (taken from the key length unless --mechanism). PostgreSQL verifiers carry no
-username (pass --username for json and csv output).")]
+username (pass --user for json and csv output).
+Warns (stderr) about records a default server ignores (RecordPolicy: iterations
+4096..=1000000, salt 8..=64 bytes), counts a default client refuses and fields the output
+format cannot carry; refuses SCRAM-SHA-512 records in the postgres format (PostgreSQL only
+knows SCRAM-SHA-256).")]
 pub struct Args {
     #[command(flatten)]
     input: Input,
@@ -31,26 +35,8 @@ pub fn run(args: Args) -> Result<Status, Failure> {
         (None, true) => Some(Batch::Array),
         (None, false) => None,
     };
-    if args.to == Format::Emqx {
-        if let Some(e) = parsed
-            .entries
-            .iter()
-            .find(|e| e.record.credentials.iterations() != 4096)
-        {
-            warn(format!(
-                "EMQX keeps the iteration count in its authenticator config, not in the record: set iteration_count = {}",
-                e.record.credentials.iterations()
-            ));
-        }
-    }
-    if args.to == Format::Postgres {
-        let extras = parsed.entries.iter().any(|e| {
-            e.record.attributes.is_superuser || !e.record.attributes.client_attrs.is_empty()
-        });
-        if extras {
-            warn("a PostgreSQL verifier has no is_superuser or client_attrs; they are dropped");
-        }
-    }
+    checks::refuse(&parsed.entries, args.to)?;
+    checks::warn_before_writing(&parsed.entries, args.to);
     emit(&formats::render(&parsed.entries, args.to, batch)?)?;
     Ok(Status::Ok)
 }

@@ -2,21 +2,22 @@
 //!
 //! | format     | one record                                              | batch                          |
 //! |------------|---------------------------------------------------------|--------------------------------|
-//! | `emqx`     | EMQX SCRAM HTTP-service body: hex `stored_key`, `server_key`, `salt`, `is_superuser`, `client_attrs` | same objects plus `username`, JSON array or lines |
-//! | `postgres` | `SCRAM-SHA-256$<i>:<salt>$<StoredKey>:<ServerKey>`     | `{"username","verifier"}` objects, JSON array or lines |
-//! | `json`     | the crate's record ([`CredentialRecord`])               | JSON array or lines            |
-//! | `csv`      | header + row: `username,mechanism,iterations,salt,stored_key,server_key,is_superuser,client_attrs` (base64) | header + rows |
+//! | `emqx`     | EMQX SCRAM HTTP-service body: hex `stored_key`, `server_key`, `salt`, `is_superuser`, `client_attrs`, `expire_at`, `acl` | same objects plus `username`, JSON array or lines |
+//! | `postgres` | `SCRAM-SHA-256$<i>:<salt>$<StoredKey>:<ServerKey>` (SHA-256 only: PostgreSQL knows no other) | `{"username","verifier"}` objects, JSON array or lines |
+//! | `json`     | the record format of `mqtt_scram_stores::record` (JSON) | JSON array or lines            |
+//! | `csv`      | the same record format as CSV: header + row, every column | header + rows                 |
+//!
+//! `json` and `csv` are read and written by `mqtt_scram_stores::record`, the codec the file
+//! store (and `import`) use, so whatever `gen` writes loads there unchanged.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use clap::ValueEnum;
 use mqtt_scram::HashAlgorithm;
 use mqtt_scram::credentials::{DEFAULT_ITERATIONS, StoredCredentials};
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_authz::AclRule;
-use mqtt_scram_stores::record::{CredentialRecord, acl_rules, with_acl_rules};
+use mqtt_scram_stores::record::{self, CredentialRecord, acl_rules, with_acl_rules};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -66,17 +67,6 @@ pub struct Hints {
     pub hash: Option<HashAlgorithm>,
 }
 
-const CSV_HEADER: [&str; 8] = [
-    "username",
-    "mechanism",
-    "iterations",
-    "salt",
-    "stored_key",
-    "server_key",
-    "is_superuser",
-    "client_attrs",
-];
-
 #[derive(Serialize, Deserialize)]
 struct EmqxBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,11 +92,10 @@ struct PostgresEntry {
 }
 
 fn username_of<'a>(entry: &'a Entry, format: &str) -> Result<&'a str, Failure> {
-    entry.username.as_deref().ok_or_else(|| {
-        Failure::usage(format!(
-            "the {format} format needs a username: pass --username"
-        ))
-    })
+    entry
+        .username
+        .as_deref()
+        .ok_or_else(|| Failure::usage(format!("the {format} format needs a username: pass --user")))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
@@ -130,8 +119,27 @@ fn emqx_body(entry: &Entry, with_username: bool) -> EmqxBody {
 /// Renders entries. `batch` is `None` for a single record (exactly one entry expected),
 /// which prints the bare form (a verifier line, one object, one CSV row after the header).
 pub fn render(entries: &[Entry], format: Format, batch: Option<Batch>) -> Result<String, Failure> {
-    if format == Format::Csv {
-        return render_csv(entries);
+    if matches!(format, Format::Json | Format::Csv) {
+        let records = entries
+            .iter()
+            .map(|e| {
+                let name = username_of(
+                    e,
+                    if format == Format::Json {
+                        "json"
+                    } else {
+                        "csv"
+                    },
+                )?;
+                Ok(CredentialRecord::new(name, &e.record))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let text = match (format, batch) {
+            (Format::Csv, _) => record::csv::write(&records),
+            (_, Some(Batch::Array)) => record::json::write_array(&records),
+            _ => record::json::write_lines(&records),
+        };
+        return text.map_err(Failure::usage);
     }
     let mut items = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -141,52 +149,14 @@ pub fn render(entries: &[Entry], format: Format, batch: Option<Batch>) -> Result
                 username: username_of(entry, "postgres batch")?.to_owned(),
                 verifier: entry.record.credentials.to_postgres(),
             })?,
-            (Format::Emqx, _) => to_json(&emqx_body(entry, batch.is_some()))?,
-            (Format::Json, _) => to_json(&CredentialRecord::new(
-                username_of(entry, "json")?,
-                &entry.record,
-            ))?,
-            (Format::Csv, _) => String::new(),
+            _ => to_json(&emqx_body(entry, batch.is_some()))?,
         };
         items.push(item);
     }
     Ok(match batch {
         None | Some(Batch::Lines) => items.iter().map(|i| format!("{i}\n")).collect(),
-        Some(Batch::Array) => format!("[{}]\n", items.join(",\n")),
+        Some(Batch::Array) => format!("[\n  {}\n]\n", items.join(",\n  ")),
     })
-}
-
-fn render_csv(entries: &[Entry]) -> Result<String, Failure> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| Failure::usage(format!("cannot write CSV: {e}"));
-    out.write_record(CSV_HEADER).map_err(fail)?;
-    for entry in entries {
-        let c = &entry.record.credentials;
-        let attrs = if entry.record.attributes.client_attrs.is_empty() {
-            String::new()
-        } else {
-            to_json(&entry.record.attributes.client_attrs)?
-        };
-        out.write_record([
-            username_of(entry, "csv")?,
-            c.hash().mechanism().name(),
-            &c.iterations().to_string(),
-            &STANDARD.encode(c.salt()),
-            &STANDARD.encode(c.stored_key().as_bytes()),
-            &STANDARD.encode(c.server_key().as_bytes()),
-            if entry.record.attributes.is_superuser {
-                "true"
-            } else {
-                "false"
-            },
-            &attrs,
-        ])
-        .map_err(fail)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| Failure::usage(format!("cannot write CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Failure::usage(format!("cannot write CSV: {e}")))
 }
 
 /// What [`parse`] found: the entries and whether the input was a batch (array, several
@@ -204,18 +174,44 @@ pub fn parse(text: &str, hints: &Hints) -> Result<Parsed, Failure> {
     if trimmed.is_empty() {
         return Err(Failure::usage("no record found: the input is empty"));
     }
-    if trimmed.starts_with("SCRAM-") {
-        return parse_verifiers(trimmed, hints);
+    let parsed = if trimmed.starts_with("SCRAM-") {
+        parse_verifiers(trimmed, hints)?
+    } else if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        parse_json(trimmed, hints)?
+    } else if is_csv_header(trimmed) {
+        let entries = records(record::csv::read(text).map_err(Failure::usage)?);
+        Parsed {
+            batch: entries.len() > 1,
+            entries,
+        }
+    } else {
+        return Err(Failure::usage(
+            "unrecognised record format: expected a PostgreSQL verifier (SCRAM-SHA-...$...), JSON (emqx or json format) or CSV with a header naming a username column",
+        ));
+    };
+    if parsed.entries.is_empty() {
+        return Err(Failure::usage("no record found: the input has no records"));
     }
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return parse_json(trimmed, hints);
-    }
-    if trimmed.starts_with("username,") {
-        return parse_csv(trimmed);
-    }
-    Err(Failure::usage(
-        "unrecognised record format: expected a PostgreSQL verifier (SCRAM-SHA-...$...), JSON (emqx or json format) or CSV with a username,mechanism,... header",
-    ))
+    Ok(parsed)
+}
+
+/// Whether the first line of `text` is a CSV header with a `username` column.
+fn is_csv_header(text: &str) -> bool {
+    text.lines().next().is_some_and(|header| {
+        header
+            .split(',')
+            .any(|c| c.trim().trim_matches('"').eq_ignore_ascii_case("username"))
+    })
+}
+
+fn records(users: Vec<(String, UserRecord)>) -> Vec<Entry> {
+    users
+        .into_iter()
+        .map(|(username, record)| Entry {
+            username: Some(username),
+            record,
+        })
+        .collect()
 }
 
 fn parse_verifiers(text: &str, hints: &Hints) -> Result<Parsed, Failure> {
@@ -257,8 +253,14 @@ fn parse_json(text: &str, hints: &Hints) -> Result<Parsed, Failure> {
         let batch = values.len() > 1;
         (values, batch)
     };
-    if values.is_empty() {
-        return Err(Failure::usage("no record found: the JSON array is empty"));
+    // The crate's own records go through the store's codec as a whole.
+    if values
+        .first()
+        .and_then(Value::as_object)
+        .is_some_and(|o| o.contains_key("mechanism"))
+    {
+        let entries = records(record::json::read(text).map_err(Failure::usage)?);
+        return Ok(Parsed { entries, batch });
     }
     let mut entries = Vec::with_capacity(values.len());
     for (i, value) in values.into_iter().enumerate() {
@@ -273,13 +275,6 @@ fn parse_json(text: &str, hints: &Hints) -> Result<Parsed, Failure> {
             Entry {
                 username: Some(p.username),
                 record: UserRecord::new(credentials),
-            }
-        } else if object.contains_key("mechanism") {
-            let r: CredentialRecord = serde_json::from_value(value).map_err(|e| bad(&e))?;
-            let (username, record) = r.into_user_record(index).map_err(Failure::usage)?;
-            Entry {
-                username: Some(username),
-                record,
             }
         } else if object.contains_key("stored_key") {
             let body: EmqxBody = serde_json::from_value(value).map_err(|e| bad(&e))?;
@@ -333,85 +328,6 @@ fn emqx_entry(body: EmqxBody, hints: &Hints) -> Result<Entry, Failure> {
     })
 }
 
-fn parse_csv(text: &str) -> Result<Parsed, Failure> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| Failure::usage(format!("CSV header: {e}")))?
-        .clone();
-    let position = |name: &str| header.iter().position(|h| h.trim() == name);
-    let column = |name: &'static str| {
-        position(name).ok_or_else(|| Failure::usage(format!("CSV header has no {name} column")))
-    };
-    let cols = [
-        column("username")?,
-        column("mechanism")?,
-        column("iterations")?,
-        column("salt")?,
-        column("stored_key")?,
-        column("server_key")?,
-    ];
-    let superuser_col = position("is_superuser");
-    let attrs_col = position("client_attrs");
-    let mut entries = Vec::new();
-    for row in reader.records() {
-        let row = row.map_err(|e| Failure::usage(format!("CSV: {e}")))?;
-        let line = row.position().map_or(0, csv::Position::line);
-        let bad = |what: &dyn std::fmt::Display| Failure::usage(format!("line {line}: {what}"));
-        let field = |i: usize| row.get(i).unwrap_or_default();
-        let [user, mech, iter, salt, stored, server] = cols.map(field);
-        let iterations: u32 = iter
-            .trim()
-            .parse()
-            .map_err(|_| bad(&"iterations is not a number"))?;
-        let is_superuser = match superuser_col.map(field).map(str::trim) {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(bad(&format!(
-                    "is_superuser must be true or false, not {other:?}"
-                )));
-            }
-        };
-        let client_attrs = match attrs_col.map(field).map(str::trim) {
-            None | Some("") => BTreeMap::new(),
-            Some(json) => {
-                serde_json::from_str(json).map_err(|e| bad(&format!("client_attrs: {e}")))?
-            }
-        };
-        let record = CredentialRecord {
-            username: user.to_owned(),
-            mechanism: mech.trim().to_owned(),
-            iterations,
-            salt: salt.trim().to_owned(),
-            stored_key: stored.trim().to_owned(),
-            server_key: server.trim().to_owned(),
-            is_superuser,
-            client_attrs,
-            expire_at: None,
-            acl: Vec::new(),
-        };
-        let (username, record) = record
-            .into_user_record(entries.len() + 1)
-            .map_err(|e| bad(&e))?;
-        entries.push(Entry {
-            username: Some(username),
-            record,
-        });
-    }
-    if entries.is_empty() {
-        return Err(Failure::usage(
-            "no record found: the CSV has a header but no rows",
-        ));
-    }
-    Ok(Parsed {
-        batch: entries.len() > 1,
-        entries,
-    })
-}
-
 /// Where records are read from: `--record TEXT`, a file, or stdin (`-` or nothing).
 #[derive(Debug, clap::Args)]
 pub struct Input {
@@ -426,7 +342,7 @@ pub struct Input {
     /// Username for records that carry none (PostgreSQL verifier, EMQX body); with
     /// several records, selects this user's.
     #[arg(long, short = 'u')]
-    pub username: Option<String>,
+    pub user: Option<String>,
 
     /// Iteration count of EMQX records, which do not carry it (EMQX's default: 4096).
     #[arg(long, short = 'i', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -449,24 +365,28 @@ impl Input {
 
     /// Reads and parses the records.
     pub fn parse(&self) -> Result<Parsed, Failure> {
-        let text = match (&self.record, &self.file) {
-            (Some(text), _) => text.clone(),
-            (None, Some(path)) if path != std::path::Path::new("-") => {
+        let (text, source) = match (&self.record, &self.file) {
+            (Some(text), _) => (text.clone(), "--record".to_owned()),
+            (None, Some(path)) if path != std::path::Path::new("-") => (
                 std::fs::read_to_string(path)
-                    .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?
-            }
+                    .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?,
+                path.display().to_string(),
+            ),
             (None, _) => {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
                     .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
-                text
+                (text, "stdin".to_owned())
             }
         };
         let hints = Hints {
-            username: self.username.clone(),
+            username: self.user.clone(),
             iterations: self.iterations,
             hash: self.mechanism.map(Into::into),
         };
-        parse(&text, &hints)
+        parse(&text, &hints).map_err(|f| Failure {
+            message: format!("{source}: {}", f.message),
+            ..f
+        })
     }
 }

@@ -1,33 +1,37 @@
 //! `gen`: derive credentials for one user (password from a prompt, stdin or the environment)
 //! or for every row of a CSV file, in parallel.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal, Read};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mqtt_scram::HashAlgorithm;
-use mqtt_scram::credentials::{DEFAULT_ITERATIONS, StoredCredentials};
-use mqtt_scram::provider::UserRecord;
-use mqtt_scram::saslprep::{Mode, saslprep};
-use rayon::prelude::*;
-use zeroize::Zeroizing;
+use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 
-use crate::formats::{self, Batch, Entry, Format};
+use crate::batch::{Derivation, Row, prepare_username, read_rows};
+use crate::formats::{self, Batch, Format};
 use crate::password::Source;
-use crate::{Failure, Hash, Status, emit, warn};
+use crate::{Failure, Hash, Status, checks, emit, warn};
 
 /// `gen` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Single user: `mqtt-scram gen alice` prompts twice for the password (no echo).
+Single user: `mqtt-scram gen --user alice` prompts twice for the password (no echo).
 Batch: `--from-csv FILE` reads `username,password[,is_superuser]` rows (header optional,
-RFC 4180 quoting, `-` for stdin) and derives all users on all cores. A bad row stops the
-batch with its line number before anything is written.")]
+RFC 4180 quoting, `-` for stdin) and derives all users on all cores, with a progress bar
+on a terminal and a one-line summary on stderr at the end. A bad row stops the batch with
+its line number before anything is written.
+Warns (stderr) about records a default server ignores (RecordPolicy: iterations
+4096..=1000000, salt 8..=64 bytes) and counts a default client refuses; refuses
+`--mechanism sha512 --format postgres` (PostgreSQL only knows SCRAM-SHA-256).")]
 pub struct Args {
     /// Username (single-user mode; not with --from-csv).
-    #[arg(required_unless_present = "from_csv", conflicts_with = "from_csv")]
-    username: Option<String>,
+    #[arg(
+        long,
+        short = 'u',
+        required_unless_present = "from_csv",
+        conflicts_with = "from_csv"
+    )]
+    user: Option<String>,
 
     /// SCRAM hash.
     #[arg(long, short = 'm', value_enum, default_value = "sha256")]
@@ -73,6 +77,10 @@ pub struct Args {
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 
+    /// No progress bar and no summary for a batch (warnings and errors are still printed).
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
     #[command(flatten)]
     password: Source,
 }
@@ -86,23 +94,16 @@ fn parse_attr(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// One CSV row: username, password (zeroized on drop), superuser flag, and where it was.
-///
-/// The file's bytes and every password are held in zeroizing buffers. The `csv` reader's own
-/// record buffer (one reused `ByteRecord`) is not wiped: it keeps the last row read.
-struct Row {
-    line: u64,
-    username: String,
-    password: Zeroizing<String>,
-    is_superuser: bool,
-}
-
 pub fn run(mut args: Args) -> Result<Status, Failure> {
     if args.iterations < DEFAULT_ITERATIONS && !args.allow_weak {
         return Err(Failure::usage(format!(
             "--iterations {} is below 4096, the RFC 7677 minimum; pass --allow-weak to use it anyway",
             args.iterations
         )));
+    }
+    if args.format == Format::Postgres && args.mechanism != Hash::Sha256 {
+        // Checked again on the derived records; refused here before asking for a password.
+        return Err(checks::postgres_refusal(args.user.as_deref()));
     }
     let salt = match &args.salt_hex {
         None => None,
@@ -115,11 +116,15 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
             Some(salt)
         }
     };
-    let hash: HashAlgorithm = args.mechanism.into();
-    let attrs: BTreeMap<String, String> = args.attrs.iter().cloned().collect();
-    let entries = match args.from_csv.clone() {
+    let derivation = Derivation {
+        hash: args.mechanism.into(),
+        iterations: args.iterations,
+        salt,
+        attrs: args.attrs.iter().cloned().collect::<BTreeMap<_, _>>(),
+    };
+    let (entries, batch) = match args.from_csv.clone() {
         None => {
-            let username = prepare_username(args.username.as_deref().unwrap_or_default())
+            let username = prepare_username(args.user.as_deref().unwrap_or_default())
                 .map_err(Failure::usage)?;
             let password = args.password.read(true)?;
             let row = Row {
@@ -128,13 +133,7 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
                 password,
                 is_superuser: args.is_superuser,
             };
-            vec![derive(
-                &row,
-                hash,
-                args.iterations,
-                salt.as_deref(),
-                &attrs,
-            )?]
+            (vec![derivation.derive(&row)?], None)
         }
         Some(path) => {
             if args.password.password_stdin
@@ -145,21 +144,19 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
                     "--from-csv takes passwords from the CSV; drop the password option",
                 ));
             }
-            if salt.is_some() {
+            if derivation.salt.is_some() {
                 warn("--salt-hex with --from-csv gives every user the same salt");
             }
             let rows = read_rows(&path, args.is_superuser)?;
-            derive_all(
-                &rows,
-                hash,
-                args.iterations,
-                salt.as_deref(),
-                &attrs,
-                args.threads,
-            )?
+            let (entries, took) = derivation.derive_all(&rows, args.threads, !args.quiet)?;
+            if !args.quiet {
+                summary(&derivation, entries.len(), took, args.output.as_deref());
+            }
+            (entries, Some(args.batch))
         }
     };
-    let batch = args.from_csv.is_some().then_some(args.batch);
+    checks::refuse(&entries, args.format)?;
+    checks::warn_before_writing(&entries, args.format);
     let text = formats::render(&entries, args.format, batch)?;
     match &args.output {
         None => emit(&text)?,
@@ -168,187 +165,26 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
     Ok(Status::Ok)
 }
 
-fn derive(
-    row: &Row,
-    hash: HashAlgorithm,
-    iterations: u32,
-    salt: Option<&[u8]>,
-    attrs: &BTreeMap<String, String>,
-) -> Result<Entry, Failure> {
-    let credentials = match salt {
-        Some(salt) => StoredCredentials::derive(hash, &row.password, salt, iterations),
-        None => StoredCredentials::generate(hash, &row.password, iterations, &mut rand::rng()),
-    };
-    let credentials = credentials.map_err(|e| {
-        if row.line == 0 {
-            Failure::usage(e)
-        } else {
-            Failure::usage(format!("line {}: {e}", row.line))
-        }
-    })?;
-    let record = UserRecord::new(credentials)
-        .superuser(row.is_superuser)
-        .client_attrs(attrs.clone());
-    Ok(Entry {
-        username: Some(row.username.clone()),
-        record,
-    })
-}
-
-fn derive_all(
-    rows: &[Row],
-    hash: HashAlgorithm,
-    iterations: u32,
-    salt: Option<&[u8]>,
-    attrs: &BTreeMap<String, String>,
-    threads: Option<u16>,
-) -> Result<Vec<Entry>, Failure> {
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        pool = pool.num_threads(usize::from(n));
-    }
-    let pool = pool
-        .build()
-        .map_err(|e| Failure::usage(format!("cannot start worker threads: {e}")))?;
-    let progress = if std::io::stderr().is_terminal() {
-        let bar =
-            ProgressBar::with_draw_target(Some(rows.len() as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} users {per_sec} eta {eta}")
-        {
-            bar.set_style(style);
-        }
-        bar
+/// One line on stderr at the end of a batch.
+fn summary(derivation: &Derivation, users: usize, took: Duration, output: Option<&Path>) {
+    let secs = took.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!(", {:.0} users/s", users as f64 / secs)
     } else {
-        ProgressBar::hidden()
+        String::new()
     };
-    let result = pool.install(|| {
-        rows.par_iter()
-            .map(|row| {
-                let entry = derive(row, hash, iterations, salt, attrs);
-                progress.inc(1);
-                entry
-            })
-            .collect::<Result<Vec<_>, _>>()
-    });
-    progress.finish_and_clear();
-    result
+    let to = output.map_or_else(String::new, |p| format!(" -> {}", p.display()));
+    crate::note(format!(
+        "derived {users} user{} ({}, {} iterations) in {secs:.2} s{rate}{to}",
+        if users == 1 { "" } else { "s" },
+        derivation.hash.mechanism().name(),
+        derivation.iterations,
+    ));
 }
 
-fn read_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    let name = path.display();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
-    } else {
-        let mut file = std::fs::File::open(path)
-            .map_err(|e| Failure::usage(format!("cannot open {name}: {e}")))?;
-        file.read_to_end(&mut bytes)
-            .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
-    }
-    Ok(bytes)
-}
-
-/// Reads `username,password[,is_superuser]` rows. The first row is a header when it reads
-/// `username,password...`. Every problem names its line.
-fn read_rows(path: &Path, default_superuser: bool) -> Result<Vec<Row>, Failure> {
-    let bytes = read_input(path)?;
-    let name = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let mut record = csv::ByteRecord::new();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut first = true;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                return Err(Failure::usage(format!("{name}: line {line}: {e}")));
-            }
-        }
-        let line = record.position().map_or(0, csv::Position::line);
-        let bad =
-            |what: &dyn std::fmt::Display| Failure::usage(format!("{name}: line {line}: {what}"));
-        let field = |i: usize| -> Result<&str, Failure> {
-            std::str::from_utf8(record.get(i).unwrap_or_default())
-                .map_err(|_| bad(&"not valid UTF-8"))
-        };
-        if first {
-            first = false;
-            let is_header = field(0)?.trim().eq_ignore_ascii_case("username")
-                && field(1)?.trim().eq_ignore_ascii_case("password");
-            if is_header {
-                continue;
-            }
-        }
-        if record.len() == 1
-            && record
-                .get(0)
-                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
-        {
-            continue;
-        }
-        if !(2..=3).contains(&record.len()) {
-            return Err(bad(&format!(
-                "expected username,password[,is_superuser], found {} fields",
-                record.len()
-            )));
-        }
-        let username = prepare_username(field(0)?).map_err(|e| bad(&e))?;
-        let username = username.as_str();
-        let password = Zeroizing::new(field(1)?.to_owned());
-        if password.is_empty() {
-            return Err(bad(&format!("empty password for {username:?}")));
-        }
-        let is_superuser = match field(2)?.trim().to_ascii_lowercase().as_str() {
-            "" if record.len() == 2 => default_superuser,
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" | "" => false,
-            other => {
-                return Err(bad(&format!(
-                    "is_superuser must be true or false, not {other:?}"
-                )));
-            }
-        };
-        if let Some(earlier) = seen.insert(username.to_owned(), line) {
-            return Err(bad(&format!(
-                "duplicate username {username:?} (first on line {earlier})"
-            )));
-        }
-        rows.push(Row {
-            line,
-            username: username.to_owned(),
-            password,
-            is_superuser,
-        });
-    }
-    if rows.is_empty() {
-        return Err(Failure::usage(format!("{name}: no users in the CSV file")));
-    }
-    Ok(rows)
-}
-
-/// The username as the server will look it up: SASLprep'd as a query (RFC 5802 §5.1).
-fn prepare_username(raw: &str) -> Result<String, String> {
-    if raw.is_empty() {
-        return Err("empty username".into());
-    }
-    match saslprep(raw, Mode::Query) {
-        Ok(u) if u.is_empty() => Err(format!("username {raw:?} is empty after SASLprep")),
-        Ok(u) => Ok(u.into_owned()),
-        Err(e) => Err(format!("username {raw:?} failed SASLprep: {e}")),
-    }
-}
-
-/// Writes `text` to a temporary file next to `path` and renames it into place.
+/// Writes `text` to a temporary file next to `path` and renames it into place. A new file
+/// is readable by its owner only (it holds StoredKeys and ServerKeys); an existing one keeps
+/// its permissions.
 fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
     let dir = path
         .parent()
@@ -360,8 +196,20 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let fail = |e: std::io::Error| Failure::usage(format!("cannot write {}: {e}", path.display()));
-    std::fs::write(&tmp, text).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         fail(e)
     })

@@ -1,6 +1,8 @@
 //! `mqtt-scram`: derive, verify and convert SCRAM credentials, and probe an MQTT 5 broker's
 //! SCRAM enhanced authentication. Machine output goes to stdout, messages to stderr.
 
+mod batch;
+mod checks;
 mod convert;
 mod formats;
 mod generate;
@@ -135,6 +137,11 @@ impl Failure {
 /// Prints a warning on stderr.
 pub fn warn(message: impl fmt::Display) {
     let _ = writeln!(std::io::stderr().lock(), "mqtt-scram: warning: {message}");
+}
+
+/// Prints an informational message (a batch summary) on stderr.
+pub fn note(message: impl fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "mqtt-scram: {message}");
 }
 
 /// Writes `text` to stdout in one go; a closed pipe is not an error worth a message.

@@ -30,7 +30,7 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
         ));
     }
     let parsed = args.input.parse()?;
-    let entry = match (parsed.entries.len(), &args.input.username) {
+    let entry = match (parsed.entries.len(), &args.input.user) {
         (1, Some(name))
             if parsed
                 .entries
@@ -45,7 +45,7 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
         (1, _) => parsed.entries.into_iter().next(),
         (_, None) => {
             return Err(Failure::usage(format!(
-                "the input has {} records: pick one with --username",
+                "the input has {} records: pick one with --user",
                 parsed.entries.len()
             )));
         }

@@ -1,7 +1,7 @@
 //! `mqtt-scram probe` against an in-process SCRAM server (tests/fixtures/cli/probe_server.rs:
 //! `mqtt_scram::ScramServer` + `mqtt-protocol-core`): accepted, re-authenticated, rejected
 //! (wrong password and unknown user look the same), bad server signature, TLS, connection
-//! and protocol errors, `--plus` (tls-exporter channel binding) and `--min-iterations` — each
+//! and protocol errors, `--plus` (tls-exporter channel binding) `--min-iterations` and `--max-iterations` — each
 //! with its exit code. tests/interop.rs runs it against the example broker.
 #![allow(
     clippy::unwrap_used,
@@ -212,8 +212,8 @@ fn probe_garbage_from_server_is_a_protocol_error() {
 #[test]
 fn probe_over_tls_checks_the_certificate() {
     let (ca_pem, config) = probe_server::tls_config();
-    let dir = temp_dir("tls");
-    let ca = write(&dir, "ca.pem", &ca_pem);
+    let dir = TempDir::new("cli-tls");
+    let ca = dir.write("ca.pem", &ca_pem);
     let server = probe_server::ProbeServer::start_with(provider(), 3, Some(config));
     let ca_arg = ca.to_str().unwrap();
     let o = probe(
@@ -258,8 +258,8 @@ fn probe_plus_over_tls_binds_the_connection() {
     // The server side computes the same tls-exporter from its rustls connection; the login
     // (and the re-authentication) only succeed if both ends agree on it.
     let (ca_pem, config) = probe_server::tls_config();
-    let dir = temp_dir("tls-plus");
-    let ca = write(&dir, "ca.pem", &ca_pem);
+    let dir = TempDir::new("cli-tls-plus");
+    let ca = dir.write("ca.pem", &ca_pem);
     let server = probe_server::ProbeServer::start_with(provider(), 2, Some(config));
     let ca_arg = ca.to_str().unwrap();
     let tls = [
@@ -302,7 +302,6 @@ fn probe_plus_over_tls_binds_the_connection() {
     assert_eq!(step("channel_binding")["data_len"], 32);
     assert_eq!(step("connect_sent")["channel_binding"], "tls-exporter");
     assert_eq!(step("reauth_sent")["channel_binding"], "tls-exporter");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -328,8 +327,8 @@ fn probe_plus_without_tls_is_a_usage_error() {
 fn probe_plus_over_tls12_is_a_protocol_error() {
     // No tls-exporter without TLS 1.3: the probe stops after the handshake, before CONNECT.
     let (ca_pem, config) = probe_server::tls12_config();
-    let dir = temp_dir("tls12-plus");
-    let ca = write(&dir, "ca.pem", &ca_pem);
+    let dir = TempDir::new("cli-tls12-plus");
+    let ca = dir.write("ca.pem", &ca_pem);
     let server = probe_server::ProbeServer::start_with(provider(), 1, Some(config));
     let ca_arg = ca.to_str().unwrap();
     let o = probe(
@@ -366,7 +365,6 @@ fn probe_plus_over_tls12_is_a_protocol_error() {
             .any(|s| s["step"] == "connect_sent"),
         "{report}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -404,18 +402,48 @@ fn probe_min_iterations_sets_the_lowest_accepted_count() {
     assert!(ok(&o).contains("iterations 1024"));
     server.join();
     // Out of range: a usage error.
-    for bad in ["0", "1000001", "many"] {
-        let o = run(
-            &[
-                "probe",
-                "127.0.0.1:1",
-                "-u",
-                "alice",
-                "--min-iterations",
-                bad,
-            ],
-            "",
-        );
-        assert_eq!(code(&o), 2, "--min-iterations {bad}: {}", stderr(&o));
+    for bad in [
+        &["--min-iterations", "0"][..],
+        &["--min-iterations", "many"],
+        &["--max-iterations", "0"],
+        &["--min-iterations", "5000", "--max-iterations", "4096"],
+    ] {
+        let mut args = vec!["probe", "127.0.0.1:1", "-u", "alice", "--password-stdin"];
+        args.extend(bad);
+        let o = run(&args, "secret\n");
+        assert_eq!(code(&o), 2, "{bad:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn probe_max_iterations_sets_the_highest_accepted_count() {
+    // What `gen -i N` above the client's default window tells the user to pass.
+    let server = probe_server::ProbeServer::start(provider(), 2);
+    let o = probe(
+        &server,
+        &[
+            "-u",
+            "alice",
+            "--min-iterations",
+            "1024",
+            "--max-iterations",
+            "2048",
+        ],
+        "secret",
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--max-iterations 4096"),
+        "{}",
+        stderr(&o)
+    );
+    let o = probe(
+        &server,
+        &["-u", "alice", "--max-iterations", "4096", "--json"],
+        "secret",
+    );
+    let report: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(report["iteration_window"], serde_json::json!([4096, 4096]));
+    assert_eq!(report["result"], "accepted");
+    server.join();
 }

@@ -1,15 +1,29 @@
-//! A credential store backed by a file (features `std` + `serde`): the crate's JSON records
-//! (as `mqtt-scram gen --format json` writes them) or CSV, validated record by record,
-//! reloaded when the file changes, and appendable safely by several writers.
+//! A credential store backed by a file: the [record](crate::record) format in its JSON or
+//! CSV form (as `mqtt-scram gen` writes them), validated record by record, reloaded when
+//! the file changes, and appendable safely by several writers.
 //!
-//! CSV: a header row naming the columns, then one record per line. Required columns
-//! `username,mechanism,iterations,salt,stored_key,server_key` (salt and keys in standard
-//! base64, as in the JSON records); optional `is_superuser` (`true`/`false`/`1`/`0`) and
-//! `expire_at` (Unix seconds). Fields may be quoted (`"a,b"`, `""` for a quote); a quoted
-//! field cannot span lines. Blank lines are ignored.
+//! Lookups go to an in-memory [`MemoryProvider`] holding the loaded set, so an unknown
+//! user costs what the memory store's unknown user costs. A reload that fails (a syntax
+//! error, a bad record, an emptied file) keeps the previous set in force and is reported
+//! with the file and the line of the first bad record, never with key material.
+//!
+//! ```
+//! use mqtt_scram::HashAlgorithm;
+//! use mqtt_scram_stores::FileProvider;
+//! let path = std::env::temp_dir().join(format!("doc-users-{}.csv", std::process::id()));
+//! std::fs::write(&path, "username,mechanism,iterations,salt,stored_key,server_key\n\
+//!     user,SCRAM-SHA-256,4096,W22ZaJ0SNY7soEsUEjb6gQ==,\
+//!     WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=\n")?;
+//! let users = FileProvider::open(&path)?;
+//! assert!(users.get("user", HashAlgorithm::Sha256).is_some());
+//! std::fs::write(&path, "username,colour\n")?;
+//! assert!(users.reload().is_err());                            // names the file and line 1
+//! assert!(users.get("user", HashAlgorithm::Sha256).is_some()); // the old set stays
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::borrow::ToOwned;
-use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write as _;
@@ -25,26 +39,7 @@ use mqtt_scram::provider::{
 };
 use mqtt_scram_authz::file::{Watcher, spawn_poller};
 
-use crate::record::{CredentialRecord, RecordError, parse_records};
-
-/// Which format a credential file is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileFormat {
-    /// The crate's JSON records: one object, an array, or JSON lines.
-    Json,
-    /// CSV with a header row.
-    Csv,
-}
-
-impl FileFormat {
-    /// `Csv` for a `.csv` extension (any case), `Json` otherwise.
-    pub fn from_path(path: &Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("csv") => Self::Csv,
-            _ => Self::Json,
-        }
-    }
-}
+use crate::record::{self, CredentialRecord, Format, Position, RecordError};
 
 /// Why a credential file could not be loaded or written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,26 +53,16 @@ pub enum FileProviderError {
         /// What failed.
         message: String,
     },
-    /// A JSON record is invalid.
+    /// A record is invalid (or a second one for the same user and mechanism).
     #[error("{path}: {source}")]
     Record {
         /// The file.
         path: String,
-        /// The first bad record.
+        /// The first bad record, with its line.
         source: RecordError,
     },
-    /// A CSV line is invalid.
-    #[error("{path}: line {line}: {message}")]
-    Csv {
-        /// The file.
-        path: String,
-        /// 1-based line number (1 is the header).
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// Two records for the same user and hash.
-    #[error("{path}: more than one {mechanism} record for {username:?}")]
+    /// Appending: the file already has a record for this user and mechanism.
+    #[error("{path}: already has a {mechanism} record for {username:?}")]
     Duplicate {
         /// The file.
         path: String,
@@ -120,23 +105,20 @@ struct State {
 #[derive(Debug)]
 pub struct FileProvider {
     path: PathBuf,
-    format: FileFormat,
+    format: Format,
     store: MemoryProvider,
     state: Mutex<State>,
 }
 
 impl FileProvider {
-    /// Loads `path`, in the format its extension names.
+    /// Loads `path`, in the form its extension names (`.csv` is CSV, anything else JSON).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, FileProviderError> {
         let path = path.as_ref();
-        Self::open_with(path, FileFormat::from_path(path))
+        Self::open_with(path, Format::from_path(path))
     }
 
     /// Loads `path` in `format`. Every record must be valid.
-    pub fn open_with(
-        path: impl AsRef<Path>,
-        format: FileFormat,
-    ) -> Result<Self, FileProviderError> {
+    pub fn open_with(path: impl AsRef<Path>, format: Format) -> Result<Self, FileProviderError> {
         let path = path.as_ref().to_path_buf();
         let bytes = read(&path)?;
         let records = parse_file(&path, &bytes, format)?;
@@ -280,177 +262,13 @@ fn hash(bytes: &[u8]) -> u64 {
 fn parse_file(
     path: &Path,
     bytes: &[u8],
-    format: FileFormat,
+    format: Format,
 ) -> Result<Vec<(String, UserRecord)>, FileProviderError> {
     let text = std::str::from_utf8(bytes).map_err(|e| io(path, std::format!("not UTF-8: {e}")))?;
-    let records = match format {
-        FileFormat::Json => parse_records(text).map_err(|source| FileProviderError::Record {
-            path: display(path),
-            source,
-        })?,
-        FileFormat::Csv => parse_csv(text).map_err(|(line, message)| FileProviderError::Csv {
-            path: display(path),
-            line,
-            message,
-        })?,
-    };
-    let mut seen = HashSet::new();
-    for (username, record) in &records {
-        let hash = record.credentials.hash();
-        if !seen.insert((username.as_str(), hash)) {
-            return Err(FileProviderError::Duplicate {
-                path: display(path),
-                username: username.clone(),
-                mechanism: hash.mechanism().name().into(),
-            });
-        }
-    }
-    Ok(records)
-}
-
-const CSV_REQUIRED: [&str; 6] = [
-    "username",
-    "mechanism",
-    "iterations",
-    "salt",
-    "stored_key",
-    "server_key",
-];
-const CSV_OPTIONAL: [&str; 2] = ["is_superuser", "expire_at"];
-
-/// Parses the CSV form; errors carry the 1-based line number.
-pub fn parse_csv(text: &str) -> Result<Vec<(String, UserRecord)>, (usize, String)> {
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
-    let Some((hline, header)) = lines.find(|(_, l)| !l.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let columns = csv_fields(header).map_err(|m| (hline, m))?;
-    csv_header(&columns).map_err(|m| (hline, m))?;
-    let mut out = Vec::new();
-    for (line, text) in lines.filter(|(_, l)| !l.trim().is_empty()) {
-        let fields = csv_fields(text).map_err(|m| (line, m))?;
-        if fields.len() != columns.len() {
-            return Err((
-                line,
-                std::format!("{} fields; the header has {}", fields.len(), columns.len()),
-            ));
-        }
-        let get = |name: &str| {
-            columns
-                .iter()
-                .position(|c| c == name)
-                .and_then(|i| fields.get(i))
-                .map(String::as_str)
-        };
-        let req = |name: &str| get(name).unwrap_or_default().to_string();
-        let iterations = req("iterations")
-            .parse()
-            .map_err(|_| (line, "iterations is not a number".to_string()))?;
-        let is_superuser = match get("is_superuser").unwrap_or("") {
-            "" | "false" | "0" => false,
-            "true" | "1" => true,
-            other => {
-                return Err((
-                    line,
-                    std::format!("is_superuser {other:?} is not true or false"),
-                ));
-            }
-        };
-        let expire_at = match get("expire_at").unwrap_or("") {
-            "" => None,
-            v => Some(
-                v.parse()
-                    .map_err(|_| (line, std::format!("expire_at {v:?} is not a number")))?,
-            ),
-        };
-        let record = CredentialRecord {
-            username: req("username"),
-            mechanism: req("mechanism"),
-            iterations,
-            salt: req("salt"),
-            stored_key: req("stored_key"),
-            server_key: req("server_key"),
-            is_superuser,
-            client_attrs: Default::default(),
-            expire_at,
-            acl: Vec::new(),
-        };
-        out.push(
-            record
-                .into_user_record(line)
-                .map_err(|e| (line, e.to_string()))?,
-        );
-    }
-    Ok(out)
-}
-
-fn csv_header(columns: &[String]) -> Result<(), String> {
-    for c in columns {
-        if !CSV_REQUIRED.contains(&c.as_str()) && !CSV_OPTIONAL.contains(&c.as_str()) {
-            return Err(std::format!("unknown column {c:?}"));
-        }
-    }
-    for r in CSV_REQUIRED {
-        if !columns.iter().any(|c| c == r) {
-            return Err(std::format!("missing column {r:?}"));
-        }
-    }
-    Ok(())
-}
-
-/// Splits one CSV line (RFC 4180 quoting, no line breaks inside fields).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("unterminated quoted field".into()),
-                }
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(_) => return Err("text after a closing quote".into()),
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some('"') => return Err("quote inside an unquoted field".into()),
-                    Some(c) => field.push(c),
-                }
-            }
-            fields.push(field);
-        }
-    }
-}
-
-fn csv_quote(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) || value != value.trim() {
-        std::format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
+    record::read_records(text, format).map_err(|source| FileProviderError::Record {
+        path: display(path),
+        source,
+    })
 }
 
 /// How long [`append_record_locked`] waits for the lock.
@@ -509,15 +327,14 @@ pub fn append_record_locked(
     record: &CredentialRecord,
 ) -> Result<(), FileProviderError> {
     let path = path.as_ref();
-    let format = FileFormat::from_path(path);
-    let (username, user) =
-        record
-            .clone()
-            .into_user_record(1)
-            .map_err(|source| FileProviderError::Record {
-                path: display(path),
-                source,
-            })?;
+    let format = Format::from_path(path);
+    let (username, user) = record
+        .clone()
+        .into_user_record(Position::Record(1))
+        .map_err(|source| FileProviderError::Record {
+            path: display(path),
+            source,
+        })?;
     let _lock = LockFile::acquire(path)?;
     let existing = match fs::read(path) {
         Ok(b) => Some(b),
@@ -538,14 +355,18 @@ pub fn append_record_locked(
     }
     let old = std::str::from_utf8(old).map_err(|e| io(path, e))?;
     let new = match format {
-        FileFormat::Json => append_json(old, record).map_err(|e| io(path, e))?,
-        FileFormat::Csv => append_csv(old, record),
-    };
+        Format::Csv => record::csv::append(old, record),
+        _ => append_json(old, record),
+    }
+    .map_err(|source| FileProviderError::Record {
+        path: display(path),
+        source,
+    })?;
     write_replace(path, new.as_bytes(), existing.is_some())
 }
 
-fn append_json(old: &str, record: &CredentialRecord) -> Result<String, serde_json::Error> {
-    let line = serde_json::to_string(record)?;
+fn append_json(old: &str, record: &CredentialRecord) -> Result<String, RecordError> {
+    let line = record::json::write_object(record)?;
     let trimmed = old.trim_end();
     let Some(body) = trimmed
         .strip_suffix(']')
@@ -562,44 +383,6 @@ fn append_json(old: &str, record: &CredentialRecord) -> Result<String, serde_jso
     let body = body.trim_end();
     let sep = if body.trim_start() == "[" { "" } else { "," };
     Ok(std::format!("{body}{sep}\n  {line}\n]\n"))
-}
-
-fn append_csv(old: &str, record: &CredentialRecord) -> String {
-    let header_line = old
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .find(|l| !l.trim().is_empty());
-    let (mut out, columns): (String, Vec<String>) =
-        match header_line.and_then(|h| csv_fields(h).ok()) {
-            Some(cols) => {
-                let mut s = old.trim_end_matches(['\n', '\r']).to_string();
-                s.push('\n');
-                (s, cols)
-            }
-            None => {
-                let cols: Vec<String> = CSV_REQUIRED
-                    .iter()
-                    .chain(CSV_OPTIONAL.iter())
-                    .map(|c| c.to_string())
-                    .collect();
-                (std::format!("{}\n", cols.join(",")), cols)
-            }
-        };
-    let value = |c: &str| match c {
-        "username" => record.username.clone(),
-        "mechanism" => record.mechanism.clone(),
-        "iterations" => record.iterations.to_string(),
-        "salt" => record.salt.clone(),
-        "stored_key" => record.stored_key.clone(),
-        "server_key" => record.server_key.clone(),
-        "is_superuser" => record.is_superuser.to_string(),
-        "expire_at" => record.expire_at.map(|e| e.to_string()).unwrap_or_default(),
-        _ => String::new(),
-    };
-    let row: Vec<String> = columns.iter().map(|c| csv_quote(&value(c))).collect();
-    out.push_str(&row.join(","));
-    out.push('\n');
-    out
 }
 
 fn write_replace(path: &Path, bytes: &[u8], existed: bool) -> Result<(), FileProviderError> {

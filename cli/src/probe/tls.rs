@@ -10,7 +10,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConnection, ProtocolVersion, RootCertStore, StreamOwned};
 
-use super::{Stop, Transport};
+use super::Stop;
+use super::link::Transport;
 use crate::Failure;
 
 /// The client configuration: roots from `ca` (PEM) or the web roots; `insecure` skips
