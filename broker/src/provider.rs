@@ -34,7 +34,7 @@ impl Provider {
         Ok(Self::Memory(Arc::new(store)))
     }
 
-    /// Builds the HTTP provider from a JSON [`HttpConfig`](mqtt_scram::provider::HttpConfig)
+    /// Builds the HTTP provider from a JSON `HttpConfig` (`mqtt_scram_stores::http::HttpConfig`)
     /// file, behind a cache keeping found records for `ttl` and unknown users for `negative_ttl`.
     #[cfg(feature = "http")]
     pub fn from_http_config(

@@ -447,8 +447,71 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
         0
     );
 
+    // The same broker from one configuration file (TOML), as the README shows it.
+    let config_file = dir.join("broker.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            r#"
+name = "from-file"
+credentials = "{users}"
+
+[listeners]
+tcp = "127.0.0.1:0"
+metrics = "127.0.0.1:0"
+
+[scram]
+mechanisms = ["SCRAM-SHA-256"]
+mock_key_file = "{key}"
+handshake_timeout = "20s"
+
+[admission]
+max_handshakes_per_address = 8
+first_step_timeout = "5s"
+
+[limits]
+lookup_timeout = "2s"
+"#,
+            users = path(&users),
+            key = path(&key_file),
+        ),
+    )
+    .unwrap();
+    let args = Args::try_parse_from(["broker", "--config", &path(&config_file)]).unwrap();
+    let (settings, _) = args.into_settings().unwrap();
+    assert_eq!(settings.admission.max_handshakes_per_address, 8);
+    assert_eq!(settings.limits.provider_timeout, Duration::from_secs(2));
+    assert_eq!(settings.scram.timeout(), Duration::from_secs(20));
+    let broker = Broker::start(settings).await.unwrap();
+    assert!(broker.metrics_addr().is_some());
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(broker.wait_idle(Duration::from_secs(10)).await);
+    broker.shutdown(Duration::from_secs(5)).await;
+    // A misspelt key is refused, naming it.
+    std::fs::write(
+        &config_file,
+        "[admission]
+max_handshake = 1
+",
+    )
+    .unwrap();
+    let args = Args::try_parse_from(["broker", "--config", &path(&config_file)]).unwrap();
+    let error = args.into_settings().err().unwrap();
+    assert!(error.contains("max_handshake"), "{error}");
+
     // Refusals: no credential source, a bad mock key, TLS without a certificate.
-    assert!(Args::try_parse_from(["broker", "--tcp", "127.0.0.1:0"]).is_err());
+    let no_source = Args::try_parse_from(["broker", "--tcp", "127.0.0.1:0"]).unwrap();
+    assert!(no_source.into_settings().is_err());
     std::fs::write(&key_file, "not hex").unwrap();
     let bad_key = Args::try_parse_from([
         "broker",
