@@ -1,4 +1,4 @@
-//! A credential store backed by a file: the [record](crate::record) format in its JSON or
+//! A credential store backed by a file: the [record format](crate::record) in its JSON or
 //! CSV form (as `mqtt-scram gen` writes them), validated record by record, reloaded when
 //! the file changes, and appendable safely by several writers.
 //!

@@ -3,8 +3,9 @@
 //! `Found` / `NotFound` / `Ignore` and composes with the engine's
 //! [`Chain`](mqtt_scram::provider::Chain) and [`Cached`](mqtt_scram::provider::Cached).
 //!
-//! - [`record`]: the JSON record format `mqtt-scram gen` writes, and its CSV form.
-//! - [`file`]: a reloading credential file (JSON or CSV).
+//! - [`record`]: the record format `mqtt-scram gen` writes, `import` reads and the file
+//!   store loads, as JSON or CSV (one codec, every field).
+//! - [`file`](mod@file): a reloading credential file (JSON or CSV).
 //! - [`http`] (feature `http`): a service speaking EMQX's SCRAM REST contract.
 //! - [`postgres`] (feature `postgres`): PostgreSQL, default schema or a user-written query.
 //! - [`redis`] (feature `redis`): Redis (one node, Sentinel or Cluster), default layout or

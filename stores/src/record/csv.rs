@@ -11,7 +11,7 @@
 //!   is skipped. Cells other than `username` are trimmed.
 //! - An unknown or repeated column is an error (a typo never drops data silently).
 //!
-//! [`write`] writes every column in the order of [`COLUMNS`]. Errors name the line.
+//! [`write()`] writes every column in the order of [`COLUMNS`]. Errors name the line.
 //!
 //! ```
 //! use mqtt_scram_stores::record::{CredentialRecord, csv};
@@ -35,7 +35,7 @@ use mqtt_scram::provider::UserRecord;
 
 use super::{CredentialRecord, Position, RecordError, redact_values, validate};
 
-/// Every column, in the order [`write`] writes them.
+/// Every column, in the order [`write()`] writes them.
 pub const COLUMNS: [&str; 10] = [
     "username",
     "mechanism",
