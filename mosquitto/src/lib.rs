@@ -23,6 +23,7 @@ mod credentials;
 mod fallback;
 #[cfg(not(test))]
 mod ffi;
+mod guard;
 mod log;
 mod options;
 mod plugin;

@@ -2,8 +2,8 @@
 //! (`mosquitto_plugin_version`, `mosquitto_plugin_init`, `mosquitto_plugin_cleanup`), one
 //! event callback, and a safe view of the broker's client accessors. This module (with
 //! [`sys`], its declarations) is the only `unsafe` code in the workspace; every block says
-//! why it is sound, and every entry point runs the plugin inside [`guard`], so a panic never
-//! unwinds into C: the event gets its refusal code (a client is rejected, an ACL check
+//! why it is sound, and every entry point runs the plugin inside `guard`, so a panic never
+//! unwinds into C (see `crate::guard`): the event gets its refusal code (a client is rejected, an ACL check
 //! denied) and the broker keeps running.
 
 #![allow(unsafe_code)]
@@ -12,28 +12,11 @@ mod sys;
 
 use core::ffi::{CStr, c_char, c_int, c_void};
 use std::ffi::CString;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
+use crate::guard::guard;
 use crate::log::{self, Level};
 use crate::plugin::{AclAccess, AuthAnswer, AuthCode, ClientFacts, Event, Plugin, Verdict};
-
-/// Runs `f`, turning a panic into `on_panic` (and an error line in the broker's log).
-fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => value,
-        Err(_) => {
-            // Logging itself must not unwind either.
-            let _ = catch_unwind(|| {
-                log::emit(
-                    Level::Error,
-                    &format!("mqtt-scram: internal error in {what}; refused and continuing"),
-                );
-            });
-            on_panic
-        }
-    }
-}
 
 /// Writes one line to the broker's log. Called on the broker's thread only (see
 /// [`crate::log`], which queues lines from other threads).

@@ -11,26 +11,15 @@ use mqtt_scram_testkit::mosquitto::{Config, Mosquitto};
 
 pub const PASSWORD: &str = "pencil";
 
-/// The plugin built in the same profile as this test (`target/<profile>/`), built now with
-/// the `cargo` that runs the tests if it is missing.
+/// The plugin built with this test binary: cargo builds the package's library (cdylib and
+/// rlib) next to it in `target/<profile>/deps/`, so it is never stale.
 pub fn plugin_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let path = profile_dir.join("libmqtt_scram_mosquitto.so");
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = std::process::Command::new(cargo);
-            cmd.args(["build", "-p", "mqtt-scram-mosquitto", "--lib"]);
-            if profile_dir.file_name().is_some_and(|p| p == "release") {
-                cmd.arg("--release");
-            }
-            assert!(
-                cmd.status().unwrap().success(),
-                "building the plugin failed"
-            );
-        }
+        let deps = exe.parent().unwrap();
+        let path = deps.join("libmqtt_scram_mosquitto.so");
+        assert!(path.exists(), "{} is missing", path.display());
         path
     })
     .clone()
