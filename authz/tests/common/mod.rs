@@ -1,5 +1,5 @@
 //! Helpers shared by the authorization tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::panic)]
 
 use mqtt_scram_authz::{Access, AclRule, Action, Client, Decision, Permission, Request, RuleSet};
 

@@ -257,5 +257,6 @@ mod configuration;
 mod end_to_end;
 mod requests;
 mod responses;
+mod secrets;
 mod tls;
 mod transport;

@@ -134,3 +134,63 @@ async fn http2_prior_knowledge() {
     assert!(matches!(lookup(&p1, "u").await, Lookup::Found(_)));
     assert_eq!(server.last().version, Version::HTTP_11);
 }
+
+/// EMQX 5 renders placeholders in body keys as well as values: `emqx_authn_http` parses the
+/// body with `emqx_authn_utils:parse_deep`, and `emqx_template:parse_deep_term/2` turns
+/// "`Acc#{parse_deep_term(K, Opts) => parse_deep_term(V, Opts)}`" — keys are templates.
+#[tokio::test]
+async fn body_keys_are_templates_too() {
+    let server = serve(found("")).await;
+    let p = provider(
+        HttpConfig::new(server.url("/auth"))
+            .param("${username}", "x")
+            .param("user_%c", "${username}"),
+    );
+    assert!(matches!(lookup(&p, "alice").await, Lookup::Found(_)));
+    let body: BTreeMap<String, String> = serde_json::from_slice(&server.last().body).unwrap();
+    assert_eq!(body.get("alice").map(String::as_str), Some("x"), "{body:?}");
+    assert_eq!(
+        body.get("user_client 1&2").map(String::as_str),
+        Some("alice"),
+        "{body:?}"
+    );
+    // GET: the rendered keys go to the query string.
+    let get = provider(
+        HttpConfig::new(server.url("/auth"))
+            .method(HttpMethod::Get)
+            .param("${username}", "1"),
+    );
+    lookup(&get, "bob").await;
+    assert_eq!(
+        server.last().query_pairs().get("bob").map(String::as_str),
+        Some("1")
+    );
+}
+
+/// `HttpConfig::emqx_scram`: EMQX 5's SCRAM REST API request (POST, JSON, EMQX's default
+/// headers `accept: application/json`, `cache-control: no-cache`, `connection: keep-alive`,
+/// `keep-alive: timeout=30, max=1000`, no user agent); "4xx or 5xx ... the authentication
+/// chain continues" (Ignore).
+#[tokio::test]
+async fn emqx_scram_preset() {
+    let server = serve(|seen, _| {
+        if seen.query_pairs().get("u").map(String::as_str) == Some("user") {
+            json(StatusCode::OK, record_json(HashAlgorithm::Sha256, ""))
+        } else {
+            Reply::Now(StatusCode::NOT_FOUND.into_response())
+        }
+    })
+    .await;
+    let p = provider(HttpConfig::emqx_scram(server.url("/scram?u=${username}")));
+    assert!(matches!(lookup(&p, "user").await, Lookup::Found(_)));
+    let seen = server.last();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.header("accept"), "application/json");
+    assert_eq!(seen.header("keep-alive"), "timeout=30, max=1000");
+    assert!(
+        seen.headers.get("user-agent").is_none(),
+        "{:?}",
+        seen.headers
+    );
+    assert!(is_ignore(&lookup(&p, "ghost").await));
+}

@@ -268,7 +268,6 @@ async fn every_bad_answer_is_ignore() {
     }
 }
 
-
 #[tokio::test]
 async fn configured_status_means_not_found_and_deny_too() {
     let server = serve(|seen, _| match seen.path.as_str() {
