@@ -124,7 +124,7 @@ pub struct FileStoreConfig {
     pub format: Option<FileFormatName>,
     /// Re-read the file when it changes, checking this often (default `0`: only on
     /// [`Store::reload`]). A bad new file keeps the old set in force.
-    #[serde(default, with = "duration")]
+    #[serde(default, deserialize_with = "duration::deserialize")]
     pub reload_interval: Duration,
 }
 
@@ -134,10 +134,13 @@ pub struct FileStoreConfig {
 #[non_exhaustive]
 pub struct CachedConfig {
     /// How long a found record is reused (default 60 s).
-    #[serde(default = "default_ttl", with = "duration")]
+    #[serde(default = "default_ttl", deserialize_with = "duration::deserialize")]
     pub ttl: Duration,
     /// How long a "not found" is reused (default 5 s; `0` = not cached).
-    #[serde(default = "default_negative_ttl", with = "duration")]
+    #[serde(
+        default = "default_negative_ttl",
+        deserialize_with = "duration::deserialize"
+    )]
     pub negative_ttl: Duration,
     /// Most usernames kept (default 10 000).
     #[serde(default = "default_capacity")]

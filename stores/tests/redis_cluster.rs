@@ -89,6 +89,7 @@ async fn users_over_all_slots_are_found_and_a_node_restart_is_survived() {
     assert!(down > 0 && up > 0, "down {down}, up {up}");
     cluster.nodes[1].start();
     cluster.wait_ok();
+    let writer = RedisWriter::connect(&config(&cluster)).await.unwrap();
     writer.write_all(&stored, 64, |_| {}).await.unwrap();
     let mut all_found = false;
     for _ in 0..50 {

@@ -22,7 +22,7 @@ use mqtt_scram_stores::config::StoreConfig;
 use mqtt_scram_stores::record::with_acl_rules;
 use mqtt_scram_stores::redis::{RedisConfig, RedisMode, RedisProvider, RedisWriter};
 use mqtt_scram_stores::remote::{Encoding, TlsSettings};
-use mqtt_scram_testkit::redis::{Sentinel, Server, Single};
+use mqtt_scram_testkit::redis::{Sentinel, Single};
 
 use support::*;
 

@@ -331,7 +331,7 @@ impl Sentinel {
             ),
         )
         .unwrap();
-        let sentinel_dir = dir.join(format!("node-{sentinel_port}"));
+        let sentinel_dir = dir.path().join(format!("node-{sentinel_port}"));
         std::fs::create_dir_all(&sentinel_dir).unwrap();
         let child = Command::new("redis-server")
             .arg(&conf)

@@ -4,12 +4,7 @@
 use std::string::String;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-/// serde `serialize_with`: `"<n>ms"`.
-pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&std::format!("{}ms", value.as_millis()))
-}
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// serde `deserialize_with`.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(

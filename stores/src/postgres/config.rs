@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use core::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::duration;
 use crate::remote::{Encoding, TlsSettings, redact_url};
@@ -37,6 +37,13 @@ pub const DEFAULT_LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 /// one row holding the default schema's columns or one `verifier` column in PostgreSQL's
 /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` format.
 ///
+/// TLS follows libpq's `sslmode` (tokio-postgres knows `disable`, `prefer`, `require`):
+/// with `prefer` (the default) the connection is encrypted when the server offers TLS and
+/// the server's certificate is checked only if `tls.ca_file` is set (as libpq does without
+/// a root certificate); with `require` TLS is mandatory and the certificate is always
+/// checked, against `tls.ca_file` or the system's roots, host name included. Use
+/// `sslmode=require` with `tls.ca_file` in production.
+///
 /// ```
 /// use std::time::Duration;
 /// use mqtt_scram_stores::postgres::PostgresConfig;
@@ -52,14 +59,14 @@ pub const DEFAULT_LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 /// assert_eq!(built.pool_size, 4);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PostgresConfig {
     /// libpq connection string (URL or key=value).
     pub url: String,
     /// Password, when it is not in `url`.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub password: Option<String>,
     /// File whose first line is the password.
     #[serde(default)]
@@ -80,13 +87,22 @@ pub struct PostgresConfig {
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
     /// Time to open one connection (per host).
-    #[serde(default = "default_connect_timeout", with = "duration")]
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout` of every statement on the provider's connections.
-    #[serde(default = "default_statement_timeout", with = "duration")]
+    #[serde(
+        default = "default_statement_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
     pub statement_timeout: Duration,
     /// Overall deadline of one lookup; past it the lookup is `Ignore` (timeout).
-    #[serde(default = "default_lookup_deadline", with = "duration")]
+    #[serde(
+        default = "default_lookup_deadline",
+        deserialize_with = "duration::deserialize"
+    )]
     pub lookup_deadline: Duration,
 }
 

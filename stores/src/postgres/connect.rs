@@ -8,7 +8,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::{PostgresConfig, PostgresConfigError};
-use crate::remote::client_config;
+use super::tls::client_config;
 
 /// The tokio-postgres configuration for `config` (password and statement timeout applied).
 pub(crate) fn pg_config(
@@ -46,7 +46,13 @@ pub(crate) fn pg_config(
 /// The pool (no connection is opened until the first lookup).
 pub(crate) fn pool(config: &PostgresConfig) -> Result<Pool, PostgresConfigError> {
     let pg = pg_config(config)?;
-    let tls = client_config(&config.tls).map_err(|e| PostgresConfigError::setting("tls", &e))?;
+    // libpq's rules: `prefer` (the default) encrypts when the server offers TLS and checks
+    // its certificate only against a configured CA; `require` always checks it (against
+    // `tls.ca_file` or the system roots). tokio-postgres has no verify-ca/verify-full.
+    let verify = config.tls.ca_file.is_some()
+        || pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
+    let tls =
+        client_config(&config.tls, verify).map_err(|e| PostgresConfigError::setting("tls", &e))?;
     let manager = Manager::from_config(
         pg,
         MakeRustlsConnect::new(tls),

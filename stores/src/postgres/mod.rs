@@ -35,6 +35,7 @@ mod connect;
 mod query;
 mod row;
 mod schema;
+mod tls;
 mod writer;
 
 pub use config::{
@@ -152,7 +153,7 @@ impl PostgresProvider {
                 "the query returned more than one row".into(),
             ));
         }
-        let fields = row::fields(&first).map_err(Failure::Invalid)?;
+        let fields = row::fields(&first, &[]).map_err(Failure::Invalid)?;
         decode_record(fields, request.mechanism.hash(), self.encoding).map_err(Failure::Invalid)
     }
 }

@@ -49,12 +49,15 @@ impl Drop for Raw {
     }
 }
 
-/// The named cells of `row`. Unknown column names are an error (a typo would otherwise
-/// silently drop a setting).
-pub(crate) fn fields(row: &Row) -> Result<Fields, String> {
+/// The named cells of `row`, except the columns named in `skip`. Unknown column names
+/// are an error (a typo would otherwise silently drop a setting).
+pub(crate) fn fields(row: &Row, skip: &[&str]) -> Result<Fields, String> {
     let mut fields = Fields::new();
     for (i, column) in row.columns().iter().enumerate() {
         let name = column.name();
+        if skip.contains(&name) {
+            continue;
+        }
         if !crate::remote::is_known_field(name) {
             return Err(std::format!(
                 "unknown column {name:?} (known: {})",

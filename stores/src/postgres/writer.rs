@@ -161,8 +161,7 @@ impl PostgresWriter {
                 "SCRAM-SHA-512" => HashAlgorithm::Sha512,
                 _ => return Err(bad("unknown mechanism".into())),
             };
-            let mut cells = fields(&row).map_err(&bad)?;
-            cells.remove("username");
+            let cells = fields(&row, &["username"]).map_err(&bad)?;
             match decode_record(cells, hash, Encoding::Base64).map_err(&bad)? {
                 Lookup::Found(record) => users.push((username, UserRecord::clone(&record))),
                 _ => return Err(bad("does not decode".into())),

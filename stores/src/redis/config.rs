@@ -69,7 +69,7 @@ pub enum RedisMode {
 /// assert_eq!(sentinel.sentinel_master.as_deref(), Some("mymaster"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RedisConfig {
@@ -80,7 +80,7 @@ pub struct RedisConfig {
     #[serde(default)]
     pub servers: Vec<String>,
     /// Shorthand for one server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub url: Option<String>,
     /// Sentinel mode: the master's name.
     #[serde(default)]
@@ -89,7 +89,7 @@ pub struct RedisConfig {
     #[serde(default)]
     pub username: Option<String>,
     /// Password of the data nodes.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub password: Option<String>,
     /// File whose first line is the password.
     #[serde(default)]
@@ -110,13 +110,22 @@ pub struct RedisConfig {
     #[serde(default)]
     pub tls: TlsSettings,
     /// Time to open one connection.
-    #[serde(default = "default_connect_timeout", with = "duration")]
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
     pub connect_timeout: Duration,
     /// Time to wait for one reply.
-    #[serde(default = "default_response_timeout", with = "duration")]
+    #[serde(
+        default = "default_response_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
     pub response_timeout: Duration,
     /// Overall deadline of one lookup (a reconnect included).
-    #[serde(default = "default_lookup_deadline", with = "duration")]
+    #[serde(
+        default = "default_lookup_deadline",
+        deserialize_with = "duration::deserialize"
+    )]
     pub lookup_deadline: Duration,
 }
 

@@ -10,7 +10,6 @@ mod tls;
 pub(crate) use decode::{Cell, Fields, KNOWN_FIELDS, decode_record, is_known_field};
 pub(crate) use redact::redact_url;
 pub use tls::TlsSettings;
-pub(crate) use tls::client_config;
 
 use serde::{Deserialize, Serialize};
 

@@ -32,7 +32,7 @@ pub(crate) fn redact_url(url: &str) -> String {
     // key=value parameters (query strings and libpq conninfo)
     for piece in rest.split_inclusive(['&', ' ', '?']) {
         let (body, sep) = match piece.char_indices().last() {
-            Some((i, c)) if matches!(c, '&' | ' ' | '?') => piece.split_at(i),
+            Some((i, '&' | ' ' | '?')) => piece.split_at(i),
             _ => (piece, ""),
         };
         match body.split_once('=') {

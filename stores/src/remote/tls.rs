@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 use std::string::String;
-use std::sync::Arc;
 use std::vec::Vec;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore};
 use serde::{Deserialize, Serialize};
 
 /// Trust and client identity for a store's TLS connections.
@@ -93,36 +91,5 @@ impl TlsSettings {
             (Some(_), None) => Err("tls.client_cert_file needs tls.client_key_file".into()),
             (None, Some(_)) => Err("tls.client_key_file needs tls.client_cert_file".into()),
         }
-    }
-}
-
-/// The rustls client configuration for `settings` (*ring* provider, safe defaults).
-pub(crate) fn client_config(settings: &TlsSettings) -> Result<ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    match settings.ca_certificates()? {
-        Some(certs) => {
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| std::format!("tls.ca_file: {e}"))?;
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            for cert in native.certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| std::format!("tls: {e}"))?
-        .with_root_certificates(roots);
-    match settings.client_identity_files()? {
-        None => Ok(builder.with_no_client_auth()),
-        Some((chain, key)) => builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| std::format!("tls client certificate: {e}")),
     }
 }
