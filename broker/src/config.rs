@@ -152,11 +152,15 @@ impl Args {
             .take()
             .or(file.tls.self_signed_out.clone());
         self.allow_plain |= file.allow_plain;
-        let provider = match (&self.credentials, &self.http_config) {
-            (Some(path), _) => Provider::from_record_file(path)?,
-            (None, Some(path)) => http_provider(path, &self)?,
-            (None, None) => {
-                return Err("--credentials FILE or --http-config FILE (or `credentials` in the configuration file) is required".into());
+        let provider = match (&self.credentials, &self.http_config, &file.store) {
+            (None, None, Some(store)) => {
+                let built = store.build().map_err(|e| format!("store: {e}"))?;
+                Provider::Shared(built.provider(), format!("{store:?}"))
+            }
+            (Some(path), _, _) => Provider::from_record_file(path)?,
+            (None, Some(path), _) => http_provider(path, &self)?,
+            (None, None, None) => {
+                return Err("--credentials FILE or --http-config FILE (or `credentials` or `[store]` in the configuration file) is required".into());
             }
         };
         let mechanisms = self
@@ -283,6 +287,9 @@ pub struct FileConfig {
     pub credentials: Option<PathBuf>,
     /// An `HttpConfig` JSON file for the HTTP provider (feature `http`).
     pub http_config: Option<PathBuf>,
+    /// Any credential store of `mqtt-scram-stores` (`kind = "file" | "http" | "postgres" |
+    /// "redis" | "cached" | "chain"`), instead of `credentials`/`http_config`.
+    pub store: Option<mqtt_scram_stores::config::StoreConfig>,
     /// Listener addresses.
     #[serde(default)]
     pub listeners: ListenersConfig,

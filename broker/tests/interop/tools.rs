@@ -497,6 +497,32 @@ lookup_timeout = "2s"
     drop(conn);
     assert!(broker.wait_idle(Duration::from_secs(10)).await);
     broker.shutdown(Duration::from_secs(5)).await;
+    // Any store of mqtt-scram-stores through `[store]` (here the file store).
+    std::fs::write(
+        &config_file,
+        format!(
+            "[listeners]\ntcp = \"127.0.0.1:0\"\n[scram]\nmock_key_file = \"{}\"\n[store]\nkind = \"file\"\npath = \"{}\"\n",
+            path(&key_file),
+            path(&users)
+        ),
+    )
+    .unwrap();
+    let args = Args::try_parse_from(["broker", "--config", &path(&config_file)]).unwrap();
+    let (settings, _) = args.into_settings().unwrap();
+    let broker = Broker::start(settings).await.unwrap();
+    let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
+    scram_login(
+        &mut conn,
+        &config,
+        Mechanism::ScramSha512,
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(broker.wait_idle(Duration::from_secs(10)).await);
+    broker.shutdown(Duration::from_secs(5)).await;
     // A misspelt key is refused, naming it.
     std::fs::write(
         &config_file,
