@@ -218,7 +218,7 @@ impl Conditions {
 }
 
 /// Validated, compiled EMQX rules, evaluated first-match-wins. Placeholders are resolved
-/// per [`Client`] at check time, so one set can serve one client (rules from its record) or
+/// per [`Client`](crate::Client) at check time, so one set can serve one client (rules from its record) or
 /// every client (a shared rule list).
 ///
 /// Lookup is through a topic trie: cost grows with the topic's depth, not the rule count.

@@ -99,7 +99,8 @@ impl Default for TlsConfig {
     }
 }
 
-/// Configuration of an [`HttpProvider`](super::HttpProvider).
+/// Configuration of an HTTP request: the credential store's (`mqtt_scram_stores::http::HttpProvider`)
+/// or, built from `HttpAclConfig`, the HTTP authorizer's.
 ///
 /// Templates (`url`, header values, body keys and values) may use `${username}`,
 /// `${clientid}`, `${peerhost}`, `${peerport}`, `${protocol}`, `${listener}`,
@@ -111,7 +112,7 @@ impl Default for TlsConfig {
 /// but `A-Za-z0-9-._~`), sent as they are in JSON bodies and headers (a value with CR, LF or
 /// NUL in a header, or a URL value of `.` or `..`, stops that lookup with `Ignore` before
 /// anything is sent), and form-encoded in form bodies and GET parameters. Nothing is checked until
-/// [`HttpProvider::new`](super::HttpProvider::new), which rejects every bad URL,
+/// `HttpProvider::new` (or [`RequestPlan::new`](crate::request::RequestPlan::new)), which rejects every bad URL,
 /// template or header.
 ///
 /// `{:?}` shows no header value, no parameter value and no query string: they may hold
@@ -148,7 +149,7 @@ pub struct HttpConfig {
     pub params_mode: ParamsMode,
     /// Iteration count for records that do not carry `iteration_count` (default 4096).
     pub default_iterations: u32,
-    /// Statuses that mean "no such user" ([`Lookup::NotFound`](crate::provider::Lookup::NotFound))
+    /// Statuses that mean "no such user" ([`Lookup::NotFound`](mqtt_scram::provider::Lookup::NotFound))
     /// rather than "could not decide" (default none).
     pub not_found_status: Vec<u16>,
     /// `user-agent` header (default `mqtt-scram/<version>`); empty sends none.

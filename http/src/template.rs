@@ -18,7 +18,7 @@ use crate::config::HttpConfigError;
 pub enum Scope {
     /// A credential lookup ([`LookupRequest`]).
     Lookup,
-    /// A topic authorization check ([`AclRequest`]).
+    /// A topic authorization check (`mqtt-scram-authz`'s HTTP authorizer).
     Acl,
 }
 

@@ -10,8 +10,8 @@
 //! token [read|write] <topic> [label <name>]     everyone; also %(u, :, 3) / %(c, -, 2)
 //! ```
 //! `read` grants SUBSCRIBE (and delivery), `write` grants PUBLISH, neither grants both.
-//! Entries only grant: a match is [`Decision::Allow`] with the entry's label, no match is
-//! [`Decision::NoMatch`]. When several entries match, the first in the file names the label.
+//! Entries only grant: a match is [`Decision::Allow`](crate::Decision::Allow) with the entry's label, no match is
+//! [`Decision::NoMatch`](crate::Decision::NoMatch). When several entries match, the first in the file names the label.
 //!
 //! # Differences from VerneMQ (`vmq_acl`, `vmq_gojek_auth`)
 //!
