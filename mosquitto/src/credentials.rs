@@ -214,9 +214,10 @@ impl Credentials {
 
 impl Drop for Credentials {
     fn drop(&mut self) {
-        // Lookups still waiting for a store are abandoned, not awaited, at shutdown.
+        // Lookups still waiting for a store are abandoned; the worker threads are stopped
+        // before the broker unloads the plugin.
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            runtime.shutdown_timeout(Duration::from_secs(1));
         }
     }
 }

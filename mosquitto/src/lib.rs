@@ -25,6 +25,8 @@ mod fallback;
 mod ffi;
 mod guard;
 mod log;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod options;
 mod plugin;
 mod sessions;

@@ -85,6 +85,8 @@ pub(crate) struct Options {
     pub basic_auth: bool,
     /// `stats_interval`: how often to log callback timings (zero: only at shutdown).
     pub stats_interval: Duration,
+    /// `metrics_listen`: address of the Prometheus endpoint (feature `metrics`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `plugin_opt_` keys, in documentation order.
@@ -110,6 +112,7 @@ pub(crate) const KEYS: &[&str] = &[
     "acl_superuser_bypass",
     "basic_auth",
     "stats_interval",
+    "metrics_listen",
 ];
 
 impl Options {
@@ -178,6 +181,17 @@ impl Options {
             )?,
             basic_auth: boolean(get("basic_auth"), "basic_auth", false)?,
             stats_interval: duration(get("stats_interval"), "stats_interval", 300_000)?,
+            metrics_listen: get("metrics_listen")
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        invalid(
+                            "metrics_listen",
+                            v,
+                            "must be an address such as 127.0.0.1:9469",
+                        )
+                    })
+                })
+                .transpose()?,
         };
         options.check()?;
         Ok(options)
@@ -353,6 +367,10 @@ mod tests {
             ),
             (&[("lookup_budget", "2s")], "plugin_opt_lookup_budget:"),
             (&[("max_handshakes", "0")], "plugin_opt_max_handshakes:"),
+            (
+                &[("metrics_listen", "localhost")],
+                "plugin_opt_metrics_listen:",
+            ),
             (&[("store", "")], "plugin_opt_store:"),
             (&[("store_config", "")], "plugin_opt_store_config:"),
         ];

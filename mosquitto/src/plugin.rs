@@ -106,6 +106,8 @@ pub(crate) struct Plugin {
     metrics: Metrics,
     pub(crate) clock: SystemClock,
     inner: Mutex<Inner>,
+    #[cfg(feature = "metrics")]
+    _endpoint: Option<crate::metrics::Endpoint>,
 }
 
 impl Plugin {
@@ -149,6 +151,22 @@ impl Plugin {
             key: "max_handshakes",
             message,
         })?;
+        #[cfg(feature = "metrics")]
+        let endpoint = options
+            .metrics_listen
+            .map(crate::metrics::Endpoint::start)
+            .transpose()
+            .map_err(|message| OptionError::Unusable {
+                key: "metrics_listen",
+                message,
+            })?;
+        #[cfg(not(feature = "metrics"))]
+        if options.metrics_listen.is_some() {
+            return Err(OptionError::Unusable {
+                key: "metrics_listen",
+                message: "this plugin was built without the `metrics` feature".into(),
+            });
+        }
         let inner = Inner {
             sessions: Sessions::new(),
             binding,
@@ -165,6 +183,8 @@ impl Plugin {
             metrics: Metrics::new("mosquitto"),
             clock: SystemClock::new(),
             inner: Mutex::new(inner),
+            #[cfg(feature = "metrics")]
+            _endpoint: endpoint,
             options,
         })
     }

@@ -9,6 +9,8 @@
 //! | `failures` | 0x87 for wrong password and unknown user (same shape), 0x8C, ACLs, fallback |
 //! | `plus` | `-PLUS` with `tls-server-end-point` over Mosquitto's TLS listener |
 //! | `reload` | SIGHUP reloads the credential file; a bad file keeps the old set |
+//! | `remote` | a store slower than the lookup budget; the cache answers the retry |
+//! | `observe` | Prometheus metrics with the shared names; a clean shutdown |
 //! | `robustness` | random and truncated AUTH data; the broker keeps serving |
 //! | `leaks` | 10,000 sequential handshakes; the broker's RSS stays flat |
 //! | `startup` | every bad option stops the broker with the option named |
@@ -28,10 +30,14 @@ mod failures;
 mod harness;
 #[path = "plugin/leaks.rs"]
 mod leaks;
+#[path = "plugin/observe.rs"]
+mod observe;
 #[path = "plugin/plus.rs"]
 mod plus;
 #[path = "plugin/reload.rs"]
 mod reload;
+#[path = "plugin/remote.rs"]
+mod remote;
 #[path = "plugin/robustness.rs"]
 mod robustness;
 #[path = "plugin/startup.rs"]

@@ -277,14 +277,20 @@ impl Mosquitto {
     }
 
     /// Stops the broker (SIGTERM, then SIGKILL after 5 s) and returns its log.
-    pub fn stop(mut self) -> String {
-        self.terminate();
-        self.log()
+    pub fn stop(self) -> String {
+        self.stop_with_status().1
     }
 
-    fn terminate(&mut self) {
-        if !self.is_running() {
-            return;
+    /// Stops the broker as [`stop`](Self::stop) does; also returns how it exited (`None` if
+    /// it had to be killed).
+    pub fn stop_with_status(mut self) -> (Option<std::process::ExitStatus>, String) {
+        let status = self.terminate();
+        (status, self.log())
+    }
+
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
         }
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -292,13 +298,14 @@ impl Mosquitto {
             .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if !self.is_running() {
-                return;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        None
     }
 }
 
@@ -313,6 +320,6 @@ fn clock_ticks_per_second() -> u64 {
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        self.terminate();
+        let _ = self.terminate();
     }
 }
