@@ -9,6 +9,8 @@ use crate::config::{HttpConfig, HttpConfigError, HttpVersion};
 use crate::request::RequestPlan;
 use crate::tls;
 
+pub use crate::redact::describe;
+
 /// A failed attempt that may be retried (connect error, timeout).
 #[derive(Debug)]
 pub struct Retryable {
@@ -148,18 +150,6 @@ pub async fn read_body(response: &mut reqwest::Response, cap: usize) -> Result<V
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// A transport error, with its sources (reqwest's own message is often just "error sending request").
-pub fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 mod resolve {

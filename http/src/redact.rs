@@ -50,5 +50,17 @@ pub fn redact_url(url: &str) -> String {
 /// A transport error, with its sources, but without the URL reqwest puts in its message
 /// (it may carry a query-string secret).
 pub fn describe_transport(error: reqwest::Error) -> String {
-    crate::client::describe(&error.without_url())
+    describe(&error.without_url())
+}
+
+/// An error with its sources (reqwest's own message is often just "error sending request").
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
