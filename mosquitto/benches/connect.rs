@@ -118,7 +118,7 @@ fn password_broker(dir: &TempDir, iterations: u32) -> Mosquitto {
 
 /// One client's way of logging in.
 enum Login {
-    Scram(Option<Authenticated>),
+    Scram(Box<Option<Authenticated>>),
     Password(String),
 }
 
@@ -145,7 +145,7 @@ impl Login {
                 conn.send_auth(0x18, method, Some(&client_final)).unwrap();
                 let connack = conn.read().unwrap();
                 assert_eq!((connack.kind, connack.reason), (CONNACK, 0));
-                *state = Some(
+                **state = Some(
                     last.on_server_final(connack.data.as_deref().unwrap())
                         .unwrap(),
                 );
@@ -248,7 +248,7 @@ fn scenario(name: &'static str, broker: Mosquitto, scram: bool) -> Scenario {
                     None,
                 )
                 .unwrap();
-                Login::Scram(Some(login.authenticated.expect("login")))
+                Login::Scram(Box::new(Some(login.authenticated.expect("login"))))
             } else {
                 Login::Password(u)
             })
