@@ -1,6 +1,10 @@
 //! ACL files in the VerneMQ `vmq_acl` format, with the `token` and `label` extensions of
 //! the gojek `vmq_gojek_auth` plugin, and (with `std`) a [`FileAuthorizer`] that reloads them.
 //!
+//! Follows the gojek plugin's documentation
+//! (<https://courier-gojek.gitbook.io/vernemq/configuring-vernemq/customauth>, "Managing the
+//! ACL entries") and VerneMQ's `vmq_acl.erl` where the documentation is silent.
+//!
 //! ```text
 //! # comment
 //! topic [read|write] <topic> [label <name>]     before any `user` line: anonymous clients
@@ -18,7 +22,7 @@
 //! | Input | VerneMQ | Here |
 //! |---|---|---|
 //! | `topic  foo` (two spaces) | topic ` foo` (documented) | the same, and a warning naming the file and line |
-//! | blank lines, leading whitespace, a last line without newline | rejected, or the last character cut (older parsers) | accepted |
+//! | blank lines ("the ACL parser doesn't accept empty lines between entries"), leading whitespace, a last line without newline | rejected, or the last character cut (older parsers) | accepted |
 //! | an unknown keyword or invalid topic | line skipped with a log line, or a crash | the whole file is rejected with every bad line named; the previous rules stay |
 //! | an empty file | no rules | refused unless [`ParseOptions::allow_empty`] |
 //! | `%u`/`%c` inside a level (`a%u`) | literal text | literal text (the same) |
