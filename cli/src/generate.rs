@@ -185,7 +185,7 @@ fn summary(derivation: &Derivation, users: usize, took: Duration, output: Option
 /// Writes `text` to a temporary file next to `path` and renames it into place. A new file
 /// is readable by its owner only (it holds StoredKeys and ServerKeys); an existing one keeps
 /// its permissions.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

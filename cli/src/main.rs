@@ -4,8 +4,10 @@
 mod batch;
 mod checks;
 mod convert;
+mod export;
 mod formats;
 mod generate;
+mod import;
 mod password;
 mod probe;
 mod verify;
@@ -66,6 +68,10 @@ enum Command {
     Convert(convert::Args),
     /// Log in to an MQTT 5 broker with SCRAM and report every step.
     Probe(probe::Args),
+    /// Load users (passwords or stored records) into PostgreSQL or Redis.
+    Import(import::Args),
+    /// Read users back from PostgreSQL or Redis in any format.
+    Export(export::Args),
 }
 
 /// SCRAM hash, as `--mechanism` takes it.
@@ -161,6 +167,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(status) => ExitCode::from(status.code()),
