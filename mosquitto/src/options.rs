@@ -278,7 +278,7 @@ fn boolean(value: Option<&str>, key: &'static str, default: bool) -> Result<bool
     }
 }
 
-/// `500ms`, `5s`, `2m`, or a bare number of seconds.
+/// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 fn duration(
     value: Option<&str>,
     key: &'static str,
@@ -293,6 +293,8 @@ fn duration(
         (d, 1000)
     } else if let Some(d) = v.strip_suffix('m') {
         (d, 60_000)
+    } else if let Some(d) = v.strip_suffix('h') {
+        (d, 3_600_000)
     } else {
         (v, 1000)
     };
@@ -302,7 +304,7 @@ fn duration(
         .ok()
         .and_then(|n| n.checked_mul(unit_ms))
         .map(Duration::from_millis)
-        .ok_or_else(|| invalid(key, v, "must be a duration such as 500ms, 30s or 2m"))
+        .ok_or_else(|| invalid(key, v, "must be a duration such as 500ms, 30s, 2m or 1h"))
 }
 
 fn mechanisms(value: &str) -> Result<Vec<Mechanism>, OptionError> {
@@ -396,13 +398,13 @@ mod tests {
         let o = parse(&[
             ("handshake_timeout", "2m"),
             ("lookup_budget", "50ms"),
-            ("stats_interval", "10"),
+            ("stats_interval", "1h"),
             ("mechanisms", "SCRAM-SHA-512, SCRAM-SHA-256-PLUS"),
         ])
         .unwrap();
         assert_eq!(o.handshake_timeout, Duration::from_secs(120));
         assert_eq!(o.lookup_budget, Duration::from_millis(50));
-        assert_eq!(o.stats_interval, Duration::from_secs(10));
+        assert_eq!(o.stats_interval, Duration::from_secs(3600));
         assert_eq!(
             o.mechanisms.unwrap(),
             [Mechanism::ScramSha512, Mechanism::ScramSha256Plus]
