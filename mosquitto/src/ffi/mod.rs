@@ -391,10 +391,13 @@ unsafe fn dispatch(plugin: &Plugin, event: c_int, data: *mut c_void) -> (c_int, 
         sys::MOSQ_EVT_RELOAD => {
             // SAFETY: the broker passes a `mosquitto_evt_reload` for this event.
             let ev = unsafe { &*data.cast::<sys::EvtReload>() };
-            // SAFETY: the reloaded configuration's options, alive for this call.
+            // SAFETY: the reloaded configuration's options, alive for this call (2.0.11
+            // passes none).
             let options = unsafe { read_options(ev.options, ev.option_count) };
-            plugin.on_reload(options.ok().as_deref());
-            (sys::MOSQ_ERR_SUCCESS, Some(Event::Reload))
+            plugin.on_reload(options.ok().filter(|o| !o.is_empty()).as_deref());
+            // 2.0.11 stops calling the other plugins' reload callbacks at the first answer
+            // that is not "defer", so defer to let them reload too.
+            (sys::MOSQ_ERR_PLUGIN_DEFER, Some(Event::Reload))
         }
         _ => (sys::MOSQ_ERR_SUCCESS, None),
     }
