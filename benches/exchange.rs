@@ -111,8 +111,7 @@ fn fixture(mechanism: Mechanism) -> Fixture {
         mock_client_final: Vec::new(),
     };
 
-    let (challenge, server_first) =
-        server_start(&f, Lookup::Found(Arc::clone(&f.record)));
+    let (challenge, server_first) = server_start(&f, Lookup::Found(Arc::clone(&f.record)));
     let client_final = client_final_for(mechanism, &server_first);
     let Outcome::Accepted { reply, .. } =
         challenge.finish(CONTINUE, mechanism.name(), Some(&client_final), now())
@@ -123,10 +122,7 @@ fn fixture(mechanism: Mechanism) -> Fixture {
     f.client_final = client_final;
     f.server_final = reply.data.expect("server-final");
 
-    let (challenge, _) = server_start(
-        &f,
-        Lookup::Found(Arc::clone(&f.wrong_record)),
-    );
+    let (challenge, _) = server_start(&f, Lookup::Found(Arc::clone(&f.wrong_record)));
     let outcome = challenge.finish(CONTINUE, mechanism.name(), Some(&f.client_final), now());
     assert!(matches!(outcome, Outcome::Rejected(ref r) if r.error == Error::InvalidProof));
 

@@ -89,6 +89,29 @@ impl Key {
         ct_eq(self.as_bytes(), other)
     }
 
+    /// A key of `len` bytes (1..=[`MAX_OUTPUT_LEN`]) that `fill` writes into a zeroed
+    /// buffer of [`MAX_OUTPUT_LEN`] bytes, writing nothing past `len`; `fill` answers
+    /// whether it produced exactly `len` bytes. `Ok(None)` when it did not (the buffer is
+    /// wiped whole then).
+    pub(crate) fn fill<E>(
+        len: usize,
+        fill: impl FnOnce(&mut [u8; MAX_OUTPUT_LEN]) -> Result<bool, E>,
+    ) -> Result<Option<Self>, E> {
+        let mut key = Key {
+            bytes: [0; MAX_OUTPUT_LEN],
+            // Until the key is complete, dropping it wipes the whole buffer.
+            len: MAX_OUTPUT_LEN as u8,
+        };
+        let ok = fill(&mut key.bytes)?;
+        match u8::try_from(len) {
+            Ok(n) if ok && n > 0 && len <= MAX_OUTPUT_LEN => {
+                key.len = n;
+                Ok(Some(key))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// A key of `hash`'s output length whose bytes are all zero (the mock user's keys).
     pub(crate) fn zero(hash: HashAlgorithm) -> Self {
         Key {
@@ -219,6 +242,130 @@ pub fn mac_pair(a: &HmacKey, b: &HmacKey, parts: &[&[u8]]) -> (Key, Key) {
             (Key::from_state512(&a), Key::from_state512(&b))
         }
         _ => (a.mac(parts), b.mac(parts)),
+    }
+}
+
+/// A hash output that is public (a signature the server sends, a mock salt): copied
+/// freely and not wiped.
+#[derive(Clone, Copy)]
+pub(crate) struct PublicDigest {
+    bytes: [u8; MAX_OUTPUT_LEN],
+    len: u8,
+}
+
+impl PublicDigest {
+    fn new<const N: usize>(output: [u8; N]) -> Self {
+        let mut bytes = [0u8; MAX_OUTPUT_LEN];
+        for (dst, src) in bytes.iter_mut().zip(output) {
+            *dst = src;
+        }
+        Self {
+            bytes,
+            len: N as u8,
+        }
+    }
+
+    /// The digest bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.bytes
+            .split_at_checked(usize::from(self.len))
+            .map_or(self.bytes.as_slice(), |(used, _)| used)
+    }
+}
+
+/// The server's whole proof check (RFC 5802 §3) from the record's precomputed key
+/// states: whether `H(proof ⊕ HMAC(StoredKey, m))` is `stored_key`, in constant time,
+/// and `ServerSignature = HMAC(ServerKey, m)` for `m = parts[0] ‖ parts[1] ‖ …`. The two
+/// HMACs' compressions are interleaved; the secret intermediates are wiped. Keys of
+/// different hashes (which the server never pairs) verify nothing.
+pub(crate) fn verify_proof(
+    stored: &HmacKey,
+    server: &HmacKey,
+    stored_key: &Key,
+    proof: &Key,
+    parts: &[&[u8]],
+) -> (bool, PublicDigest) {
+    match (&stored.pads, &server.pads) {
+        (Pads::Sha256(a), Pads::Sha256(b)) => {
+            let (ok, signature) = engine::sha256::Pads::verify_proof(
+                a,
+                b,
+                stored_key.as_bytes(),
+                proof.as_bytes(),
+                parts,
+            );
+            (ok, PublicDigest::new(signature))
+        }
+        (Pads::Sha512(a), Pads::Sha512(b)) => {
+            let (ok, signature) = engine::sha512::Pads::verify_proof(
+                a,
+                b,
+                stored_key.as_bytes(),
+                proof.as_bytes(),
+                parts,
+            );
+            (ok, PublicDigest::new(signature))
+        }
+        _ => (false, PublicDigest::new([0u8; 0])),
+    }
+}
+
+/// The key of the unknown users' salts: a secret-prefix pseudo-random function on
+/// SHA-256, `SHA-256(key ‖ tag ‖ 0… ‖ message)` with the first block (the 32-byte key
+/// and a domain tag, padded to 64 bytes) compressed once here. A salt then costs one
+/// compression for a message of up to 55 bytes, whatever the mechanism's hash. Only its
+/// first [`MOCK_SALT_LEN`] bytes are used: truncated, the output cannot be extended, and
+/// a username cannot contain the NUL bytes of SHA-256 padding anyway.
+///
+/// The state is zeroized on drop; `Debug` shows nothing of it.
+#[derive(Clone)]
+pub(crate) struct SaltKey {
+    state: engine::sha256::State,
+}
+
+/// Bytes of a mock salt.
+pub(crate) const MOCK_SALT_LEN: usize = 16;
+
+impl SaltKey {
+    /// Compresses `key ‖ "mqtt-scram mock salt\0" ‖ 0…` (one block).
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
+        const TAG: &[u8] = b"mqtt-scram mock salt\0";
+        let mut block = [0u8; engine::sha256::BLOCK];
+        for (dst, src) in block.iter_mut().zip(key.iter().chain(TAG)) {
+            *dst = *src;
+        }
+        let mut state = engine::sha256::IV;
+        engine::sha256::compress(&mut state, &block);
+        block.zeroize();
+        Self { state }
+    }
+
+    /// The salt of `message = parts[0] ‖ parts[1] ‖ …`.
+    pub(crate) fn salt(&self, parts: &[&[u8]]) -> [u8; MOCK_SALT_LEN] {
+        let mut s = engine::sha256::Stream::resume([self.state], engine::sha256::BLOCK as u64);
+        for part in parts {
+            s.update(part);
+        }
+        let [state] = s.finish();
+        let mut digest = [0u8; engine::sha256::OUT];
+        engine::sha256::store(&state, &mut digest);
+        let mut salt = [0u8; MOCK_SALT_LEN];
+        for (dst, src) in salt.iter_mut().zip(digest) {
+            *dst = src;
+        }
+        salt
+    }
+}
+
+impl Drop for SaltKey {
+    fn drop(&mut self) {
+        self.state.zeroize();
+    }
+}
+
+impl fmt::Debug for SaltKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SaltKey(<redacted>)")
     }
 }
 

@@ -50,12 +50,22 @@ macro_rules! engine {
             /// `digest ‖ 0x80 ‖ 0… ‖ bitlen(BLOCK + OUT)`. Only the first `OUT` bytes vary.
             const DIGEST_BLOCK: Block = digest_block();
 
+            /// The only block of the hash of one digest-sized message:
+            /// `message ‖ 0x80 ‖ 0… ‖ bitlen(OUT)`. Only the first `OUT` bytes vary.
+            const KEY_BLOCK: Block = padded_block(OUT);
+
+            const fn digest_block() -> Block {
+                padded_block(BLOCK + OUT)
+            }
+
+            /// A block with `0x80` after the first `OUT` bytes and the bit length of a
+            /// `total`-byte message at its end.
             // Evaluated at compile time: an out-of-range index is a build error, not a panic.
             #[allow(clippy::indexing_slicing)]
-            const fn digest_block() -> Block {
+            const fn padded_block(total: usize) -> Block {
                 let mut b = [0u8; BLOCK];
                 b[OUT] = 0x80;
-                let bits = ((BLOCK + OUT) as u64 * 8).to_be_bytes();
+                let bits = (total as u64 * 8).to_be_bytes();
                 let mut i = 0;
                 while i < 8 {
                     b[BLOCK - 8 + i] = bits[i];
@@ -280,6 +290,66 @@ macro_rules! engine {
                         }
                     }
                     out
+                }
+
+                /// The server's proof check (RFC 5802 §3) with precomputed key states:
+                /// `ClientSignature = HMAC(StoredKey, m)` and `ServerSignature =
+                /// HMAC(ServerKey, m)` with their compressions interleaved, then
+                /// `ClientKey = proof ⊕ ClientSignature` and whether `H(ClientKey)` is
+                /// `stored_key` (constant time). Returns that and the ServerSignature
+                /// (sent to the client, so not wiped); every secret intermediate
+                /// (ClientSignature, ClientKey, its hash, the inner digests) is wiped.
+                /// Takes the same time whether the proof is right or not.
+                pub(crate) fn verify_proof(
+                    stored: &Self,
+                    server: &Self,
+                    stored_key: &[u8],
+                    proof: &[u8],
+                    parts: &[&[u8]],
+                ) -> (bool, [u8; OUT]) {
+                    let mut s = Stream::resume([stored.inner, server.inner], BLOCK as u64);
+                    for part in parts {
+                        s.update(part);
+                    }
+                    let [mut client_inner, mut server_inner] = s.finish();
+                    let mut client_block = DIGEST_BLOCK;
+                    let mut server_block = DIGEST_BLOCK;
+                    store(&client_inner, &mut client_block);
+                    store(&server_inner, &mut server_block);
+                    let mut client_signature = stored.outer;
+                    let mut server_signature = server.outer;
+                    compress(&mut client_signature, &client_block);
+                    compress(&mut server_signature, &server_block);
+                    // ClientKey in the one block of its own hash.
+                    let mut key_block = KEY_BLOCK;
+                    store(&client_signature, &mut key_block);
+                    let mut lengths_ok = proof.len() == OUT && stored_key.len() == OUT;
+                    for (k, p) in key_block.iter_mut().zip(proof.iter()).take(OUT) {
+                        *k ^= p;
+                    }
+                    let mut candidate = IV;
+                    compress(&mut candidate, &key_block);
+                    // OR of the differences, word by word, with no data-dependent branch.
+                    let mut diff: $word = 0;
+                    for (word, chunk) in candidate.iter().zip(stored_key.chunks_exact(WORD)) {
+                        let mut bytes = [0u8; WORD];
+                        bytes.copy_from_slice(chunk);
+                        diff |= word ^ <$word>::from_be_bytes(bytes);
+                    }
+                    lengths_ok &= stored_key.len() / WORD == candidate.len();
+                    let ok = lengths_ok && bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0));
+                    let mut out = [0u8; OUT];
+                    store(&server_signature, &mut out);
+                    client_inner.zeroize();
+                    server_inner.zeroize();
+                    client_signature.zeroize();
+                    candidate.zeroize();
+                    for block in [&mut client_block, &mut server_block, &mut key_block] {
+                        if let Some(secret) = block.get_mut(..OUT) {
+                            secret.zeroize();
+                        }
+                    }
+                    (ok, out)
                 }
 
                 /// PBKDF2 with this key as the password, first output block:

@@ -39,12 +39,25 @@ impl<'a> ClientFinal<'a> {
     /// `proof_len` bytes (the hash output length).
     pub fn parse(bytes: &'a [u8], proof_len: usize, max_len: usize) -> Result<Self, Error> {
         let text = preflight(bytes, KIND, max_len)?;
-        let (without_proof, proof_field) = text
-            .rsplit_once(',')
-            .ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
-        let proof_b64 = proof_field
-            .strip_prefix("p=")
-            .ok_or(malformed(KIND, Problem::MissingAttribute('p')))?;
+        let missing_proof = || malformed(KIND, Problem::MissingAttribute('p'));
+        // The proof is the last field: the text after the last comma. A proof of the
+        // expected length is `,p=` and its base64, so look there first.
+        let expected_at = text.len().checked_sub(3 + super::encoded_len(proof_len));
+        let comma = match expected_at {
+            Some(at) if text.as_bytes().get(at) == Some(&b',') => at,
+            _ => text
+                .bytes()
+                .rposition(|b| b == b',')
+                .ok_or_else(missing_proof)?,
+        };
+        let (without_proof, proof_field) = (
+            text.get(..comma).ok_or_else(missing_proof)?,
+            text.get(comma + 1..).ok_or_else(missing_proof)?,
+        );
+        let proof_b64 = match proof_field.as_bytes() {
+            [b'p', b'=', ..] => proof_field.get(2..).ok_or_else(missing_proof)?,
+            _ => return Err(missing_proof()),
+        };
         if proof_b64.is_empty() {
             return Err(malformed(KIND, Problem::EmptyValue('p')));
         }

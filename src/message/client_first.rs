@@ -58,6 +58,8 @@ pub struct ClientFirst<'a> {
     gs2: Gs2Header<'a>,
     bare: &'a str,
     username: Cow<'a, str>,
+    /// The username as on the wire (escaped), right after `n=` in `bare`.
+    username_wire: &'a str,
     nonce: &'a str,
     extensions: &'a str,
 }
@@ -121,6 +123,7 @@ impl<'a> ClientFirst<'a> {
             },
             bare,
             username,
+            username_wire,
             nonce,
             extensions,
         })
@@ -139,6 +142,12 @@ impl<'a> ClientFirst<'a> {
     /// The username, with `=2C`/`=3D` decoded. Not SASLprep'd: the client prepares it.
     pub fn username(&self) -> &str {
         &self.username
+    }
+
+    /// The username as it is on the wire (`=2C`, `=3D` escapes kept):
+    /// `client-first-message-bare` is `n=` ‖ this ‖ `,r=` ‖ nonce ‖ ….
+    pub fn username_wire(&self) -> &'a str {
+        self.username_wire
     }
 
     /// The client nonce.

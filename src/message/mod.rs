@@ -22,7 +22,7 @@ pub use server_final::{ServerFinal, ServerFinalOutcome};
 pub use server_first::ServerFirst;
 
 pub(crate) use attributes::is_printable_nonce;
-pub(crate) use base64::{base64_chars, encode_base64 as encode_nonce, encoded_len, push_base64};
+pub(crate) use base64::{encode_base64 as encode_nonce, encode_into, encoded_len, push_base64};
 pub(crate) use client_final::push_proof;
 
 use core::fmt;

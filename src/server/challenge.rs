@@ -10,7 +10,7 @@ use core::time::Duration;
 use super::outcome::{Identity, Outcome};
 use super::pending::{NeedCredentials, Username};
 use super::transcript::Span;
-use crate::crypto::{self, Key};
+use crate::crypto::{self, PublicDigest};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::message::{ClientFinal, encoded_len, push_base64};
@@ -174,8 +174,7 @@ fn check_final<'a>(
 
 /// Verifies the proof against `record`; returns whether it holds and the
 /// ServerSignature (computed on failures too, so they take as long).
-fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (bool, Key) {
-    let hash = p.mechanism.hash();
+fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (bool, PublicDigest) {
     let credentials = &record.credentials;
     // AuthMessage = client-first-bare "," server-first "," client-final-without-proof;
     // the transcript after the gs2 header holds all of it but the last part.
@@ -186,20 +185,23 @@ fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (b
         .unwrap_or_default();
     let auth_message: [&[u8]; 2] = [prefix, last.without_proof().as_bytes()];
     // Both signatures from the record's precomputed HMAC states, their compressions
-    // interleaved.
-    let (client_signature, server_signature) = crypto::mac_pair(
+    // interleaved; the same work whatever the proof.
+    crypto::verify_proof(
         credentials.stored_mac(),
         credentials.server_mac(),
+        credentials.stored_key(),
+        last.proof(),
         &auth_message,
-    );
-    let client_key = crypto::xor(last.proof(), &client_signature);
-    let proof_ok = crypto::stored_key(hash, &client_key) == *credentials.stored_key();
-    (proof_ok, server_signature)
+    )
 }
 
 /// The success: server-final-message `v=` base64(ServerSignature) in one allocation, and
 /// the identity.
-fn accept(pending: NeedCredentials, record: &UserRecord, server_signature: &Key) -> Outcome {
+fn accept(
+    pending: NeedCredentials,
+    record: &UserRecord,
+    server_signature: &PublicDigest,
+) -> Outcome {
     let NeedCredentials {
         trigger,
         mechanism,
@@ -216,7 +218,7 @@ fn accept(pending: NeedCredentials, record: &UserRecord, server_signature: &Key)
             _ => return Outcome::Rejected(trigger.reject(Some(mechanism), Error::UnknownUser)),
         },
     };
-    let mut data = Vec::with_capacity(2 + encoded_len(server_signature.len()));
+    let mut data = Vec::with_capacity(2 + encoded_len(server_signature.as_bytes().len()));
     data.extend_from_slice(b"v=");
     push_base64(&mut data, server_signature.as_bytes());
     let (packet, reason_code) = trigger.success();

@@ -9,8 +9,8 @@ use core::time::Duration;
 use zeroize::Zeroize as _;
 
 use crate::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, StoredCredentials};
-use crate::crypto::HmacKey;
-use crate::mechanism::{HashAlgorithm, Mechanism};
+use crate::crypto::SaltKey;
+use crate::mechanism::Mechanism;
 use crate::message::DEFAULT_MAX_MESSAGE_LEN;
 use crate::provider::{IgnoreKind, IgnoreReason};
 
@@ -161,9 +161,9 @@ pub struct ServerConfig {
     pub(super) mechanisms: Vec<Mechanism>,
     pub(super) mock_iterations: u32,
     pub(super) nonce_len: usize,
-    /// The mock key as HMAC states (SHA-256, SHA-512), so a mock salt costs two
-    /// compressions; zeroized on drop.
-    pub(super) mock_macs: (HmacKey, HmacKey),
+    /// The mock key as a SHA-256 state, so a mock salt costs one compression (for
+    /// either mechanism); zeroized on drop.
+    pub(super) mock_salt_key: SaltKey,
     pub(super) handshake_timeout: Duration,
     pub(super) max_message_len: usize,
     pub(super) allow_authzid: bool,
@@ -194,16 +194,13 @@ impl ServerConfig {
     /// **stable across restarts**: a fake salt that changes after a restart, while real
     /// salts do not, tells an attacker which users are fake.
     pub fn new(mut mock_key: [u8; 32]) -> Self {
-        let mock_macs = (
-            HmacKey::new(HashAlgorithm::Sha256, &mock_key),
-            HmacKey::new(HashAlgorithm::Sha512, &mock_key),
-        );
+        let mock_salt_key = SaltKey::new(&mock_key);
         mock_key.zeroize();
         Self {
             mechanisms: Mechanism::ALL.to_vec(),
             mock_iterations: DEFAULT_ITERATIONS,
             nonce_len: 24,
-            mock_macs,
+            mock_salt_key,
             handshake_timeout: Duration::from_secs(30),
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             allow_authzid: false,

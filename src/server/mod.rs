@@ -201,9 +201,9 @@ impl ScramServer {
             }
         }
         let (gs2, bare, nonce) = (first.gs2().as_str(), first.bare(), first.nonce());
-        // client-first-message-bare is "n=<user>,r=<nonce>[,ext]" and an escaped username
-        // holds no ',': the first ",r=" ends the username.
-        let wire_end = bare.find(",r=").ok_or_else(invalid_username)?;
+        // client-first-message-bare is "n=" ‖ wire username ‖ ",r=" ‖ nonce [‖ ",ext"].
+        let wire = first.username_wire();
+        let wire_end = 2 + wire.len();
         // Room for ",server-first," with a generated-length salt, so `continue_with`
         // usually writes it without growing the buffer.
         let server_first_len = 2
@@ -221,7 +221,7 @@ impl ScramServer {
         let wire_user = transcript::Span::new(bare_at + 2, wire_end.saturating_sub(2));
         let client_nonce = transcript::Span::new(bare_at + wire_end + 3, nonce.len());
         // The username is usually its wire form: then it is read from the transcript.
-        let username = if bare.get(2..wire_end) == Some(&*username) {
+        let username = if wire == username {
             Username::Wire(wire_user)
         } else {
             Username::Prepared(username.into_owned())

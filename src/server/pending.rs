@@ -224,25 +224,13 @@ impl NeedCredentials {
     }
 
     /// Salt for a user that does not exist: the first 16 bytes of
-    /// HMAC(mock_key, tag ‖ hash ‖ 0 ‖ username).
+    /// SHA-256(mock key ‖ tag ‖ 0… ‖ hash name ‖ 0 ‖ username), one compression.
     fn mock_salt(&self) -> [u8; DEFAULT_SALT_LEN] {
-        let hash = self.mechanism.hash();
-        let (sha256, sha512) = &self.shared.config.mock_macs;
-        let key = match hash {
-            HashAlgorithm::Sha256 => sha256,
-            HashAlgorithm::Sha512 => sha512,
-        };
-        let mac = key.mac(&[
-            b"mqtt-scram mock salt\0",
-            hash.short_name().as_bytes(),
+        self.shared.config.mock_salt_key.salt(&[
+            self.mechanism.hash().short_name().as_bytes(),
             b"\0",
             self.username().as_bytes(),
-        ]);
-        let mut salt = [0u8; DEFAULT_SALT_LEN];
-        for (dst, src) in salt.iter_mut().zip(mac.as_bytes()) {
-            *dst = *src;
-        }
-        salt
+        ])
     }
 }
 

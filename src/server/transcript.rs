@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::message::{base64_chars, encoded_len, push_base64};
+use crate::message::{encode_into, encoded_len, push_base64};
 
 /// Bytes kept inline. With a `u8` length every prefix of the array is in bounds.
 const INLINE: usize = 255;
@@ -157,24 +157,18 @@ impl Transcript {
 
     /// Appends the padded base64 of `data`.
     pub(super) fn extend_base64(&mut self, data: &[u8]) -> Span {
+        let n = encoded_len(data.len());
+        self.reserve(n);
         let at = self.len();
         match &mut self.repr {
-            Repr::Heap(v) => push_base64(v, data),
-            Repr::Inline { .. } => {
-                self.reserve(encoded_len(data.len()));
-                match &mut self.repr {
-                    Repr::Heap(v) => push_base64(v, data),
-                    Repr::Inline { bytes, len } => {
-                        let tail = bytes.iter_mut().skip(at);
-                        let mut written = 0;
-                        for (dst, c) in tail.zip(base64_chars(data)) {
-                            *dst = c;
-                            written += 1;
-                        }
-                        *len = u8::try_from(at + written).unwrap_or(u8::MAX);
-                    }
-                }
+            Repr::Inline { bytes, len } => {
+                // `reserve` made room, so the tail holds the whole encoding.
+                let written = bytes
+                    .get_mut(at..)
+                    .map_or(0, |tail| encode_into(data, tail));
+                *len = u8::try_from(at + written).unwrap_or(*len);
             }
+            Repr::Heap(v) => push_base64(v, data),
         }
         Span::new(at, self.len() - at)
     }
