@@ -32,3 +32,4 @@ mod plugin;
 mod sessions;
 mod setup;
 mod stats;
+mod trace;

@@ -150,6 +150,7 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
 ) -> c_int {
     guard("mosquitto_plugin_init", sys::MOSQ_ERR_UNKNOWN, || {
         log::start(broker_log);
+        crate::trace::install();
         if identifier.is_null() || userdata.is_null() {
             return sys::MOSQ_ERR_INVAL;
         }

@@ -57,3 +57,36 @@ fn sighup_reloads_the_credential_file_and_a_bad_file_keeps_the_old_set() {
     );
     assert_eq!(reason(&f, "dave"), 0, "the previous set stays in force");
 }
+
+/// A store configuration with `reload_interval` follows the file without SIGHUP, and the
+/// store's own `tracing` events reach the broker's log.
+#[test]
+fn a_watched_credential_file_reloads_by_itself_and_its_events_reach_the_log() {
+    let Some(f) = Fixture::start(|mut c, dir| {
+        let users = c
+            .plugin_options
+            .iter()
+            .find(|(k, _)| k == "store")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        let store = dir.write(
+            "store.json",
+            &serde_json::json!({"kind": "file", "path": users, "reload_interval": "200ms"})
+                .to_string(),
+        );
+        c.plugin_options.retain(|(k, _)| k != "store");
+        c.option("store_config", store.display())
+    }) else {
+        return;
+    };
+    assert_eq!(reason(&f, "dave"), 0x87);
+    let seen = f.broker.log().len();
+    write_users(&f.users, &[record("dave", PASSWORD, HashAlgorithm::Sha256)]);
+    assert!(
+        f.broker
+            .wait_for_log("credential file reloaded", seen, Duration::from_secs(10)),
+        "{}",
+        f.broker.log()
+    );
+    assert_eq!(reason(&f, "dave"), 0);
+}
