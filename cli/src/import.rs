@@ -14,7 +14,7 @@ use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_stores::config::StoreConfig;
 use mqtt_scram_stores::postgres::{PostgresConfig, PostgresWriter, schema_sql};
-use mqtt_scram_stores::redis::{RedisConfig, RedisWriter};
+use mqtt_scram_stores::redis::{RedisConfig, RedisMode, RedisWriter};
 use mqtt_scram_stores::remote::TlsSettings;
 
 use crate::batch::{Derivation, read_rows, source_name};
@@ -102,8 +102,14 @@ impl Store {
     pub fn describe(&self) -> String {
         match self {
             Store::Postgres(c) => format!("PostgreSQL table {}", c.table),
-            Store::Redis(c) => format!("Redis ({:?}) keys {}:*", c.mode, c.key_prefix)
-                .replace("(Single)", "(single node)"),
+            Store::Redis(c) => {
+                let mode = match c.mode {
+                    RedisMode::Cluster => "cluster",
+                    RedisMode::Sentinel => "sentinel",
+                    _ => "single node",
+                };
+                format!("Redis ({mode}) keys {}:*", c.key_prefix)
+            }
         }
     }
 }

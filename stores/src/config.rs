@@ -545,6 +545,25 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "http")]
+    #[test]
+    fn http_section_reads_and_builds() {
+        let config: StoreConfig = serde_json::from_str(
+            r#"{"kind": "cached", "inner": {"kind": "http", "url": "http://127.0.0.1:1/${username}", "method": "get"}}"#,
+        )
+        .unwrap();
+        config.build().unwrap();
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn a_kind_without_its_feature_is_read_but_not_built() {
+        let config: StoreConfig =
+            serde_json::from_str(r#"{"kind": "postgres", "url": "postgres://a@b/c"}"#).unwrap();
+        let e = config.build().unwrap_err();
+        assert!(e.to_string().contains("feature \"postgres\""), "{e}");
+    }
+
     #[test]
     fn from_url_forms() {
         assert!(matches!(

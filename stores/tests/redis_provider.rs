@@ -574,3 +574,48 @@ fn configuration_errors_name_the_setting() {
     assert_eq!(cluster.servers, ["rediss://u:pw@a:1", "rediss://u:pw@b:2"]);
     assert!(!format!("{cluster:?}").contains("pw@"), "{cluster:?}");
 }
+
+#[tokio::test]
+async fn sentinel_fail_over_to_the_promoted_replica() {
+    let Some(mut sentinel) = Sentinel::start_with_replica() else {
+        return;
+    };
+    let config = config(&sentinel.url())
+        .lookup_deadline(Duration::from_secs(2))
+        .response_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_millis(500));
+    let users = users(2, HashAlgorithm::Sha256, LOW_ITERATIONS);
+    write(&config, &stored(&users)).await;
+    let replica_port = sentinel.replica.as_ref().unwrap().port;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sentinel.replica.as_ref().unwrap().cli(&["DBSIZE"]).trim() != "2" {
+        assert!(Instant::now() < deadline, "not replicated");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let provider = RedisProvider::new(config).unwrap();
+    assert!(matches!(
+        lookup(&provider, "user-0", Mechanism::ScramSha256).await,
+        Lookup::Found(_)
+    ));
+    sentinel.master.stop();
+    // Until the sentinel promotes the replica, lookups are ignored within the deadline;
+    // then they are answered by the new master, with the same provider.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = Instant::now();
+        match lookup(&provider, "user-1", Mechanism::ScramSha256).await {
+            Lookup::Found(_) => break,
+            Lookup::Ignore(_) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(3),
+                    "{:?}",
+                    started.elapsed()
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Instant::now() < deadline, "no fail-over within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(sentinel.current_master_port(), Some(replica_port));
+}

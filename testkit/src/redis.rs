@@ -299,10 +299,12 @@ impl Cluster {
     }
 }
 
-/// A master watched by one Sentinel (quorum 1).
+/// A master (optionally with one replica) watched by one Sentinel (quorum 1).
 pub struct Sentinel {
     /// The data node.
     pub master: Server,
+    /// A replica of the master, if started with [`Sentinel::start_with_replica`].
+    pub replica: Option<Server>,
     /// The sentinel process.
     pub sentinel: Server,
     _dir: TempDir,
@@ -314,20 +316,46 @@ impl Sentinel {
 
     /// Starts a master and a sentinel that monitors it; waits until the sentinel knows it.
     pub fn start() -> Option<Self> {
+        Self::start_inner(false)
+    }
+
+    /// Like [`Sentinel::start`], plus a replica the sentinel can promote when the master
+    /// goes away (`down-after-milliseconds` 1000).
+    pub fn start_with_replica() -> Option<Self> {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(with_replica: bool) -> Option<Self> {
         if !available() {
             return None;
         }
         let dir = TempDir::new("redis-sentinel");
         let master = Server::spawn(dir.path(), free_port(), &[]);
+        let replica = with_replica.then(|| {
+            let port = master.port.to_string();
+            let replica = Server::spawn(
+                dir.path(),
+                free_port(),
+                &["--replicaof", "127.0.0.1", &port],
+            );
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !replica
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")
+            {
+                assert!(Instant::now() < deadline, "the replica did not sync");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            replica
+        });
         let sentinel_port = free_port();
         let conf = dir.join("sentinel.conf");
         std::fs::write(
             &conf,
             format!(
-                "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\nsentinel monitor {} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {} 2000\n",
-                Self::MASTER_NAME,
+                "port {sentinel_port}\nbind 127.0.0.1\nprotected-mode no\nsentinel monitor {m} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {m} 1000\nsentinel failover-timeout {m} 5000\n",
                 master.port,
-                Self::MASTER_NAME
+                m = Self::MASTER_NAME,
             ),
         )
         .unwrap();
@@ -368,9 +396,23 @@ impl Sentinel {
         }
         Some(Self {
             master,
+            replica,
             sentinel,
             _dir: dir,
         })
+    }
+
+    /// The master's port as the sentinel reports it now (changes after a fail-over).
+    pub fn current_master_port(&self) -> Option<u16> {
+        let o =
+            self.sentinel
+                .cli_output(&["SENTINEL", "get-master-addr-by-name", Self::MASTER_NAME]);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// `redis+sentinel://127.0.0.1:SENTINEL_PORT/mymaster`.

@@ -97,17 +97,17 @@ impl RedisProvider {
         } else {
             Encoding::Base64
         };
-        let description = std::format!(
-            "{:?} {}",
-            config.mode,
-            config
-                .server_urls()
-                .iter()
-                .map(|u| crate::remote::redact_url(u))
-                .collect::<std::vec::Vec<_>>()
-                .join(",")
-        )
-        .to_lowercase();
+        let mode = match config.mode {
+            RedisMode::Single => "single",
+            RedisMode::Cluster => "cluster",
+            RedisMode::Sentinel => "sentinel",
+        };
+        let servers: std::vec::Vec<String> = config
+            .server_urls()
+            .iter()
+            .map(|u| crate::remote::redact_url(u))
+            .collect();
+        let description = std::format!("({mode}) {}", servers.join(","));
         Ok(Self {
             backend: Backend::new(&config)?,
             command,
