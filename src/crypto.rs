@@ -342,13 +342,35 @@ impl SaltKey {
 
     /// The salt of `message = parts[0] ‖ parts[1] ‖ …`.
     pub(crate) fn salt(&self, parts: &[&[u8]]) -> [u8; MOCK_SALT_LEN] {
-        let mut s = engine::sha256::Stream::resume([self.state], engine::sha256::BLOCK as u64);
-        for part in parts {
-            s.update(part);
+        use engine::sha256::{BLOCK, OUT};
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut state = self.state;
+        if total + 9 <= BLOCK {
+            // The usual case (a username of up to 47 bytes): one block, built in place.
+            let mut block = [0u8; BLOCK];
+            let mut bytes = block.iter_mut();
+            // The message first: when it runs out, `zip` takes no byte from `bytes`.
+            for (src, dst) in parts.iter().flat_map(|p| p.iter()).zip(&mut bytes) {
+                *dst = *src;
+            }
+            if let Some(marker) = bytes.next() {
+                *marker = 0x80;
+            }
+            let bits = ((BLOCK + total) as u64 * 8).to_be_bytes();
+            for (dst, src) in block.iter_mut().rev().zip(bits.iter().rev()) {
+                *dst = *src;
+            }
+            engine::sha256::compress(&mut state, &block);
+        } else {
+            let mut s = engine::sha256::Stream::resume([state], BLOCK as u64);
+            for part in parts {
+                s.update(part);
+            }
+            [state] = s.finish();
         }
-        let [state] = s.finish();
-        let mut digest = [0u8; engine::sha256::OUT];
+        let mut digest = [0u8; OUT];
         engine::sha256::store(&state, &mut digest);
+        state.zeroize();
         let mut salt = [0u8; MOCK_SALT_LEN];
         for (dst, src) in salt.iter_mut().zip(digest) {
             *dst = src;
@@ -465,4 +487,76 @@ pub fn xor(a: &Key, b: &Key) -> Key {
         *o = 0;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use sha2::Digest as _;
+
+    /// The one-block fast path and the streaming path both compute
+    /// `SHA-256(key ‖ tag ‖ 0… ‖ message)`, split into parts any way.
+    #[test]
+    fn mock_salt_is_the_keyed_sha256() {
+        let key = [0x42u8; 32];
+        let salt_key = SaltKey::new(&key);
+        let mut first = [0u8; 64];
+        first[..32].copy_from_slice(&key);
+        first[32..32 + 21].copy_from_slice(b"mqtt-scram mock salt\0");
+        let message: Vec<u8> = (0..200u8).collect();
+        for len in 0..message.len() {
+            let m = &message[..len];
+            let expected = sha2::Sha256::new()
+                .chain_update(first)
+                .chain_update(m)
+                .finalize();
+            let (a, b) = m.split_at(len / 3);
+            assert_eq!(salt_key.salt(&[m])[..], expected[..MOCK_SALT_LEN], "{len}");
+            assert_eq!(
+                salt_key.salt(&[a, b])[..],
+                expected[..MOCK_SALT_LEN],
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn verify_proof_accepts_only_the_right_proof() {
+        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+            let salted = h(hash, b"salted password");
+            let client = client_key(hash, &salted);
+            let stored = stored_key(hash, &client);
+            let server = server_key(hash, &salted);
+            let (stored_mac, server_mac) = (
+                HmacKey::new(hash, stored.as_bytes()),
+                HmacKey::new(hash, server.as_bytes()),
+            );
+            let message: [&[u8]; 2] = [
+                b"n=user,r=abc,r=abcdef,s=c2FsdA==,i=4096,",
+                b"c=biws,r=abcdef",
+            ];
+            let signature = hmac(hash, stored.as_bytes(), &message);
+            let proof = xor(&client, &signature);
+            let (ok, server_signature) =
+                verify_proof(&stored_mac, &server_mac, &stored, &proof, &message);
+            assert!(ok);
+            assert_eq!(
+                server_signature.as_bytes(),
+                hmac(hash, server.as_bytes(), &message).as_bytes()
+            );
+            let mut wrong = proof.as_bytes().to_vec();
+            wrong[0] ^= 1;
+            let wrong = Key::from_slice(&wrong).unwrap();
+            assert!(!verify_proof(&stored_mac, &server_mac, &stored, &wrong, &message).0);
+            let short = Key::from_slice(&proof.as_bytes()[1..]).unwrap();
+            assert!(!verify_proof(&stored_mac, &server_mac, &stored, &short, &message).0);
+            let other = match hash {
+                HashAlgorithm::Sha256 => HashAlgorithm::Sha512,
+                HashAlgorithm::Sha512 => HashAlgorithm::Sha256,
+            };
+            let mismatched = HmacKey::new(other, server.as_bytes());
+            assert!(!verify_proof(&stored_mac, &mismatched, &stored, &proof, &message).0);
+        }
+    }
 }
