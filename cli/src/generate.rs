@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 
-use crate::batch::{Derivation, Row, prepare_username, read_rows};
+use crate::batch::{Derivation, Row, prepare_username, read_rows, source_name};
 use crate::formats::{self, Batch, Format};
 use crate::password::Source;
 use crate::{Failure, Hash, Status, checks, emit, warn};
@@ -23,14 +23,10 @@ its line number before anything is written.
 Warns (stderr) about records a default server ignores (RecordPolicy: iterations
 4096..=1000000, salt 8..=64 bytes) and counts a default client refuses; refuses
 `--mechanism sha512 --format postgres` (PostgreSQL only knows SCRAM-SHA-256).")]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["user", "from_csv"])))]
 pub struct Args {
     /// Username (single-user mode; not with --from-csv).
-    #[arg(
-        long,
-        short = 'u',
-        required_unless_present = "from_csv",
-        conflicts_with = "from_csv"
-    )]
+    #[arg(long, short = 'u')]
     user: Option<String>,
 
     /// SCRAM hash.
@@ -148,7 +144,9 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
                 warn("--salt-hex with --from-csv gives every user the same salt");
             }
             let rows = read_rows(&path, args.is_superuser)?;
-            let (entries, took) = derivation.derive_all(&rows, args.threads, !args.quiet)?;
+            let source = source_name(&path);
+            let (entries, took) =
+                derivation.derive_all(&source, &rows, args.threads, !args.quiet)?;
             if !args.quiet {
                 summary(&derivation, entries.len(), took, args.output.as_deref());
             }

@@ -29,15 +29,17 @@ Exit codes:
 
 const EXAMPLES: &str = "\
 Examples:
-  # One user, password prompted twice without echo, EMQX HTTP-service body:
-  mqtt-scram gen alice --format emqx
+  # One user, password prompted twice without echo, a JSON record for the file store:
+  mqtt-scram gen --user alice
+  # EMQX HTTP-service body:
+  mqtt-scram gen --user alice --format emqx
   # Reproducible PostgreSQL verifier, password from stdin:
-  printf 'pencil\\n' | mqtt-scram gen user --password-stdin \\
+  printf 'pencil\\n' | mqtt-scram gen --user user --password-stdin \\
       --salt-hex 5b6d99689d12358eeca04b141236fa81 --format postgres
   # Many users from CSV (username,password[,is_superuser]), all cores, JSON lines:
   mqtt-scram gen --from-csv users.csv --format json --batch lines -o users.jsonl
   # Does the password match alice's record? (exit 0 yes, 1 no)
-  mqtt-scram verify users.jsonl --username alice
+  mqtt-scram verify users.jsonl --user alice
   # EMQX hex body to a PostgreSQL verifier:
   mqtt-scram convert emqx.json --to postgres
   # Log in to a broker with SCRAM, re-authenticate, show each step:
@@ -48,7 +50,8 @@ Examples:
 /// Derive, verify and convert SCRAM-SHA-256/512 credentials for MQTT 5 enhanced
 /// authentication, and probe a broker's SCRAM login.
 ///
-/// Quiet by default: records and reports go to stdout, errors and warnings to stderr.
+/// Records and reports go to stdout; errors, warnings and batch summaries to stderr. The
+/// username is `-u/--user` in every subcommand.
 /// Passwords are never taken from the command line unless `--password` is used (which warns):
 /// they come from a prompt without echo, from `--password-stdin`, or from `--password-env VAR`.
 #[derive(Debug, Parser)]

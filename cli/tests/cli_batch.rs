@@ -122,7 +122,7 @@ fn csv_bad_row_names_its_line_and_writes_nothing() {
         assert_eq!(code(&o), 2, "{csv:?}");
         let err = stderr(&o);
         assert!(
-            err.contains(&format!("line {line}")) && err.contains(what),
+            err.contains(&format!("{}: line {line}: ", path.display())) && err.contains(what),
             "{csv:?}: {err}"
         );
         assert!(o.stdout.is_empty());

@@ -149,9 +149,7 @@ pub fn read_raw(text: &str) -> Result<Vec<(Position, CredentialRecord)>, RecordE
 pub fn write(records: &[CredentialRecord]) -> Result<String, RecordError> {
     let mut out = COLUMNS.join(",");
     out.push('\n');
-    for record in records {
-        out.push_str(&row(&ALL, record)?);
-    }
+    out.push_str(&write_rows(&ALL, records)?);
     Ok(out)
 }
 
@@ -182,25 +180,33 @@ pub(crate) fn append(old: &str, record: &CredentialRecord) -> Result<String, Rec
     }
     let mut out = old.trim_end_matches(['\n', '\r']).to_string();
     out.push('\n');
-    out.push_str(&row(&columns, record)?);
+    out.push_str(&write_rows(&columns, std::slice::from_ref(record))?);
     Ok(out)
 }
 
-fn row(columns: &[Column], record: &CredentialRecord) -> Result<String, RecordError> {
-    let cells = columns
-        .iter()
-        .map(|c| c.value(record))
-        .collect::<Result<Vec<_>, _>>()?;
+/// The rows of `records` (no header), one csv writer for all of them.
+fn write_rows(columns: &[Column], records: &[CredentialRecord]) -> Result<String, RecordError> {
     let mut writer = ::csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
+    let mut cells = Vec::with_capacity(columns.len());
+    for record in records {
+        let encode = |message: String| RecordError::Encode {
+            username: record.username.clone(),
+            message,
+        };
+        cells.clear();
+        for column in columns {
+            cells.push(column.value(record)?);
+        }
+        writer
+            .write_record(&cells)
+            .map_err(|e| encode(e.to_string()))?;
+    }
     let encode = |message: String| RecordError::Encode {
-        username: record.username.clone(),
+        username: String::new(),
         message,
     };
-    writer
-        .write_record(&cells)
-        .map_err(|e| encode(e.to_string()))?;
     let bytes = writer.into_inner().map_err(|e| encode(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| encode(e.to_string()))
 }
@@ -210,6 +216,7 @@ fn row(columns: &[Column], record: &CredentialRecord) -> Result<String, RecordEr
 struct Rows<'a> {
     text: &'a str,
     reader: ::csv::Reader<&'a [u8]>,
+    record: ::csv::StringRecord,
     counted_to: usize,
     newlines: usize,
 }
@@ -224,6 +231,7 @@ impl<'a> Rows<'a> {
         Self {
             text,
             reader,
+            record: ::csv::StringRecord::new(),
             counted_to: 0,
             newlines: 0,
         }
@@ -242,9 +250,8 @@ impl<'a> Rows<'a> {
 
     /// The next row that is not blank, with its line.
     fn next_row(&mut self) -> Result<Option<(usize, Vec<String>)>, RecordError> {
-        let mut record = ::csv::StringRecord::new();
         loop {
-            match self.reader.read_record(&mut record) {
+            match self.reader.read_record(&mut self.record) {
                 Ok(false) => return Ok(None),
                 Ok(true) => {}
                 Err(e) => {
@@ -256,8 +263,9 @@ impl<'a> Rows<'a> {
                     });
                 }
             }
-            let byte = record.position().map_or(0, |p| p.byte());
+            let byte = self.record.position().map_or(0, |p| p.byte());
             let line = self.line_at(usize::try_from(byte).unwrap_or(usize::MAX));
+            let record = &self.record;
             if record.len() == 1 && record.get(0).is_some_and(|c| c.trim().is_empty()) {
                 continue;
             }
