@@ -429,17 +429,18 @@ async fn slow_queries_hit_the_statement_timeout_or_the_deadline() {
     let users = users(1, HashAlgorithm::Sha256, LOW_ITERATIONS);
     write(&cluster, &stored(&users)).await;
     // The server cancels the statement.
+    // (A generous deadline: opening a connection on a loaded machine, SCRAM included, must
+    // not be what times out here; the statement is cancelled after 200 ms, not after 5 s.)
     let by_server = PostgresProvider::new(
         config(&cluster)
             .query(slow)
-            .statement_timeout(Duration::from_millis(200)),
+            .statement_timeout(Duration::from_millis(200))
+            .lookup_deadline(Duration::from_secs(20)),
     )
     .unwrap();
-    let started = Instant::now();
     let (kind, detail) = ignored(&lookup(&by_server, "user-0", Mechanism::ScramSha256).await);
     assert_eq!(kind, IgnoreKind::Timeout, "{detail}");
     assert!(detail.contains("statement timeout"), "{detail}");
-    assert!(started.elapsed() < Duration::from_secs(4));
     // The provider's own deadline.
     let by_deadline = PostgresProvider::new(
         config(&cluster)

@@ -60,12 +60,15 @@ pub(crate) fn pool(config: &PostgresConfig) -> Result<Pool, PostgresConfigError>
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // The lookup deadline bounds a lookup as a whole; the pool's own bounds are only a
+    // backstop (for the writer, which has no deadline), so they never fire first.
+    let backstop = config.lookup_deadline.saturating_mul(2);
     Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(config.lookup_deadline))
-        .create_timeout(Some(config.lookup_deadline))
-        .recycle_timeout(Some(config.lookup_deadline))
+        .wait_timeout(Some(backstop))
+        .create_timeout(Some(backstop))
+        .recycle_timeout(Some(backstop))
         .build()
         .map_err(|e| PostgresConfigError::setting("pool_size", &e.to_string()))
 }
