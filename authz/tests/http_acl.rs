@@ -56,7 +56,8 @@ impl Log {
 }
 
 /// The reply is chosen by the checked topic: `<status>/<body>/...` where body is one of
-/// `empty`, `ignore`, `ok`, `oknl`, `true`, `TRUE`, `false`, `one`, `noop`, `garbage`;
+/// `empty`, `ignore`, `ok`, `oknl`, `true`, `TRUE`, `false`, `one`, `noop`, `garbage`,
+/// `plaintrue` (`{"ok": true}` labelled `text/plain`);
 /// `allow/...` and `deny/...` are `200 {"ok": true|false}`; `slow/...` waits 3 s.
 async fn handle(State(log): State<Arc<Log>>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -99,7 +100,12 @@ async fn handle(State(log): State<Arc<Log>>, req: axum::extract::Request) -> Res
         log.super_calls.fetch_add(1, Ordering::SeqCst);
         let yes = params.get("username").map(String::as_str) == Some("root");
         return if yes {
-            (StatusCode::OK, r#"{"ok":true}"#).into_response()
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"{"ok":true}"#,
+            )
+                .into_response()
         } else {
             StatusCode::FORBIDDEN.into_response()
         };
@@ -129,11 +135,23 @@ async fn handle(State(log): State<Arc<Log>>, req: axum::extract::Request) -> Res
                 "one" => r#"{"ok": 1}"#,
                 "noop" => r#"{"error": "no opinion"}"#,
                 "garbage" => "<html>",
+                "plaintrue" => r#"{"ok": true}"#,
                 _ => "",
             },
         ),
     };
-    (StatusCode::from_u16(status).unwrap(), body.to_string()).into_response()
+    // JSON bodies are labelled as JSON, except `plaintrue` (JSON sent as text/plain).
+    let content_type = if body.starts_with('{') && kind != "plaintrue" {
+        "application/json"
+    } else {
+        "text/plain"
+    };
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [("content-type", content_type)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn serve() -> (String, Arc<Log>) {
@@ -362,6 +380,8 @@ async fn amqtt_json_mode() {
         "not a boolean"
     );
     assert_eq!(ask(&a, &c, P, "200/garbage").await, Some(false));
+    // aiohttp's `response.json()` refuses a reply not labelled JSON: the operation fails.
+    assert_eq!(ask(&a, &c, P, "200/plaintrue").await, Some(false));
     // A later authorizer cannot grant what the service denied with a 5xx.
     let chain = AsyncChain::new()
         .with(a)

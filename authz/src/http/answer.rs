@@ -22,7 +22,9 @@ pub enum ResponseMode {
     Status,
     /// amqtt `response_mode: json`: on 2xx, the body's `ok` key (in any case: amqtt
     /// lowercases the keys) — `true` allows, `false` denies, missing or `null` is no-match;
-    /// any other status denies.
+    /// any other status denies. The reply must be JSON by its content type, as aiohttp's
+    /// `response.json()` demands (`application/json`, `application/…+json`); otherwise amqtt
+    /// raises and the operation fails, here a deny.
     Json,
     /// amqtt `response_mode: text`: 2xx with the body `ok` in any case, not trimmed
     /// (`ok\n` denies), allows; everything else denies ("noop not supported").
@@ -58,8 +60,22 @@ impl From<Decision> for Answer {
 
 /// Reads an answer as `mode` says. `body` is empty when [`ResponseMode::reads_body`] is
 /// false.
-pub(crate) fn interpret(mode: ResponseMode, status: u16, body: &[u8]) -> Answer {
+pub(crate) fn interpret(
+    mode: ResponseMode,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Answer {
     let success = (200..300).contains(&status);
+    if mode == ResponseMode::Json && success && !is_json_content_type(content_type) {
+        return Answer {
+            decision: Decision::Deny(None),
+            warning: Some(
+                "reply is not application/json (amqtt's response.json() fails the operation)"
+                    .into(),
+            ),
+        };
+    }
     match mode {
         ResponseMode::EmqxV4 if status == 200 && body == b"ignore" => Decision::NoMatch.into(),
         ResponseMode::EmqxV4 if status == 200 => Decision::Allow(None).into(),
@@ -71,6 +87,30 @@ pub(crate) fn interpret(mode: ResponseMode, status: u16, body: &[u8]) -> Answer 
         ResponseMode::Text if success && text_is_ok(body) => Decision::Allow(None).into(),
         ResponseMode::Json | ResponseMode::Text => Decision::Deny(None).into(),
     }
+}
+
+/// aiohttp's check for `response.json()`: the content type, lowercased, starts with
+/// `application/json` or `application/<word chars . + ->+json`.
+fn is_json_content_type(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let value = value.trim().to_lowercase();
+    let Some(rest) = value.strip_prefix("application/") else {
+        return false;
+    };
+    if rest.starts_with("json") {
+        return true;
+    }
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '+' | '-');
+    rest.char_indices().any(|(i, c)| {
+        c == '+'
+            && i > 0
+            && rest
+                .get(i + 1..)
+                .is_some_and(|after| after.starts_with("json"))
+            && rest.get(..i).is_some_and(|before| before.chars().all(word))
+    })
 }
 
 fn text_is_ok(body: &[u8]) -> bool {
@@ -119,10 +159,17 @@ fn kind(value: &Value) -> &'static str {
 
 /// Whether a superuser endpoint's answer says "superuser". EMQX v4 (`is_superuser/2`):
 /// any 200; otherwise an allowing answer.
-pub(crate) fn is_superuser(mode: ResponseMode, status: u16, body: &[u8]) -> bool {
+pub(crate) fn is_superuser(
+    mode: ResponseMode,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> bool {
     match mode {
         ResponseMode::EmqxV4 => status == 200,
-        _ => interpret(mode, status, body).decision.is_allowed(),
+        _ => interpret(mode, status, content_type, body)
+            .decision
+            .is_allowed(),
     }
 }
 
@@ -131,7 +178,7 @@ mod tests {
     use super::*;
 
     fn decide(mode: ResponseMode, status: u16, body: &str) -> Decision {
-        interpret(mode, status, body.as_bytes()).decision
+        interpret(mode, status, Some("application/json"), body.as_bytes()).decision
     }
 
     #[test]
@@ -143,8 +190,8 @@ mod tests {
         for status in [204, 302, 401, 403, 500, 503] {
             assert_eq!(decide(EmqxV4, status, ""), Decision::Deny(None), "{status}");
         }
-        assert!(is_superuser(EmqxV4, 200, b"ignore"));
-        assert!(!is_superuser(EmqxV4, 204, b""));
+        assert!(is_superuser(EmqxV4, 200, None, b"ignore"));
+        assert!(!is_superuser(EmqxV4, 204, None, b""));
     }
 
     #[test]
@@ -159,7 +206,28 @@ mod tests {
         assert_eq!(decide(Json, 200, r#"{"ok": null}"#), Decision::NoMatch);
         assert_eq!(decide(Json, 500, r#"{"ok": true}"#), Decision::Deny(None));
         assert_eq!(decide(Json, 404, ""), Decision::Deny(None));
-        assert!(interpret(Json, 200, br#"{"ok": 1}"#).warning.is_some());
+        assert!(
+            interpret(Json, 200, Some("application/json"), br#"{"ok": 1}"#)
+                .warning
+                .is_some()
+        );
+        // aiohttp: `^application/(?:[\w.+-]+?\+)?json`.
+        let ok = br#"{"ok": true}"#;
+        for (content_type, allowed) in [
+            (Some("application/json; charset=utf-8"), true),
+            (Some("Application/JSON"), true),
+            (Some("application/vnd.acl+json"), true),
+            (Some("text/plain"), false),
+            (Some("application/xml"), false),
+            (Some("application/+json"), false),
+            (None, false),
+        ] {
+            assert_eq!(
+                interpret(Json, 200, content_type, ok).decision.is_allowed(),
+                allowed,
+                "{content_type:?}"
+            );
+        }
         assert_eq!(decide(Json, 200, "nope"), Decision::Deny(None));
         assert_eq!(decide(Text, 200, "OK"), Decision::Allow(None));
         assert_eq!(decide(Text, 200, "ok\n"), Decision::Deny(None));

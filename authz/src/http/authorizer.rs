@@ -44,6 +44,7 @@ impl Endpoint {
 /// What one request got back.
 struct Reply {
     status: u16,
+    content_type: Option<String>,
     body: Vec<u8>,
 }
 
@@ -157,6 +158,11 @@ impl HttpAuthorizer {
             }
         };
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         let body = if self.config.response_mode.reads_body(status) {
             match read_body(&mut response, MAX_BODY).await {
                 Ok(body) => body,
@@ -171,7 +177,11 @@ impl HttpAuthorizer {
         } else {
             Vec::new()
         };
-        Ok(Some(Reply { status, body }))
+        Ok(Some(Reply {
+            status,
+            content_type,
+            body,
+        }))
     }
 
     fn values<'a>(&self, who: &'a Client, access: Access, topic: &'a str) -> AclRequest<'a> {
@@ -200,7 +210,12 @@ impl HttpAuthorizer {
         let Some(reply) = self.ask(endpoint, &values).await else {
             return false;
         };
-        let yes = answer::is_superuser(self.config.response_mode, reply.status, &reply.body);
+        let yes = answer::is_superuser(
+            self.config.response_mode,
+            reply.status,
+            reply.content_type.as_deref(),
+            &reply.body,
+        );
         self.superusers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -239,8 +254,12 @@ impl HttpAuthorizer {
         let values = self.values(who, access, topic);
         let decision = match self.ask(&self.acl, &values).await {
             Some(reply) => {
-                let answer =
-                    answer::interpret(self.config.response_mode, reply.status, &reply.body);
+                let answer = answer::interpret(
+                    self.config.response_mode,
+                    reply.status,
+                    reply.content_type.as_deref(),
+                    &reply.body,
+                );
                 if let Some(warning) = answer.warning {
                     tracing::warn!(client_id = %who.client_id, topic, %warning, "http acl");
                 }
