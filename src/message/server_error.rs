@@ -37,6 +37,14 @@ impl ServerErrorValue {
     /// The value as written after `e=`.
     pub fn as_str(&self) -> &str {
         match self {
+            Self::Extension(value) => value,
+            other => other.as_static(),
+        }
+    }
+
+    /// The value of a variant RFC 5802 defines; `""` for [`ServerErrorValue::Extension`].
+    pub(crate) const fn as_static(&self) -> &'static str {
+        match self {
             Self::InvalidEncoding => "invalid-encoding",
             Self::ExtensionsNotSupported => "extensions-not-supported",
             Self::InvalidProof => "invalid-proof",
@@ -48,7 +56,7 @@ impl ServerErrorValue {
             Self::InvalidUsernameEncoding => "invalid-username-encoding",
             Self::NoResources => "no-resources",
             Self::OtherError => "other-error",
-            Self::Extension(value) => value,
+            Self::Extension(_) => "",
         }
     }
 

@@ -1,6 +1,7 @@
 //! An in-memory credential store.
 
 use std::collections::HashMap;
+use std::hint;
 use std::string::String;
 use std::sync::{Arc, RwLock};
 
@@ -111,10 +112,24 @@ impl MemoryProvider {
 }
 
 impl SyncCredentialProvider for MemoryProvider {
+    /// A hit shares the stored record (one reference-count increment, no copy). A miss
+    /// does the same work as a hit, so that the time of a lookup does not tell whether a
+    /// user exists: a hit compares the requested name with the stored one in full, a miss
+    /// makes the same comparison; the reference count a hit takes is taken by the engine
+    /// on a miss (on its mock record), and both are released when the exchange ends.
     fn lookup_sync(&self, request: &LookupRequest<'_>) -> Lookup {
-        match self.get(request.username, request.mechanism.hash()) {
-            Some(record) => Lookup::Found(record),
-            None => Lookup::NotFound,
+        let users = self.read();
+        let found = users
+            .get(request.username)
+            .and_then(|slots| slots.get(slot(request.mechanism.hash())))
+            .and_then(Option::as_ref);
+        match found {
+            Some(record) => Lookup::Found(Arc::clone(record)),
+            None => {
+                let name = request.username.as_bytes();
+                hint::black_box(hint::black_box(name) == hint::black_box(name));
+                Lookup::NotFound
+            }
         }
     }
 }

@@ -118,16 +118,26 @@ impl ServerChallenge {
             Ok(last) => last,
             Err(error) => return reject(error),
         };
-        // The same computation for every record: the provider's or the mock's.
+        // The same computation for every record: the provider's or the mock's, and no
+        // branch on which it is before the outcome (see `NeedCredentials::challenge`).
         let (proof_ok, server_signature) = prove(&pending, &record, &last);
         let expired = record.attributes.is_expired_at(now.unix_seconds());
-        let error = match (failure, proof_ok, expired) {
-            (Some(error), _, _) => error,
-            (None, false, _) => Error::InvalidProof,
-            (None, true, true) => Error::CredentialsExpired,
-            (None, true, false) => return accept(pending, &record, &server_signature),
+        let usable = failure.is_none();
+        if usable & proof_ok & !expired {
+            return accept(pending, &record, &server_signature);
+        }
+        // Only a client that knows the password learns that its record has expired.
+        let expired_only = usable & proof_ok;
+        let fallback = if expired_only {
+            Error::CredentialsExpired
+        } else {
+            Error::InvalidProof
         };
-        reject(error)
+        Outcome::Rejected(trigger.reject_after_proof(
+            mechanism,
+            failure.unwrap_or(fallback),
+            expired_only,
+        ))
     }
 }
 

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::error::Error;
 use crate::mechanism::Mechanism;
+use crate::message::ServerErrorValue;
 use crate::mqtt::{PacketType, ReasonCode, Reply};
 use crate::provider::{AuthzData, UserAttributes};
 
@@ -137,6 +138,46 @@ impl Trigger {
             Trigger::Reauth => Reply {
                 packet: PacketType::Disconnect,
                 reason_code,
+                method: None,
+                data: None,
+            },
+        };
+        Rejection { reply, error }
+    }
+
+    /// The rejection of an exchange that reached the proof check: 0x87 with
+    /// `e=invalid-proof` (`e=other-error` for a record that expired), built without looking
+    /// at which error it is, so that a wrong password, an unknown user and an unusable
+    /// record take the same path.
+    pub(super) fn reject_after_proof(
+        self,
+        method: Mechanism,
+        error: Error,
+        expired: bool,
+    ) -> Rejection {
+        let reply = match self {
+            Trigger::Connect => {
+                let values = [
+                    ServerErrorValue::InvalidProof.as_static(),
+                    ServerErrorValue::OtherError.as_static(),
+                ];
+                let value = values
+                    .get(usize::from(expired))
+                    .copied()
+                    .unwrap_or_default();
+                let mut data = Vec::with_capacity(2 + value.len());
+                data.extend_from_slice(b"e=");
+                data.extend_from_slice(value.as_bytes());
+                Reply {
+                    packet: PacketType::Connack,
+                    reason_code: ReasonCode::NotAuthorized,
+                    method: Some(method),
+                    data: Some(data),
+                }
+            }
+            Trigger::Reauth => Reply {
+                packet: PacketType::Disconnect,
+                reason_code: ReasonCode::NotAuthorized,
                 method: None,
                 data: None,
             },

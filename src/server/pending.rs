@@ -158,26 +158,30 @@ impl NeedCredentials {
                 Some(Error::CredentialsUnavailable(reason)),
             ),
         };
+        // From here on a known and an unknown user run the same instructions: no branch
+        // depends on which it is (they would be mispredicted for the rarer kind, which
+        // shows in the time), only the data selected differs.
         let is_mock = failure.is_some();
-        // Checked for every record, the mock's included (it always passes), so that every
-        // path does the same work.
-        let failure = failure.or(usable(&record, hash, &self.shared.config.record_policy).err());
-        // A provider's record the engine cannot use is swapped for the mock (rare: a
-        // misconfigured store).
-        let record = match (&failure, is_mock) {
-            (Some(_), false) => Arc::clone(mock),
-            _ => record,
+        // Checked for every record, the mock's included (it always passes).
+        let checked = usable(&record, hash, &self.shared.config.record_policy);
+        let (failure, swap) = match checked {
+            Ok(()) => (failure, false),
+            // A provider's record the engine cannot use is swapped for the mock (rare: a
+            // misconfigured store).
+            Err(error) => (Some(failure.unwrap_or(error)), !is_mock),
         };
+        let record = if swap { Arc::clone(mock) } else { record };
+        let use_mock = failure.is_some();
         // The mock salt is computed for real users too: an unknown user costs exactly what
         // a known one does; what differs is only which salt and keys are used.
         let mock_salt = self.mock_salt();
-        let salt = match failure {
-            None => SaltRef::Record,
-            Some(_) => SaltRef::Mock(mock_salt),
-        };
+        let candidates: [&[u8]; 2] = [record.credentials.salt(), &mock_salt];
+        let salt = candidates
+            .get(usize::from(use_mock))
+            .copied()
+            .unwrap_or(&mock_salt);
         let iterations = record.credentials.iterations();
-        let (server_first, nonce) =
-            self.write_server_first(write_nonce, &salt, &record, iterations);
+        let (server_first, nonce) = self.write_server_first(write_nonce, salt, iterations);
         let reply = Reply {
             packet: PacketType::Auth,
             reason_code: ReasonCode::ContinueAuthentication,
@@ -193,14 +197,9 @@ impl NeedCredentials {
     fn write_server_first(
         &mut self,
         write_nonce: impl FnOnce(&mut Transcript) -> Span,
-        salt: &SaltRef,
-        record: &UserRecord,
+        salt: &[u8],
         iterations: u32,
     ) -> (Span, Span) {
-        let salt = match salt {
-            SaltRef::Record => record.credentials.salt(),
-            SaltRef::Mock(bytes) => bytes,
-        };
         let t = &mut self.transcript;
         t.reserve(
             2 + 2
@@ -232,14 +231,6 @@ impl NeedCredentials {
             self.username().as_bytes(),
         ])
     }
-}
-
-/// Where the server-first's salt comes from.
-enum SaltRef {
-    /// The record's own salt.
-    Record,
-    /// The username-keyed mock salt.
-    Mock([u8; DEFAULT_SALT_LEN]),
 }
 
 /// Whether the engine may use `record` for an exchange of `hash`: the right hash, and
