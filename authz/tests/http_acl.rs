@@ -254,6 +254,17 @@ async fn emqx_v4_request_parameters_and_access_codes() {
         "1",
         "subscribe is 1 in EMQX v4"
     );
+    // "When the request method is POST, the final format is determined by content-type":
+    // every value a string (`bin_kw/1`), the access code included.
+    let json = HttpAuthorizer::new(
+        HttpAclConfig::emqx_v4(format!("{base}/mqtt/acl"))
+            .header("content-type", "application/json"),
+    )
+    .unwrap();
+    ask(&json, &c, P, "200/empty").await;
+    let body: serde_json::Value = serde_json::from_slice(&log.last().body).unwrap();
+    assert_eq!(body["access"], "2", "{body}");
+    assert_eq!(body["clientid"], "c1");
     // GET puts the parameters in the query string.
     let get = HttpAuthorizer::new(
         HttpAclConfig::emqx_v4(format!("{base}/mqtt/acl")).method(HttpMethod::Get),

@@ -46,8 +46,9 @@ pub enum ParamsMode {
     /// header says form); the query string of GET. EMQX's behaviour; the default.
     #[default]
     Json,
-    /// `application/x-www-form-urlencoded` in the body of POST and PUT; the query string
-    /// of GET (EMQX v4, amqtt `params_mode: form`).
+    /// `application/x-www-form-urlencoded` in the body of POST and PUT (unless a
+    /// configured `content-type` header says JSON, as EMQX v4 lets it decide); the query
+    /// string of GET (EMQX v4, amqtt `params_mode: form`).
     Form,
     /// A JSON object in the body whatever the method, GET included (amqtt
     /// `params_mode: json`, which aiohttp sends as a body with every method).

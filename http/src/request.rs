@@ -104,16 +104,19 @@ impl RequestPlan {
                 templated_headers.push((header_name, template));
             }
         }
-        let form_content_type = fixed_headers
+        // A configured content type decides the body's encoding, as in EMQX ("When the
+        // request method is POST, the final format is determined by content-type").
+        let configured_type = fixed_headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.to_ascii_lowercase()
-                    .contains("application/x-www-form-urlencoded")
-            });
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let form_content_type = configured_type.contains("application/x-www-form-urlencoded");
+        let json_content_type = configured_type.contains("json");
         let encoding = match (config.method, config.params_mode) {
             (_, ParamsMode::JsonBody) => BodyEncoding::Json,
             (HttpMethod::Get, _) => BodyEncoding::Query,
+            (_, ParamsMode::Form) if json_content_type => BodyEncoding::Json,
             (_, ParamsMode::Form) => BodyEncoding::Form,
             (_, ParamsMode::Json) if form_content_type => BodyEncoding::Form,
             (_, ParamsMode::Json) => BodyEncoding::Json,
