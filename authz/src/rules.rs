@@ -222,6 +222,19 @@ impl Conditions {
 /// every client (a shared rule list).
 ///
 /// Lookup is through a topic trie: cost grows with the topic's depth, not the rule count.
+///
+/// ```
+/// use mqtt_scram_authz::{AclRule, Action, Client, Decision, Permission, Request, RuleSet};
+/// let set = RuleSet::compile(&[
+///     AclRule::new(Permission::Deny, Action::All, ["eq #"]),
+///     AclRule::new(Permission::Allow, Action::All, ["users/${username}/#"]),
+/// ])?;
+/// let bob = Client::new("bob", "c1");
+/// assert!(set.check(&bob, Request::subscribe("users/bob/#", 1)).is_allowed());
+/// assert_eq!(set.check(&bob, Request::subscribe("#", 0)), Decision::Deny(None));
+/// assert_eq!(set.check(&bob, Request::publish("users/eve/x", 0, false)), Decision::NoMatch);
+/// # Ok::<(), mqtt_scram_authz::RuleError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct RuleSet {
     /// The rules as given, for writing the record back out.

@@ -58,6 +58,21 @@ struct Shared {
 /// reported ([`last_error`](Self::last_error), the watch callback).
 ///
 /// Cloning is cheap and shares the rules.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mqtt_scram_authz::file::{FileAuthorizer, ParseOptions};
+/// use mqtt_scram_authz::{Chain, ClientRules};
+/// let acl = FileAuthorizer::open("/etc/vernemq/vmq.acl", ParseOptions::default())?;
+/// let _watcher = acl.watch(FileAuthorizer::DEFAULT_POLL_INTERVAL, |result| {
+///     if let Err(e) = result {
+///         eprintln!("ACL file not reloaded, previous rules stay: {e}");
+///     }
+/// });
+/// let chain = Chain::new().with(ClientRules).with(acl.clone());
+/// # let _ = (chain, Duration::ZERO);
+/// # Ok::<(), mqtt_scram_authz::file::FileAclError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct FileAuthorizer {
     shared: Arc<Shared>,
