@@ -7,140 +7,21 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mqtt_scram::client::{self, ClientConfig, ClientOptions};
 use mqtt_scram::message::ServerFirst;
-use mqtt_scram::provider::{
-    IgnoreReason, Lookup, MemoryProvider, SyncCredentialProvider, UserRecord,
-};
-use mqtt_scram::server::{NeedCredentials, ServerChallenge};
+use mqtt_scram::provider::{IgnoreReason, Lookup, UserRecord};
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome,
-    PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
+    Error, HashAlgorithm, Mechanism, Outcome, PacketType, ReasonCode, ServerConfig, StartPacket,
+    StoredCredentials,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-const T0: Timestamp = Timestamp::new(Duration::from_secs(100), 1_700_000_000);
+mod common;
 
-struct World {
-    server: ScramServer,
-    store: MemoryProvider,
-    rng: StdRng,
-}
-
-impl World {
-    fn new() -> Self {
-        Self::with_config(ServerConfig::new([42; 32]))
-    }
-
-    fn with_config(config: ServerConfig) -> Self {
-        let store = MemoryProvider::new();
-        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
-            let creds =
-                StoredCredentials::derive(hash, "pencil", b"0123456789abcdef", 4096).unwrap();
-            let record = UserRecord::new(creds)
-                .superuser(true)
-                .client_attrs([("site".to_string(), "lab".to_string())].into());
-            store.insert("user", record);
-        }
-        Self {
-            server: ScramServer::new(config).unwrap(),
-            store,
-            rng: StdRng::seed_from_u64(7),
-        }
-    }
-
-    fn lookup(&self, pending: &NeedCredentials) -> Lookup {
-        self.store.lookup_sync(&pending.request())
-    }
-
-    /// Client start → CONNECT → lookup → AUTH 0x18 → client-final: everything up to the
-    /// server's last step, for tests about that step.
-    fn up_to_client_final(&mut self, conn: &Arc<ConnectionInfo>) -> (ServerChallenge, Vec<u8>) {
-        let config = ClientConfig::new();
-        let (c, first) = client::start(
-            &config,
-            Mechanism::ScramSha256,
-            "user",
-            "pencil",
-            &mut self.rng,
-        )
-        .unwrap();
-        let start = StartPacket::Connect {
-            method: "SCRAM-SHA-256",
-            data: Some(&first),
-        };
-        let pending = self.server.start(conn, start, T0).unwrap();
-        let deadline = pending.deadline();
-        let lookup = self.lookup(&pending);
-        let (challenge, reply) = pending.continue_with(lookup, &mut self.rng);
-        assert_eq!(challenge.deadline(), deadline);
-        let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-        (challenge, last)
-    }
-
-    /// Runs a whole CONNECT exchange; returns the server's outcome and the client result.
-    fn connect(
-        &mut self,
-        conn: &Arc<ConnectionInfo>,
-        mechanism: Mechanism,
-        user: &str,
-        password: &str,
-        options: ClientOptions<'_>,
-    ) -> (Outcome, Option<Result<client::Authenticated, Error>>) {
-        let (c, first) = client::start_with(
-            &ClientConfig::new(),
-            mechanism,
-            user,
-            password,
-            options,
-            &mut self.rng,
-        )
-        .unwrap();
-        let pending = match self.server.start(
-            conn,
-            StartPacket::Connect {
-                method: mechanism.name(),
-                data: Some(&first),
-            },
-            T0,
-        ) {
-            Ok(p) => p,
-            Err(r) => return (Outcome::Rejected(r), None),
-        };
-        let lookup = self.lookup(&pending);
-        let (challenge, reply) = pending.continue_with(lookup, &mut self.rng);
-        assert_eq!(
-            (reply.packet, reply.reason_code, reply.method),
-            (
-                PacketType::Auth,
-                ReasonCode::ContinueAuthentication,
-                Some(mechanism)
-            )
-        );
-        let (c, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-        let outcome = challenge.finish(
-            0x18,
-            mechanism.name(),
-            Some(&last),
-            T0.advanced(Duration::from_secs(1)),
-        );
-        let client_result = match &outcome {
-            Outcome::Accepted { reply, .. } => {
-                Some(c.on_server_final(reply.data.as_deref().unwrap()))
-            }
-            Outcome::Rejected(r) => r.reply.data.as_deref().map(|d| c.on_server_final(d)),
-        };
-        (outcome, client_result)
-    }
-}
-
-fn plain_conn() -> Arc<ConnectionInfo> {
-    Arc::new(ConnectionInfo::new("client-1"))
-}
+use common::{T0, World, plain_conn};
 
 #[test]
 fn connect_succeeds_for_both_mechanisms() {
@@ -475,142 +356,6 @@ fn reauthentication_failure_is_disconnect() {
 }
 
 #[test]
-fn channel_binding_plus_and_downgrade() {
-    let mut w = World::new();
-    let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, [9u8; 32]);
-    let tls = Arc::new(ConnectionInfo::new("c").with_channel_binding(binding.clone()));
-    let options = ClientOptions {
-        authzid: None,
-        channel_binding: Some(&binding),
-    };
-    for m in [Mechanism::ScramSha256Plus, Mechanism::ScramSha512Plus] {
-        let (outcome, client) = w.connect(&tls, m, "user", "pencil", options);
-        assert!(
-            matches!(outcome, Outcome::Accepted { .. }),
-            "{m}: {outcome:?}"
-        );
-        client.unwrap().unwrap();
-    }
-    // Client's binding data differs from the server's (e.g. a TLS-terminating MITM).
-    let other = ChannelBinding::new(ChannelBindingType::TlsExporter, [8u8; 32]);
-    let (outcome, _) = w.connect(
-        &tls,
-        Mechanism::ScramSha256Plus,
-        "user",
-        "pencil",
-        ClientOptions {
-            authzid: None,
-            channel_binding: Some(&other),
-        },
-    );
-    let Outcome::Rejected(r) = outcome else {
-        panic!()
-    };
-    assert_eq!(r.error, Error::ChannelBindingMismatch);
-    // Client supports binding but picks the non-PLUS mechanism: 'y' flag → downgrade.
-    let (outcome, _) = w.connect(&tls, Mechanism::ScramSha256, "user", "pencil", options);
-    let Outcome::Rejected(r) = outcome else {
-        panic!()
-    };
-    assert_eq!(r.error, Error::ChannelBindingDowngrade);
-    assert_eq!(
-        r.reply.data.as_deref(),
-        Some(&b"e=server-does-support-channel-binding"[..])
-    );
-    // -PLUS over plain TCP: the server cannot bind.
-    let (outcome, _) = w.connect(
-        &plain_conn(),
-        Mechanism::ScramSha256Plus,
-        "user",
-        "pencil",
-        options,
-    );
-    let Outcome::Rejected(r) = outcome else {
-        panic!()
-    };
-    assert_eq!(r.error, Error::ChannelBindingNotSupported);
-    // Wrong binding type.
-    let sep = ChannelBinding::new(ChannelBindingType::TlsServerEndPoint, [9u8; 32]);
-    let (outcome, _) = w.connect(
-        &tls,
-        Mechanism::ScramSha256Plus,
-        "user",
-        "pencil",
-        ClientOptions {
-            authzid: None,
-            channel_binding: Some(&sep),
-        },
-    );
-    let Outcome::Rejected(r) = outcome else {
-        panic!()
-    };
-    assert_eq!(r.error, Error::UnsupportedChannelBindingType);
-    // A server that offers no -PLUS mechanism accepts 'y'.
-    let mut w2 =
-        World::with_config(ServerConfig::new([1; 32]).mechanisms(&[Mechanism::ScramSha256]));
-    let (outcome, _) = w2.connect(&tls, Mechanism::ScramSha256, "user", "pencil", options);
-    assert!(matches!(outcome, Outcome::Accepted { .. }));
-}
-
-#[test]
-fn authzid_policy() {
-    let mut w = World::new();
-    let opts = ClientOptions {
-        authzid: Some("admin"),
-        channel_binding: None,
-    };
-    let (outcome, _) = w.connect(
-        &plain_conn(),
-        Mechanism::ScramSha256,
-        "user",
-        "pencil",
-        opts,
-    );
-    let Outcome::Rejected(r) = outcome else {
-        panic!()
-    };
-    assert_eq!(r.error, Error::AuthzidNotAllowed);
-    let mut w = World::with_config(ServerConfig::new([1; 32]).allow_authzid(true));
-    let (outcome, _) = w.connect(
-        &plain_conn(),
-        Mechanism::ScramSha256,
-        "user",
-        "pencil",
-        opts,
-    );
-    let Outcome::Accepted { identity, .. } = outcome else {
-        panic!()
-    };
-    assert_eq!(identity.authzid.as_deref(), Some("admin"));
-}
-
-#[test]
-fn client_enforces_iteration_window_before_pbkdf2() {
-    let mut rng = StdRng::seed_from_u64(9);
-    let config = ClientConfig::new().iteration_window(4096..=10_000);
-    for (i, ok) in [
-        (4095, false),
-        (4096, true),
-        (10_000, true),
-        (10_001, false),
-        (u32::MAX, false),
-    ] {
-        let (c, first) =
-            client::start(&config, Mechanism::ScramSha256, "user", "pencil", &mut rng).unwrap();
-        let first = mqtt_scram::message::ClientFirst::parse(&first, 4096).unwrap();
-        let server_first = ServerFirst::write(&format!("{}srv", first.nonce()), b"salt", i);
-        let result = c.on_server_first(server_first.as_bytes());
-        assert_eq!(result.is_ok(), ok, "{i}");
-        if !ok {
-            assert!(matches!(
-                result,
-                Err(Error::IterationCountOutOfRange { .. })
-            ));
-        }
-    }
-}
-
-#[test]
 fn missing_data_and_garbage_are_0x87() {
     let w = World::new();
     let conn = plain_conn();
@@ -636,33 +381,4 @@ fn missing_data_and_garbage_are_0x87() {
         assert_eq!(r.reply.packet, PacketType::Connack);
         assert_eq!(r.reply.method, Some(Mechanism::ScramSha256));
     }
-}
-
-#[test]
-fn errors_and_debug_output_hold_no_secrets() {
-    let mut rng = StdRng::seed_from_u64(11);
-    let password = "sup3r-s3cret-passw0rd";
-    let (c, _) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "user",
-        password,
-        &mut rng,
-    )
-    .unwrap();
-    assert!(!format!("{c:?}").contains(password));
-    let creds = StoredCredentials::derive(HashAlgorithm::Sha256, password, b"salt", 4096).unwrap();
-    let debug = format!("{creds:?}");
-    let hex_key = hex::encode(creds.stored_key().as_bytes());
-    assert!(!debug.contains(&hex_key) && !debug.contains(password));
-    assert!(!format!("{:?}", creds.stored_key()).contains(&hex_key[..8]));
-    let err = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "user",
-        "bad\u{7}pass",
-        &mut rng,
-    )
-    .unwrap_err();
-    assert!(!err.to_string().contains("bad"));
 }
