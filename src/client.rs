@@ -27,6 +27,14 @@ use crate::message::{
 use crate::saslprep::{Mode, saslprep};
 
 /// Client settings.
+///
+/// ```
+/// use mqtt_scram::client::ClientConfig;
+/// let config = ClientConfig::new()
+///     .iteration_window(4096..=100_000)   // refuse weaker or costlier servers before PBKDF2
+///     .max_message_len(2048);
+/// # let _ = config;
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
     iteration_window: RangeInclusive<u32>,
@@ -71,6 +79,17 @@ impl ClientConfig {
 }
 
 /// Per-connection options for [`start_with`].
+///
+/// ```
+/// use mqtt_scram::{ChannelBinding, ChannelBindingType, Mechanism};
+/// use mqtt_scram::client::{self, ClientConfig, ClientOptions};
+/// let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, [0xCB; 32]);
+/// let options = ClientOptions::new().authzid(Some("admin")).channel_binding(Some(&binding));
+/// let (_, first) = client::start_with(
+///     &ClientConfig::new(), Mechanism::ScramSha256Plus, "alice", "pencil", options, &mut rand::rng())?;
+/// assert!(first.starts_with(b"p=tls-exporter,a=admin,n=alice,r="));
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientOptions<'a> {
     /// Authorization identity to send (`a=`).
@@ -78,6 +97,28 @@ pub struct ClientOptions<'a> {
     /// TLS channel binding of the connection. Required for `-PLUS` mechanisms; with a
     /// non-PLUS mechanism its presence makes the client send the `y` flag.
     pub channel_binding: Option<&'a ChannelBinding>,
+}
+
+impl<'a> ClientOptions<'a> {
+    /// No authorization identity, no channel binding.
+    pub const fn new() -> Self {
+        Self {
+            authzid: None,
+            channel_binding: None,
+        }
+    }
+
+    /// Sends this authorization identity (`a=`).
+    pub const fn authzid(mut self, authzid: Option<&'a str>) -> Self {
+        self.authzid = authzid;
+        self
+    }
+
+    /// Uses the connection's TLS channel binding.
+    pub const fn channel_binding(mut self, binding: Option<&'a ChannelBinding>) -> Self {
+        self.channel_binding = binding;
+        self
+    }
 }
 
 /// Cached SaltedPassword for re-authentication.
@@ -111,6 +152,16 @@ impl fmt::Debug for Session {
 }
 
 /// Waiting for the server-first-message (AUTH 0x18 from the server).
+///
+/// ```
+/// use mqtt_scram::{Mechanism, client::{self, ClientConfig}};
+/// let (state, connect_data) =
+///     client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rand::rng())?;
+/// assert!(connect_data.starts_with(b"n,,n=alice,r="));
+/// // A server-first-message whose nonce does not extend ours is refused.
+/// assert!(state.on_server_first(b"r=other,s=c2FsdA==,i=4096").is_err());
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct AwaitingServerFirst {
     session: Session,
@@ -120,6 +171,17 @@ pub struct AwaitingServerFirst {
 }
 
 /// Waiting for the server-final-message (CONNACK, or AUTH 0x00 after re-authentication).
+///
+/// ```
+/// use mqtt_scram::{Mechanism, client::{self, ClientConfig}};
+/// let config = ClientConfig::new().iteration_window(1..=16);   // a test server's low count
+/// let (state, first) = client::start(&config, Mechanism::ScramSha256, "alice", "pencil", &mut rand::rng())?;
+/// let nonce = std::str::from_utf8(&first)?.rsplit("r=").next().unwrap_or_default().to_owned();
+/// let (state, _client_final) = state.on_server_first(format!("r={nonce}xyz,s=c2FsdA==,i=16").as_bytes())?;
+/// // `e=` from the server ends the exchange with its error.
+/// assert!(state.on_server_final(b"e=invalid-proof").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct AwaitingServerFinal {
     session: Session,
@@ -127,6 +189,29 @@ pub struct AwaitingServerFinal {
 }
 
 /// Authentication succeeded; can start a re-authentication.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp};
+/// use mqtt_scram::client::{self, ClientConfig};
+/// use mqtt_scram::provider::Lookup;
+/// let mut rng = rand::rng();
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let record = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl", 4096)?;
+/// let conn = Arc::new(ConnectionInfo::new("c"));
+/// let now = Timestamp::new(Default::default(), 0);
+/// let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rng)?;
+/// let Ok(pending) = server.start(&conn, StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) }, now) else { unreachable!() };
+/// let (challenge, auth) = pending.continue_with(Lookup::found(mqtt_scram::provider::UserRecord::new(record)), &mut rng);
+/// let (c, last) = c.on_server_first(auth.data.as_deref().unwrap_or_default())?;
+/// let Outcome::Accepted { reply, .. } = challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), now) else { unreachable!() };
+/// let authenticated = c.on_server_final(reply.data.as_deref().unwrap_or_default())?;
+/// assert_eq!(authenticated.mechanism(), Mechanism::ScramSha256);
+/// // Later: AUTH 0x19 with a new client-first-message, no PBKDF2 if the salt is unchanged.
+/// let (_state, auth_data) = authenticated.reauthenticate(&mut rng);
+/// assert!(auth_data.starts_with(b"n,,n=alice,r="));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Authenticated {
     session: Session,

@@ -10,6 +10,12 @@ use core::net::SocketAddr;
 use zeroize::Zeroizing;
 
 /// A channel-binding type (RFC 5056, RFC 5929, RFC 9266).
+///
+/// ```
+/// use mqtt_scram::ChannelBindingType;
+/// assert_eq!(ChannelBindingType::TlsExporter.name(), "tls-exporter");
+/// assert_eq!(ChannelBindingType::from_name("tls-server-end-point"), Some(ChannelBindingType::TlsServerEndPoint));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ChannelBindingType {
@@ -41,6 +47,14 @@ impl ChannelBindingType {
 }
 
 /// Channel-binding data for one TLS connection, as both ends compute it.
+///
+/// ```
+/// use mqtt_scram::{ChannelBinding, ChannelBindingType};
+/// // e.g. the TLS exporter value ("EXPORTER-Channel-Binding", 32 bytes) of the connection
+/// let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, vec![0xCB; 32]);
+/// assert_eq!(binding.data().len(), 32);
+/// assert!(!format!("{binding:?}").contains("203"));   // the bytes are not printed
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ChannelBinding {
     kind: ChannelBindingType,
@@ -81,6 +95,16 @@ impl fmt::Debug for ChannelBinding {
 /// with the engine (through an `Arc`) so providers can see them.
 ///
 /// Every field is optional information except what the broker chooses to fill.
+///
+/// ```
+/// use mqtt_scram::ConnectionInfo;
+/// let conn = ConnectionInfo::new("sensor-17")
+///     .with_peer("192.0.2.7:50312".parse().expect("address"))
+///     .with_listener("tls")
+///     .with_mqtt_username("alice");
+/// assert_eq!(conn.client_id, "sensor-17");
+/// assert_eq!(conn.protocol, "mqtt");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {

@@ -24,6 +24,13 @@ pub const DEFAULT_ITERATIONS: u32 = 4096;
 pub const DEFAULT_SALT_LEN: usize = 16;
 
 /// Why stored credentials could not be read.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, StoredCredentials, credentials::CredentialsError};
+/// let err = StoredCredentials::from_emqx_hex(HashAlgorithm::Sha256, "zz", "00", "00", 4096).unwrap_err();
+/// assert_eq!(err, CredentialsError::InvalidHex { field: "salt" });
+/// assert_eq!(err.to_string(), "salt is not valid hex");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsError {
@@ -140,6 +147,7 @@ impl fmt::Debug for StoredCredentials {
 /// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EmqxHex {
     /// Hex salt.
     pub salt: String,

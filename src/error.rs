@@ -3,13 +3,18 @@
 //!
 //! No error carries a password, key, proof or signature, so every error can be logged.
 
-use crate::credentials::CredentialsError;
 use crate::message::{MessageKind, Problem, ServerErrorValue};
 use crate::mqtt::ReasonCode;
 use crate::provider::IgnoreReason;
 use crate::saslprep::SaslprepError;
 
 /// What kind of party caused an [`Error`].
+///
+/// ```
+/// use mqtt_scram::{Error, ErrorCategory};
+/// assert_eq!(Error::InvalidProof.category(), ErrorCategory::Authentication);
+/// assert_eq!(Error::MissingData.category(), ErrorCategory::Malformed);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCategory {
@@ -19,11 +24,21 @@ pub enum ErrorCategory {
     Protocol,
     /// Well-formed, but authentication failed (proof, user, deadline, binding, ...).
     Authentication,
-    /// Input given by the local side (password, configuration, credentials) was unusable.
+    /// Input given by the local side (username, password, authorization identity) was unusable.
     Local,
 }
 
 /// Every way an exchange or a credential operation can fail.
+///
+/// ```
+/// use mqtt_scram::{Error, ReasonCode, message::ServerErrorValue};
+/// // An unknown user is answered exactly like a wrong password.
+/// for error in [Error::InvalidProof, Error::UnknownUser] {
+///     assert_eq!(error.reason_code(), ReasonCode::NotAuthorized);
+///     assert_eq!(error.server_error(), Some(ServerErrorValue::InvalidProof));
+/// }
+/// assert_eq!(Error::UnsupportedMechanism.reason_code(), ReasonCode::BadAuthenticationMethod);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -148,9 +163,6 @@ pub enum Error {
     /// A username is empty (after preparation).
     #[error("username is empty")]
     EmptyUsername,
-    /// Stored credentials could not be parsed or are inconsistent.
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
 }
 
 impl Error {
@@ -164,9 +176,7 @@ impl Error {
             Self::UnsupportedMechanism
             | Self::MethodChanged
             | Self::UnexpectedReasonCode { .. } => ErrorCategory::Protocol,
-            Self::Saslprep { .. } | Self::EmptyUsername | Self::Credentials(_) => {
-                ErrorCategory::Local
-            }
+            Self::Saslprep { .. } | Self::EmptyUsername => ErrorCategory::Local,
             _ => ErrorCategory::Authentication,
         }
     }

@@ -117,4 +117,5 @@ pub use server::{
 };
 pub use time::{Clock, Timestamp};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use time::{ManualClock, SystemClock};

@@ -7,6 +7,13 @@ use core::str::FromStr;
 ///
 /// Stored credentials belong to a hash, not to a mechanism name: the same
 /// credentials serve `SCRAM-SHA-256` and `SCRAM-SHA-256-PLUS`.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, Mechanism};
+/// assert_eq!(HashAlgorithm::Sha512.output_len(), 64);
+/// assert_eq!("sha-256".parse(), Ok(HashAlgorithm::Sha256));
+/// assert_eq!(HashAlgorithm::Sha256.mechanism(), Mechanism::ScramSha256);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
@@ -53,6 +60,15 @@ impl fmt::Display for HashAlgorithm {
 ///
 /// Names are the IANA SASL registrations; matching is exact (case-sensitive), as
 /// MQTT 5 compares Authentication Method as a UTF-8 string.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, Mechanism};
+/// let m: Mechanism = "SCRAM-SHA-512-PLUS".parse()?;
+/// assert!(m.is_plus());
+/// assert_eq!(m.hash(), HashAlgorithm::Sha512);
+/// assert_eq!(m.without_plus().name(), "SCRAM-SHA-512");
+/// # Ok::<(), mqtt_scram::mechanism::UnknownMechanism>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mechanism {
     /// `SCRAM-SHA-256` (RFC 7677).
@@ -123,6 +139,11 @@ impl fmt::Display for Mechanism {
 }
 
 /// Error returned when a string is not a supported mechanism name.
+///
+/// ```
+/// use mqtt_scram::{Mechanism, mechanism::UnknownMechanism};
+/// assert_eq!("SCRAM-SHA-1".parse::<Mechanism>(), Err(UnknownMechanism));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unsupported authentication method (expected SCRAM-SHA-256, SCRAM-SHA-512 or a -PLUS variant)"

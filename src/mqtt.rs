@@ -7,6 +7,13 @@ use core::fmt;
 use crate::mechanism::Mechanism;
 
 /// The MQTT 5 reason codes that enhanced authentication uses (MQTT 5.0 §2.4).
+///
+/// ```
+/// use mqtt_scram::ReasonCode;
+/// assert_eq!(ReasonCode::from_u8(0x87), Some(ReasonCode::NotAuthorized));
+/// assert_eq!(ReasonCode::ContinueAuthentication.to_u8(), 0x18);
+/// assert_eq!(ReasonCode::NotAuthorized.to_string(), "0x87 Not authorized");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReasonCode {
@@ -90,6 +97,17 @@ impl fmt::Display for ReasonCode {
 }
 
 /// Which MQTT control packet the broker (or client) should send.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, PacketType, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"n,,n=alice,r=abcdef") };
+/// let pending = server.start(&Arc::new(ConnectionInfo::new("c")), start, Timestamp::new(Default::default(), 0)).expect("valid");
+/// let (_, reply) = pending.continue_with(mqtt_scram::provider::Lookup::NotFound, &mut rand::rng());
+/// assert_eq!(reply.packet, PacketType::Auth);
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PacketType {
     /// CONNACK: ends an exchange that started with CONNECT.
@@ -105,8 +123,22 @@ pub enum PacketType {
 ///
 /// `method` is `None` only for DISCONNECT, which has no authentication properties.
 /// Every AUTH and CONNACK of one exchange carries the method of the CONNECT
-/// [MQTT-4.12.0-5].
+/// [MQTT-4.12.0-5]. `Debug` shows the data's length, not its bytes.
+///
+/// ```
+/// use mqtt_scram::{Mechanism, PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use std::sync::Arc;
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let conn = Arc::new(mqtt_scram::ConnectionInfo::new("c"));
+/// let start = StartPacket::Connect { method: "SCRAM-SHA-1", data: None };
+/// let rejection = server.start(&conn, start, Timestamp::new(Default::default(), 0)).unwrap_err();
+/// let reply = rejection.reply;
+/// assert_eq!((reply.packet, reply.reason_code), (PacketType::Connack, ReasonCode::BadAuthenticationMethod));
+/// assert_eq!(reply.method, None);
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reply {
     /// Packet to send.
     pub packet: PacketType,

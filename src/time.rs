@@ -99,6 +99,7 @@ impl<C: Clock + ?Sized> Clock for &C {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use self::system::{ManualClock, SystemClock};
 
 #[cfg(feature = "std")]
@@ -118,6 +119,7 @@ mod system {
     /// assert!(clock.now().unix_seconds() > 1_600_000_000);
     /// ```
     #[derive(Clone, Copy, Debug)]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub struct SystemClock {
         epoch: Instant,
     }
@@ -148,7 +150,18 @@ mod system {
     }
 
     /// A clock moved by hand, for tests: both readings advance together.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mqtt_scram::{Clock, ManualClock};
+    /// let clock = ManualClock::new(1_700_000_000);
+    /// clock.advance(Duration::from_secs(30));
+    /// assert_eq!(clock.now().monotonic(), Duration::from_secs(30));
+    /// clock.set_unix_seconds(1_800_000_000);   // an NTP step: the monotonic reading stays
+    /// assert_eq!(clock.now().monotonic(), Duration::from_secs(30));
+    /// ```
     #[derive(Debug)]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub struct ManualClock {
         now: Mutex<Timestamp>,
     }

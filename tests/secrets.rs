@@ -198,7 +198,6 @@ fn no_public_engine_type_formats_a_secret() {
     ];
     for error in &credential_errors {
         display!(secrets, error);
-        display!(secrets, Error::from(error.clone()));
     }
     let config_error = ScramServer::new(ServerConfig::new(MOCK_KEY).nonce_len(0)).unwrap_err();
     display!(secrets, config_error);

@@ -8,6 +8,13 @@ use super::{MessageKind, Problem};
 use crate::error::Error;
 
 /// One `<letter>=<value>` attribute, borrowed from a message.
+///
+/// ```
+/// use mqtt_scram::message::{Attribute, ClientFirst};
+/// let m = ClientFirst::parse(b"n,,n=alice,r=abc,x=1", 4096)?;
+/// assert_eq!(m.extensions().next(), Some(Attribute { name: 'x', value: "1" }));
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attribute<'a> {
     /// The attribute letter.
@@ -19,6 +26,15 @@ pub struct Attribute<'a> {
 /// Iterator over the optional extensions at the end of a message, in wire order.
 ///
 /// Built only from text a parser already validated, so every item is well formed.
+///
+/// ```
+/// use mqtt_scram::message::ServerFirst;
+/// let m = ServerFirst::parse(b"r=abc,s=c2FsdA==,i=4096,x=1,y=2", 4096)?;
+/// let names: Vec<char> = m.extensions().map(|a| a.name).collect();
+/// assert_eq!(names, ['x', 'y']);
+/// assert_eq!(m.extensions().as_str(), "x=1,y=2");
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Attributes<'a> {
     rest: &'a str,

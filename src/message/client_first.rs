@@ -12,6 +12,13 @@ use crate::error::Error;
 const KIND: MessageKind = MessageKind::ClientFirst;
 
 /// The gs2 channel-binding flag (RFC 5802 §5.1, §7 `gs2-cbind-flag`).
+///
+/// ```
+/// use mqtt_scram::message::{CbindFlag, ClientFirst};
+/// let m = ClientFirst::parse(b"p=tls-exporter,,n=alice,r=abc", 4096)?;
+/// assert_eq!(m.gs2().cbind, CbindFlag::Used("tls-exporter"));
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CbindFlag<'a> {
     /// `n`: the client does not support channel binding.
@@ -36,6 +43,14 @@ impl CbindFlag<'_> {
 }
 
 /// The parsed gs2 header: flag, optional authorization identity, and its raw bytes.
+///
+/// ```
+/// use mqtt_scram::message::ClientFirst;
+/// let m = ClientFirst::parse(b"n,a=admin,n=alice,r=abc", 4096)?;
+/// assert_eq!(m.gs2().authzid.as_deref(), Some("admin"));
+/// assert_eq!(m.gs2().as_str(), "n,a=admin,");
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gs2Header<'a> {
     /// Channel-binding flag.
@@ -53,6 +68,16 @@ impl<'a> Gs2Header<'a> {
 }
 
 /// A parsed `client-first-message`.
+///
+/// ```
+/// use mqtt_scram::message::ClientFirst;
+/// let m = ClientFirst::parse(b"n,,n=al=2Cice,r=rOprNGfwEbeRWgbNEkqO", 4096)?;
+/// assert_eq!(m.username(), "al,ice");
+/// assert_eq!(m.username_wire(), "al=2Cice");
+/// assert_eq!(m.bare(), "n=al=2Cice,r=rOprNGfwEbeRWgbNEkqO");
+/// assert!(ClientFirst::parse(b"n,,m=x,n=alice,r=abc", 4096).is_err());   // mandatory extension
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientFirst<'a> {
     gs2: Gs2Header<'a>,

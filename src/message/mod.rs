@@ -34,6 +34,13 @@ use core::fmt;
 pub const DEFAULT_MAX_MESSAGE_LEN: usize = 4096;
 
 /// Which of the four SCRAM messages an error is about.
+///
+/// ```
+/// use mqtt_scram::{Error, message::{ClientFirst, MessageKind}};
+/// let Err(Error::Malformed { message, .. }) = ClientFirst::parse(b"x", 4096) else { unreachable!() };
+/// assert_eq!(message, MessageKind::ClientFirst);
+/// assert_eq!(message.to_string(), "client-first-message");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageKind {
     /// `client-first-message` (in CONNECT, or AUTH 0x19).
@@ -58,6 +65,12 @@ impl fmt::Display for MessageKind {
 }
 
 /// What exactly is wrong with a malformed message. Never contains message content.
+///
+/// ```
+/// use mqtt_scram::{Error, message::{ClientFirst, Problem}};
+/// let Err(Error::Malformed { problem, .. }) = ClientFirst::parse(b"n,,n=alice,r=a b", 4096) else { unreachable!() };
+/// assert_eq!(problem, Problem::InvalidNonce);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Problem {

@@ -4,6 +4,13 @@ use alloc::string::String;
 use core::fmt;
 
 /// A server error sent in `server-final-message` as `e=<value>`.
+///
+/// ```
+/// use mqtt_scram::message::ServerErrorValue;
+/// assert_eq!(ServerErrorValue::parse("invalid-proof"), ServerErrorValue::InvalidProof);
+/// assert_eq!(ServerErrorValue::InvalidProof.to_message(), "e=invalid-proof");
+/// assert_eq!(ServerErrorValue::parse("x-custom").as_str(), "x-custom");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServerErrorValue {

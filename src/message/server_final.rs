@@ -11,6 +11,13 @@ use crate::error::Error;
 const KIND: MessageKind = MessageKind::ServerFinal;
 
 /// What a server-final-message says.
+///
+/// ```
+/// use mqtt_scram::message::{ServerErrorValue, ServerFinal, ServerFinalOutcome};
+/// let m = ServerFinal::parse(b"e=invalid-proof", 32, 4096)?;
+/// assert_eq!(m.outcome(), &ServerFinalOutcome::Error(ServerErrorValue::InvalidProof));
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerFinalOutcome {
     /// `v=`: the server signature.
@@ -20,6 +27,13 @@ pub enum ServerFinalOutcome {
 }
 
 /// A parsed `server-final-message`.
+///
+/// ```
+/// use mqtt_scram::message::{ServerFinal, ServerFinalOutcome};
+/// let m = ServerFinal::parse(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", 32, 4096)?;
+/// assert!(matches!(m.outcome(), ServerFinalOutcome::Verifier(v) if v.len() == 32));
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerFinal<'a> {
     outcome: ServerFinalOutcome,

@@ -11,6 +11,14 @@ use crate::error::Error;
 const KIND: MessageKind = MessageKind::ServerFirst;
 
 /// A parsed `server-first-message`.
+///
+/// ```
+/// use mqtt_scram::message::ServerFirst;
+/// let m = ServerFirst::parse(b"r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", 4096)?;
+/// assert_eq!((m.nonce(), m.salt().len(), m.iterations()), ("abcdef", 16, 4096));
+/// assert_eq!(ServerFirst::write(m.nonce(), m.salt(), 4096), m.as_str());
+/// # Ok::<(), mqtt_scram::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerFirst<'a> {
     raw: &'a str,

@@ -52,6 +52,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// cached.invalidate("alice");
 /// assert!(cached.is_empty());
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct Cached<P, C = SystemClock> {
     inner: P,
     clock: C,

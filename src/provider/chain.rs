@@ -12,6 +12,14 @@ use core::pin::Pin;
 use super::{CredentialProvider, IgnoreReason, Lookup, LookupRequest};
 
 /// The future a [`DynCredentialProvider`] returns.
+///
+/// ```
+/// use mqtt_scram::provider::{BoxLookup, DynCredentialProvider, LookupRequest, MemoryProvider};
+/// fn ask<'a>(p: &'a dyn DynCredentialProvider, r: &'a LookupRequest<'a>) -> BoxLookup<'a> {
+///     p.lookup_dyn(r)
+/// }
+/// # let _ = ask(&MemoryProvider::new(), &LookupRequest::new(mqtt_scram::Mechanism::ScramSha256, "a", &mqtt_scram::ConnectionInfo::new("c")));
+/// ```
 pub type BoxLookup<'a> = Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
 
 /// An object-safe [`CredentialProvider`]: the future is boxed, so
@@ -20,6 +28,16 @@ pub type BoxLookup<'a> = Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
 /// Every [`CredentialProvider`] implements it, and both boxed forms implement
 /// [`CredentialProvider`] again, so they nest in [`Chain`] and
 /// [`Cached`](super::Cached) like any provider.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::provider::{Chain, DynCredentialProvider, MemoryProvider};
+/// // Providers of different types behind one trait object, shared by two chains.
+/// let store: Arc<dyn DynCredentialProvider> = Arc::new(MemoryProvider::new());
+/// let a = Chain::new().push(Arc::clone(&store));
+/// let b = Chain::new().push(store);
+/// assert_eq!((a.len(), b.len()), (1, 1));
+/// ```
 pub trait DynCredentialProvider: Send + Sync {
     /// [`CredentialProvider::lookup`] with a boxed future.
     fn lookup_dyn<'a>(&'a self, request: &'a LookupRequest<'a>) -> BoxLookup<'a>;
@@ -51,6 +69,13 @@ impl<P: CredentialProvider> CredentialProvider for Arc<P> {
 }
 
 /// What a [`Chain`] does when a provider answers [`Lookup::NotFound`].
+///
+/// ```
+/// use mqtt_scram::provider::{Chain, MemoryProvider, OnNotFound};
+/// // Fall through to the next store when the first does not know the user.
+/// let chain = Chain::new().push(MemoryProvider::new()).on_not_found(OnNotFound::Continue);
+/// # let _ = chain;
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnNotFound {
     /// The user does not exist: stop and answer `NotFound` (EMQX's chain semantics).

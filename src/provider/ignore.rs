@@ -6,6 +6,12 @@ use core::fmt;
 
 /// The kind of reason a provider could not decide, for metrics and log filters
 /// (low cardinality; the detail is in [`IgnoreReason::detail`]).
+///
+/// ```
+/// use mqtt_scram::provider::{IgnoreKind, IgnoreReason};
+/// let reason = IgnoreReason::new(IgnoreKind::Overloaded, "512 lookups in flight");
+/// assert_eq!(reason.kind().as_str(), "overloaded");   // a metric label
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum IgnoreKind {

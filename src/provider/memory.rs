@@ -23,6 +23,7 @@ use crate::mechanism::HashAlgorithm;
 /// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
 /// ```
 #[derive(Debug, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct MemoryProvider {
     users: RwLock<Users>,
 }

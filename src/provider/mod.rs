@@ -34,6 +34,7 @@
 //! every failure (down, timeout, garbage) is a [`Lookup::Ignore`] with a reason.
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod cache;
 mod chain;
 mod ignore;
@@ -42,10 +43,12 @@ mod memory;
 mod record;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use cache::Cached;
 pub use chain::{BoxLookup, Chain, DynCredentialProvider, OnNotFound};
 pub use ignore::{IgnoreKind, IgnoreReason};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use memory::MemoryProvider;
 pub use record::{AuthzData, UserAttributes, UserRecord};
 
@@ -56,6 +59,13 @@ use crate::connection::ConnectionInfo;
 use crate::mechanism::Mechanism;
 
 /// Everything a provider may need to find a user's credentials (and to fill templates).
+///
+/// ```
+/// use mqtt_scram::{ConnectionInfo, Mechanism, provider::LookupRequest};
+/// let conn = ConnectionInfo::new("sensor-17");
+/// let request = LookupRequest::new(Mechanism::ScramSha256, "alice", &conn).with_authzid(Some("admin"));
+/// assert_eq!((request.username, request.authzid), ("alice", Some("admin")));
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct LookupRequest<'a> {
@@ -89,6 +99,16 @@ impl<'a> LookupRequest<'a> {
 }
 
 /// A provider's answer.
+///
+/// ```
+/// use mqtt_scram::{HashAlgorithm, StoredCredentials};
+/// use mqtt_scram::provider::{IgnoreReason, Lookup, UserRecord};
+/// let creds = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl", 4096)?;
+/// let found = Lookup::found(UserRecord::new(creds));
+/// let down = Lookup::Ignore(IgnoreReason::unavailable("db-1 refused the connection"));
+/// assert!(matches!(found, Lookup::Found(_)) && matches!(down, Lookup::Ignore(_)));
+/// # Ok::<(), mqtt_scram::credentials::CredentialsError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// The user exists. The record is shared, not copied; an expired record is a final
@@ -110,12 +130,37 @@ impl Lookup {
 }
 
 /// An (async) source of stored credentials.
+///
+/// ```
+/// use mqtt_scram::provider::{CredentialProvider, Lookup, LookupRequest};
+/// /// A store behind an async client (here: nobody is ever found).
+/// struct Remote;
+/// impl CredentialProvider for Remote {
+///     async fn lookup(&self, _request: &LookupRequest<'_>) -> Lookup {
+///         // e.g. `match tokio::time::timeout(d, db.query(..)).await { .. }`
+///         Lookup::NotFound
+///     }
+/// }
+/// ```
 pub trait CredentialProvider: Send + Sync {
     /// Looks up one user. Must not panic; failures are [`Lookup::Ignore`].
     fn lookup(&self, request: &LookupRequest<'_>) -> impl Future<Output = Lookup> + Send;
 }
 
 /// A synchronous source of stored credentials; every one is also a [`CredentialProvider`].
+///
+/// ```
+/// use mqtt_scram::{ConnectionInfo, Mechanism};
+/// use mqtt_scram::provider::{Lookup, LookupRequest, SyncCredentialProvider};
+/// struct Nobody;
+/// impl SyncCredentialProvider for Nobody {
+///     fn lookup_sync(&self, _: &LookupRequest<'_>) -> Lookup {
+///         Lookup::NotFound
+///     }
+/// }
+/// let conn = ConnectionInfo::new("c");
+/// assert_eq!(Nobody.lookup_sync(&LookupRequest::new(Mechanism::ScramSha256, "x", &conn)), Lookup::NotFound);
+/// ```
 pub trait SyncCredentialProvider: Send + Sync {
     /// Looks up one user without blocking on I/O.
     fn lookup_sync(&self, request: &LookupRequest<'_>) -> Lookup;

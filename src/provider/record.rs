@@ -82,6 +82,14 @@ impl UserRecord {
 /// What a provider says about a user besides the credentials. The engine reads only
 /// `expire_at` (an expired record is refused) and passes the rest to the broker in the
 /// [`Identity`](crate::Identity).
+///
+/// ```
+/// use mqtt_scram::provider::UserAttributes;
+/// let mut attributes = UserAttributes::new();
+/// attributes.expire_at = Some(1_700_000_000);
+/// assert!(attributes.is_expired_at(1_700_000_000));   // inclusive
+/// assert!(!attributes.is_expired_at(1_699_999_999));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserAttributes {

@@ -170,9 +170,11 @@ fn check_final<'a>(
         (true, Some(binding)) => binding.data(),
         _ => &[],
     };
-    // `c=` must be the gs2 header followed by the connection's binding data. (An
-    // unreadable gs2 span cannot happen; it would fail here, never pass.)
-    let gs2_header = p.transcript.get(p.gs2).unwrap_or_default();
+    // `c=` must be the gs2 header followed by the connection's binding data. (The gs2
+    // span always exists: `start` wrote it first; were it missing, nothing would match.)
+    let Some(gs2_header) = p.transcript.get(p.gs2) else {
+        return Err(Error::ChannelBindingMismatch);
+    };
     if !last.channel_binding_is(gs2_header, cbind_data) {
         return Err(Error::ChannelBindingMismatch);
     }
@@ -187,12 +189,12 @@ fn check_final<'a>(
 fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (bool, PublicDigest) {
     let credentials = &record.credentials;
     // AuthMessage = client-first-bare "," server-first "," client-final-without-proof;
-    // the transcript after the gs2 header holds all of it but the last part.
-    let prefix = p
-        .transcript
-        .as_bytes()
-        .get(p.gs2.len()..)
-        .unwrap_or_default();
+    // the transcript after the gs2 header holds all of it but the last part. (It always
+    // exists, `check_final` read the gs2 header; were it missing, no proof would verify.)
+    let prefix = match p.transcript.as_bytes().split_at_checked(p.gs2.len()) {
+        Some((_, prefix)) => prefix,
+        None => b"<no transcript>",
+    };
     let auth_message: [&[u8]; 2] = [prefix, last.without_proof().as_bytes()];
     // Both signatures from the record's precomputed HMAC states, their compressions
     // interleaved; the same work whatever the proof.

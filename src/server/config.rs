@@ -107,6 +107,13 @@ impl RecordPolicy {
 
 /// Why [`ScramServer::new`](super::ScramServer::new) refused a configuration. Each variant
 /// names the setting.
+///
+/// ```
+/// use mqtt_scram::{ConfigError, ScramServer, ServerConfig};
+/// let err = ScramServer::new(ServerConfig::new([1; 32]).nonce_len(8)).unwrap_err();
+/// assert_eq!(err, ConfigError::NonceLen(8));
+/// assert!(err.to_string().starts_with("nonce_len:"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -81,6 +81,23 @@ impl Shared {
 }
 
 /// The packet that starts an exchange.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, Error, Identity, Mechanism, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let current = Identity::new("alice", Mechanism::ScramSha256, Arc::default());
+/// // AUTH 0x19 on an authenticated connection: the same user again.
+/// let start = StartPacket::Reauthenticate {
+///     reason_code: 0x19,
+///     method: "SCRAM-SHA-256",
+///     data: Some(b"n,,n=bob,r=abcdef"),
+///     current: &current,
+/// };
+/// let rejection = server.start(&Arc::new(ConnectionInfo::new("c")), start, Timestamp::new(Default::default(), 0)).unwrap_err();
+/// assert_eq!(rejection.error, Error::ReauthUserMismatch);
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub enum StartPacket<'a> {

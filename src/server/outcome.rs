@@ -79,6 +79,17 @@ impl Identity {
 }
 
 /// A failed step: what to send, and why (for logs).
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, Error, PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"garbage") };
+/// let rejection = server.start(&Arc::new(ConnectionInfo::new("c")), start, Timestamp::new(Default::default(), 0)).unwrap_err();
+/// assert_eq!((rejection.reply.packet, rejection.reply.reason_code), (PacketType::Connack, ReasonCode::NotAuthorized));
+/// assert!(matches!(rejection.error, Error::Malformed { .. }));
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
@@ -93,6 +104,25 @@ pub struct Rejection {
 /// The end of an exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
 // The accepted variant is the common one; boxing it would add an allocation per login.
+/// Error returned when a string is not a supported mechanism name.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_scram::{ConnectionInfo, Error, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::provider::Lookup;
+/// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// let now = Timestamp::new(Default::default(), 0);
+/// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"n,,n=alice,r=abcdef") };
+/// let pending = server.start(&Arc::new(ConnectionInfo::new("c")), start, now).expect("valid");
+/// let (challenge, _) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
+/// // A client-final that does not continue the server's nonce.
+/// let last = b"c=biws,r=abcdef,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+/// match challenge.finish(0x18, "SCRAM-SHA-256", Some(last), now) {
+///     Outcome::Accepted { .. } => unreachable!(),
+///     Outcome::Rejected(rejection) => assert!(matches!(rejection.error, Error::NonceMismatch)),
+/// }
+/// # Ok::<(), mqtt_scram::ConfigError>(())
+/// ```
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Send `reply` (CONNACK 0x00 or AUTH 0x00 with `v=`); the client is `identity`.
@@ -157,14 +187,14 @@ impl Trigger {
     ) -> Rejection {
         let reply = match self {
             Trigger::Connect => {
-                let values = [
-                    ServerErrorValue::InvalidProof.as_static(),
-                    ServerErrorValue::OtherError.as_static(),
-                ];
-                let value = values
-                    .get(usize::from(expired))
-                    .copied()
-                    .unwrap_or_default();
+                // `expired` is false for every failure but one a client that knows the
+                // password can cause, so this branch tells a wrong password from an
+                // unknown user no more than the reply does.
+                let value = if expired {
+                    ServerErrorValue::OtherError.as_static()
+                } else {
+                    ServerErrorValue::InvalidProof.as_static()
+                };
                 let mut data = Vec::with_capacity(2 + value.len());
                 data.extend_from_slice(b"e=");
                 data.extend_from_slice(value.as_bytes());
