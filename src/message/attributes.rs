@@ -211,7 +211,7 @@ pub fn unescape_saslname(wire: &str) -> Option<Cow<'_, str>> {
     if wire.is_empty() {
         return None;
     }
-    if !wire.contains('=') {
+    if find_byte(wire.as_bytes(), b'=').is_none() {
         return Some(Cow::Borrowed(wire));
     }
     let mut out = String::with_capacity(wire.len());
