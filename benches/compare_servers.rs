@@ -30,7 +30,8 @@
 //! - `scram 0.6` (SHA-256 only): `server_first_with_rng` with a fixed `StepRng`, and
 //!   `scram 0.6 as users call it`: `server_first()` (its default random source).
 //!
-//! `cargo bench --bench compare_servers`. After criterion it prints an interleaved check:
+//! `cargo bench --bench compare_servers` (`COMPARE_INTERLEAVED_ONLY=1` skips criterion).
+//! After criterion it prints an interleaved check:
 //! every row timed in turn for [`ROUNDS`] rounds, medians and the ratios the targets are
 //! about. The same file is the bench of `benches/dependent`, which links the engine the
 //! way a user's crate does.
@@ -469,11 +470,15 @@ pub fn main() {
         .into_iter()
         .map(|hash| (hash, rows(hash)))
         .collect();
-    let mut c = Criterion::default().configure_from_args();
-    for (hash, rows) in &all {
-        criterion_rows(&mut c, *hash, rows);
+    // `COMPARE_INTERLEAVED_ONLY=1`: skip criterion, print only the interleaved check
+    // (a quick look, or several runs of two builds in alternation).
+    if std::env::var_os("COMPARE_INTERLEAVED_ONLY").is_none() {
+        let mut c = Criterion::default().configure_from_args();
+        for (hash, rows) in &all {
+            criterion_rows(&mut c, *hash, rows);
+        }
+        c.final_summary();
     }
-    c.final_summary();
     let args: Vec<String> = std::env::args().collect();
     let quick = args
         .iter()
