@@ -51,6 +51,44 @@ fn connect_succeeds_for_both_mechanisms() {
     }
 }
 
+/// Usernames whose transcript does not fit the inline buffer (moved to the heap once), and
+/// names changed by unescaping or SASLprep (kept apart from the transcript), authenticate
+/// like any other; an unknown long name is refused like a short one.
+#[test]
+fn long_escaped_and_prepared_usernames() {
+    let mut w = World::new();
+    let long = "u".repeat(300);
+    for name in [long.as_str(), "a,b=c", "\u{2168}x"] {
+        let prepared = mqtt_scram::saslprep::saslprep(name, mqtt_scram::saslprep::Mode::Query)
+            .unwrap()
+            .into_owned();
+        let creds =
+            StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"0123456789abcdef", 4096)
+                .unwrap();
+        w.store.insert(&prepared, UserRecord::new(creds));
+        let (outcome, client) = w.connect(
+            &plain_conn(),
+            Mechanism::ScramSha256,
+            name,
+            "pencil",
+            ClientOptions::default(),
+        );
+        let Outcome::Accepted { identity, .. } = outcome else {
+            panic!("{name:?}: {outcome:?}")
+        };
+        assert_eq!(identity.username, prepared);
+        client.unwrap().unwrap();
+    }
+    let (outcome, _) = w.connect(
+        &plain_conn(),
+        Mechanism::ScramSha256,
+        &"v".repeat(300),
+        "pencil",
+        ClientOptions::default(),
+    );
+    assert!(matches!(outcome, Outcome::Rejected(r) if r.error == Error::UnknownUser));
+}
+
 #[test]
 fn wrong_password_and_unknown_user_look_the_same() {
     let mut w = World::new();
