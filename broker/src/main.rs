@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! # stored credentials (no passwords), one JSON record per line
-//! mqtt-scram gen alice -m sha256 --format json >  users.json
-//! mqtt-scram gen alice -m sha512 --format json >> users.json
+//! mqtt-scram gen --user alice -m sha256 --format json >  users.json
+//! mqtt-scram gen --user alice -m sha512 --format json >> users.json
 //! head -c 32 /dev/urandom | xxd -p -c 64 > mock.key   # keep it across restarts
 //!
 //! cargo run --release -p mqtt-scram-broker -- \
