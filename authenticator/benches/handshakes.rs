@@ -3,7 +3,7 @@
 //! exchange alone (`start` → lookup → `continue_with` → `finish`). Client messages need no
 //! PBKDF2: each simulated client re-uses its SaltedPassword (the client's re-authentication
 //! path), so what is timed is the server side plus the client's HMACs in both contenders.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
