@@ -314,8 +314,9 @@ impl ConnectionAuth {
     }
 
     fn authenticated(&self, identity: Identity) -> State {
-        let now = self.shared.clock.now();
         let expires = identity.expire_at().map(|at| {
+            // Only records with an expiry need the clock.
+            let now = self.shared.clock.now();
             let left = Duration::from_secs(at.saturating_sub(now.unix_seconds()));
             now.monotonic().saturating_add(left)
         });

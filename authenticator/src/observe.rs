@@ -27,6 +27,7 @@
 //! metrics.lookup_finished(Duration::from_micros(40), None);
 //! ```
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,10 +111,23 @@ pub fn error_label(error: &Error) -> &'static str {
 }
 
 /// The recording calls, labelled with one authenticator's name. Cheap to clone.
-#[derive(Clone, Debug)]
+///
+/// The keys of the series a successful handshake records are built once, here; recording
+/// then allocates nothing (the `metrics` macros would build a label vector and a string per
+/// label on every call). Each call still asks the current recorder for its handle, so a
+/// recorder installed later (or a thread-local one in a test) sees every record.
+#[derive(Clone)]
 pub struct Metrics {
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     name: Arc<str>,
+    #[cfg(feature = "metrics")]
+    keys: Arc<keys::Keys>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").field("name", &self.name).finish()
+    }
 }
 
 impl Default for Metrics {
@@ -122,17 +136,15 @@ impl Default for Metrics {
     }
 }
 
-#[cfg(feature = "metrics")]
-macro_rules! labels {
-    ($self:ident $(, $key:literal => $value:expr)*) => {
-        [("authenticator", String::from(&*$self.name)) $(, ($key, String::from($value)))*]
-    };
-}
-
 impl Metrics {
     /// Recording calls whose series carry `authenticator="<name>"`.
     pub fn new(name: &str) -> Self {
-        Self { name: name.into() }
+        let name: Arc<str> = name.into();
+        Self {
+            #[cfg(feature = "metrics")]
+            keys: Arc::new(keys::Keys::new(&name)),
+            name,
+        }
     }
 
     /// The `authenticator` label value.
@@ -144,9 +156,9 @@ impl Metrics {
     pub fn handshake_started(&self, kind: HandshakeKind) {
         #[cfg(feature = "metrics")]
         {
-            metrics::counter!(HANDSHAKES_STARTED, &labels!(self, "kind" => kind.as_str()))
-                .increment(1);
-            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).increment(1.0);
+            let keys = &self.keys;
+            keys::counter(keys.started(kind));
+            keys::gauge(&keys.in_progress, 1.0);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = kind;
@@ -156,17 +168,10 @@ impl Metrics {
     pub fn handshake_succeeded(&self, kind: HandshakeKind, mechanism: Mechanism, took: Duration) {
         #[cfg(feature = "metrics")]
         {
-            metrics::counter!(
-                HANDSHAKES_SUCCEEDED,
-                &labels!(self, "kind" => kind.as_str(), "mechanism" => mechanism.name())
-            )
-            .increment(1);
-            metrics::histogram!(
-                HANDSHAKE_SECONDS,
-                &labels!(self, "kind" => kind.as_str(), "outcome" => "success")
-            )
-            .record(took.as_secs_f64());
-            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).decrement(1.0);
+            let keys = &self.keys;
+            keys::counter(keys.succeeded(kind, mechanism));
+            keys::histogram(keys.seconds(kind, true), took.as_secs_f64());
+            keys::gauge(&keys.in_progress, -1.0);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = (kind, mechanism, took);
@@ -177,17 +182,14 @@ impl Metrics {
     pub fn handshake_failed(&self, kind: HandshakeKind, reason: &'static str, took: Duration) {
         #[cfg(feature = "metrics")]
         {
-            metrics::counter!(
+            let keys = &self.keys;
+            let failed = keys.key(
                 HANDSHAKES_FAILED,
-                &labels!(self, "kind" => kind.as_str(), "reason" => reason)
-            )
-            .increment(1);
-            metrics::histogram!(
-                HANDSHAKE_SECONDS,
-                &labels!(self, "kind" => kind.as_str(), "outcome" => "failure")
-            )
-            .record(took.as_secs_f64());
-            metrics::gauge!(HANDSHAKES_IN_PROGRESS, &labels!(self)).decrement(1.0);
+                &[("kind", kind.as_str()), ("reason", reason)],
+            );
+            keys::counter(&failed);
+            keys::histogram(keys.seconds(kind, false), took.as_secs_f64());
+            keys::gauge(&keys.in_progress, -1.0);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = (kind, reason, took);
@@ -198,18 +200,13 @@ impl Metrics {
     pub fn refused(&self, kind: HandshakeKind, refusal: Refusal) {
         #[cfg(feature = "metrics")]
         {
-            metrics::counter!(
-                ADMISSION_REFUSED,
-                &labels!(self, "reason" => refusal.label())
-            )
-            .increment(1);
-            metrics::counter!(HANDSHAKES_STARTED, &labels!(self, "kind" => kind.as_str()))
-                .increment(1);
-            metrics::counter!(
+            let keys = &self.keys;
+            keys::counter(&keys.key(ADMISSION_REFUSED, &[("reason", refusal.label())]));
+            keys::counter(keys.started(kind));
+            keys::counter(&keys.key(
                 HANDSHAKES_FAILED,
-                &labels!(self, "kind" => kind.as_str(), "reason" => refusal.label())
-            )
-            .increment(1);
+                &[("kind", kind.as_str()), ("reason", refusal.label())],
+            ));
         }
         #[cfg(not(feature = "metrics"))]
         let _ = (kind, refusal);
@@ -220,10 +217,10 @@ impl Metrics {
     pub fn lookup_finished(&self, took: Duration, ignored: Option<IgnoreKind>) {
         #[cfg(feature = "metrics")]
         {
-            metrics::histogram!(LOOKUP_SECONDS, &labels!(self)).record(took.as_secs_f64());
+            let keys = &self.keys;
+            keys::histogram(&keys.lookup, took.as_secs_f64());
             if let Some(kind) = ignored {
-                metrics::counter!(PROVIDER_IGNORES, &labels!(self, "reason" => kind.as_str()))
-                    .increment(1);
+                keys::counter(&keys.key(PROVIDER_IGNORES, &[("reason", kind.as_str())]));
             }
         }
         #[cfg(not(feature = "metrics"))]
@@ -233,8 +230,11 @@ impl Metrics {
     /// A challenge was built from the mock key.
     pub fn mock_challenge(&self, kind: HandshakeKind) {
         #[cfg(feature = "metrics")]
-        metrics::counter!(MOCK_CHALLENGES, &labels!(self, "kind" => kind.as_str())).increment(1);
+        keys::counter(self.keys.mock(kind));
         #[cfg(not(feature = "metrics"))]
         let _ = kind;
     }
 }
+
+#[cfg(feature = "metrics")]
+mod keys;

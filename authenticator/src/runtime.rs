@@ -1,10 +1,9 @@
 //! The one thing the authenticator needs from an async runtime: a timer.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 /// A boxed sleep future, as [`Runtime::sleep`] returns it.
@@ -54,39 +53,26 @@ impl Runtime for TokioRuntime {
 }
 
 /// Runs `future` for at most `limit`: `None` if the time ran out first.
+///
+/// The timer is only armed if the first poll leaves the future pending: work slots are
+/// usually free and in-memory lookups answer at once, so most calls cost no timer (a boxed
+/// sleep, a clock reading and a timer-wheel entry each).
 pub(crate) async fn within<F: Future>(
     runtime: &Arc<dyn Runtime>,
     limit: Duration,
     future: F,
 ) -> Option<F::Output> {
-    Within {
-        future: Box::pin(future),
-        sleep: runtime.sleep(limit),
+    let mut future = pin!(future);
+    let first = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    if let Poll::Ready(output) = first {
+        return Some(output);
     }
-    .await
-}
-
-struct Within<F> {
-    future: Pin<Box<F>>,
-    sleep: Sleep,
-}
-
-impl<F: Future> Future for Within<F> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(output) = self.future.as_mut().poll(cx) {
+    let mut sleep = runtime.sleep(limit);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        match self.sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<F> fmt::Debug for Within<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Within")
-    }
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }

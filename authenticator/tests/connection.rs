@@ -307,3 +307,46 @@ async fn engine_decides_bad_methods_and_reason_codes() {
         (PacketType::Disconnect, 0x82)
     );
 }
+
+/// The wait for a work slot is time-boxed (the timer is armed only when the slot is not free
+/// at once): a step still waiting at `max_work_wait` is refused with 0x89, one whose slot
+/// frees up in time goes on. (Paused tokio time: the timers fire in order, whatever the load.)
+#[tokio::test(start_paused = true)]
+async fn work_slot_waits_are_time_boxed() {
+    let store = MemoryProvider::new();
+    store.insert("alice", record());
+    let mut policy = AdmissionPolicy::default();
+    policy.max_concurrent_work = 1;
+    policy.max_work_wait = Duration::from_millis(50);
+    let authenticator = Authenticator::builder(ServerConfig::new([1; 32]), store)
+        .admission(policy)
+        .build()
+        .unwrap();
+    let (_state, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+        &mut rand::rng(),
+    )
+    .unwrap();
+
+    let busy = authenticator.admission().try_work().unwrap();
+    let mut auth = authenticator.connection(info("127.0.0.1:1"));
+    let step = auth.on_connect("SCRAM-SHA-256", Some(&first)).await;
+    assert_eq!((step.packet, step.reason_code), (PacketType::Connack, 0x89));
+    assert_eq!(
+        step.status,
+        Status::Failed(Failure::Busy(Refusal::WorkTimeout))
+    );
+
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(busy);
+    });
+    let mut auth = authenticator.connection(info("127.0.0.1:2"));
+    let step = auth.on_connect("SCRAM-SHA-256", Some(&first)).await;
+    assert_eq!((step.packet, step.reason_code), (PacketType::Auth, 0x18));
+    release.await.unwrap();
+    assert_eq!(authenticator.admission().stats().work_in_progress, 0);
+}
