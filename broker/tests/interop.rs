@@ -1,7 +1,7 @@
 //! The example broker (the `mqtt_scram_broker` library, run in-process so the handshake table can be
 //! read) against real MQTT 5 clients and an independent SCRAM implementation:
 //!
-//! - mqtt.js 5.x (`tests/interop/mqttjs_client.js`, SCRAM on Node's crypto) — TCP and TLS,
+//! - mqtt.js 5.x (`testkit/peers/mqttjs_client.js`, SCRAM on Node's crypto) — TCP and TLS,
 //!   SHA-256/512 and -PLUS with `tls-exporter`, publish/subscribe, wrong password, unknown user;
 //! - rust-mqtt 0.6 (`connect_enhanced` / `reauthenticate`) driving this crate's client;
 //! - scramp (Python) as the SCRAM client over MQTT 5 (`tests/interop/scramp_mqtt.py client`),

@@ -7,6 +7,9 @@
 //! - [`pki`]: a throw-away CA, server and client certificates.
 //! - [`redis`]: throw-away Redis servers: one node, a three-master Cluster, a Sentinel.
 //! - [`mosquitto`]: a throw-away Mosquitto broker (usually with the mqtt-scram plugin).
+//! - [`process`]: peer programs run to completion within a time limit.
+//! - [`mqttjs`]: the mqtt.js client script (`peers/mqttjs_client.js`) shared by the broker
+//!   and Mosquitto plugin tests.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,9 +19,11 @@
 )]
 
 pub mod mosquitto;
+pub mod mqttjs;
 pub mod peer;
 pub mod pki;
 pub mod postgres;
+pub mod process;
 pub mod redis;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Real clients and an independent SCRAM implementation: mqtt.js, rust-mqtt, scramp.
 
 use super::*;
+use mqtt_scram_testkit::mqttjs::{self, scenario};
 
 // ---------------------------------------------------------------------------------------
 // 1. mqtt.js
@@ -8,18 +9,10 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
-    if !node_ready() {
+    if !mqttjs::ready() {
         return;
     }
     let h = Harness::start(Options::default()).await;
-    let scenario = |name: &str,
-                    mechanism: &str,
-                    user: &str,
-                    password: &str,
-                    tls: bool,
-                    pubsub: bool| {
-        serde_json::json!({"name": name, "mechanism": mechanism, "user": user, "password": password, "tls": tls, "pubsub": pubsub})
-    };
     let config = serde_json::json!({
         "port": h.tcp().port(),
         "tlsPort": h.tls().port(),
@@ -36,13 +29,7 @@ async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
             scenario("plus-on-tcp", "SCRAM-SHA-256-PLUS", "alice", PASSWORD, false, false),
         ],
     });
-    let script = "tests/interop/mqttjs_client.js".to_string();
-    let results = run_json_lines(
-        "node",
-        &[script, config.to_string()],
-        Duration::from_secs(120),
-    )
-    .await;
+    let results = tokio::task::block_in_place(|| mqttjs::run(&config));
     assert_eq!(results.len(), 8, "{results:#?}");
     for ok in &results[..5] {
         assert_eq!(ok["connack"], 0, "{ok}");
@@ -285,13 +272,7 @@ async fn rust_mqtt_connect_publish_receive_reauthenticate() {
 // 3. scramp (Python) as the SCRAM client, and as the SCRAM server
 // ---------------------------------------------------------------------------------------
 
-async fn scramp_client(
-    port: u16,
-    mechanism: &str,
-    user: &str,
-    password: &str,
-    extra: &[&str],
-) -> Value {
+fn scramp_client(port: u16, mechanism: &str, user: &str, password: &str, extra: &[&str]) -> Value {
     let mut args: Vec<String> = [
         "tests/interop/scramp_mqtt.py",
         "client",
@@ -313,7 +294,7 @@ async fn scramp_client(
         .map(String::from),
     );
     args.extend(extra.iter().map(|s| s.to_string()));
-    let mut lines = run_json_lines(&python(), &args, Duration::from_secs(60)).await;
+    let mut lines = run_json_lines(&python(), &args, Duration::from_secs(60));
     assert_eq!(lines.len(), 1, "{lines:?}");
     lines.remove(0)
 }
@@ -326,7 +307,7 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
     let h = Harness::start(Options::default()).await;
     let port = h.tcp().port();
     for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
-        let ok = scramp_client(port, mechanism, "alice", PASSWORD, &["--reauth"]).await;
+        let ok = scramp_client(port, mechanism, "alice", PASSWORD, &["--reauth"]);
         assert_eq!(ok["connack"], 0, "{ok}");
         assert_eq!(
             ok["server_verified"], true,
@@ -337,8 +318,8 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
         assert_eq!(ok["reauth_verified"], true, "{ok}");
         assert_eq!(ok["pingresp"], true, "{ok}");
 
-        let wrong = scramp_client(port, mechanism, "alice", "wrong", &[]).await;
-        let unknown = scramp_client(port, mechanism, "mallory", "wrong", &[]).await;
+        let wrong = scramp_client(port, mechanism, "alice", "wrong", &[]);
+        let unknown = scramp_client(port, mechanism, "mallory", "wrong", &[]);
         for failed in [&wrong, &unknown] {
             assert_eq!(failed["connack"], 0x87, "{failed}");
             assert_eq!(failed["connack_data"], "e=invalid-proof", "{failed}");
@@ -350,8 +331,7 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
             "alice",
             PASSWORD,
             &["--reauth", "--reauth-password", "x"],
-        )
-        .await;
+        );
         assert_eq!(bad_reauth["connack"], 0, "{bad_reauth}");
         assert_eq!(bad_reauth["reauth_packet"], "DISCONNECT", "{bad_reauth}");
         assert_eq!(bad_reauth["reauth_reason"], 0x87, "{bad_reauth}");
@@ -363,8 +343,7 @@ async fn scramp_client_over_mqtt_both_mechanisms() {
         ESCAPED_USER,
         UNICODE_PASSWORD,
         &["--reauth"],
-    )
-    .await;
+    );
     assert_eq!(escaped["connack"], 0, "{escaped}");
     assert_eq!(escaped["server_verified"], true, "{escaped}");
     assert_eq!(escaped["reauth_verified"], true, "{escaped}");

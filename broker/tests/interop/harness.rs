@@ -157,23 +157,10 @@ impl Harness {
 }
 
 pub use mqtt_scram_testkit::peer::require;
+use mqtt_scram_testkit::process;
 
 pub fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-pub fn node_ready() -> bool {
-    let installed = manifest_dir()
-        .join("tests/interop/node_modules/mqtt/package.json")
-        .exists();
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    require(
-        installed && node,
-        "node with mqtt.js (tests/interop/node_modules)",
-    )
 }
 
 pub fn scramp_ready() -> bool {
@@ -185,33 +172,8 @@ pub fn scramp_ready() -> bool {
 }
 
 /// Runs a script to completion (bounded) and returns its stdout lines parsed as JSON.
-pub async fn run_json_lines(program: &str, args: &[String], limit: Duration) -> Vec<Value> {
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(manifest_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let output = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within {limit:?}"))
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<Value> = stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("bad output line {l:?}: {e}\nstderr: {stderr}"))
-        })
-        .collect();
-    assert!(
-        output.status.success(),
-        "{program} failed: {}\nstdout: {stdout}\nstderr: {stderr}",
-        output.status
-    );
-    lines
+pub fn run_json_lines(program: &str, args: &[String], limit: Duration) -> Vec<Value> {
+    let mut command = std::process::Command::new(program);
+    command.args(args).current_dir(manifest_dir());
+    tokio::task::block_in_place(|| process::json_lines_within(&mut command, limit))
 }

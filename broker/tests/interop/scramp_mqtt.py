@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """SCRAM interop with `scramp` (an independent implementation) over real MQTT 5 connections.
 
-Run by tests/interop.rs; needs `pip install -r tests/interop/requirements.txt`.
+Run by tests/interop.rs; needs scramp (`pip install -r testkit/peers/requirements.txt`, done by
+scripts/setup-test-peers).
 
   client  scramp is the SCRAM client; connects to the broker, authenticates on CONNECT,
           optionally re-authenticates (AUTH 0x19), and prints one JSON line per run.

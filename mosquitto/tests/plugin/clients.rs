@@ -4,65 +4,35 @@
 //! cannot publish), rust-mqtt and probe re-authenticate.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mqtt_scram::Mechanism;
 use mqtt_scram::client::{self, ClientConfig};
-use mqtt_scram_testkit::{peer, workspace_bin};
+use mqtt_scram_testkit::mqttjs::{self, scenario};
+use mqtt_scram_testkit::workspace_bin;
 use serde_json::Value;
 
 use crate::harness::{Fixture, PASSWORD};
 
-fn interop_modules() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../broker/tests/interop/node_modules")
-}
-
 #[test]
 fn mqttjs_logs_in_publishes_and_receives_and_is_refused_with_0x87() {
-    let ready = interop_modules().join("mqtt/package.json").exists() && peer::runs("node");
-    if !peer::require(
-        ready,
-        "node with mqtt.js (broker/tests/interop/node_modules)",
-    ) {
+    if !mqttjs::ready() {
         return;
     }
     let Some(f) = Fixture::start(|c, _| c) else {
         return;
     };
-    let scenario = |name: &str, mechanism: &str, user: &str, password: &str, pubsub: bool| {
-        serde_json::json!({"name": name, "mechanism": mechanism, "user": user,
-                           "password": password, "tls": false, "pubsub": pubsub})
-    };
     let config = serde_json::json!({
         "port": f.broker.port,
         "scenarios": [
-            scenario("sha256", "SCRAM-SHA-256", "alice", PASSWORD, true),
-            scenario("sha512", "SCRAM-SHA-512", "alice", PASSWORD, true),
-            scenario("wrong-password", "SCRAM-SHA-256", "alice", "wrong", false),
-            scenario("unknown-user", "SCRAM-SHA-256", "mallory", "wrong", false),
+            scenario("sha256", "SCRAM-SHA-256", "alice", PASSWORD, false, true),
+            scenario("sha512", "SCRAM-SHA-512", "alice", PASSWORD, false, true),
+            scenario("wrong-password", "SCRAM-SHA-256", "alice", "wrong", false, false),
+            scenario("unknown-user", "SCRAM-SHA-256", "mallory", "wrong", false, false),
         ],
     });
-    let out = Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mqttjs_client.js"
-        ))
-        .arg(config.to_string())
-        .env("NODE_PATH", interop_modules())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let results = mqttjs::run(&config);
     assert_eq!(results.len(), 4, "{results:#?}");
     for ok in &results[..2] {
         assert_eq!(ok["connack"], 0, "{ok}");

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// mqtt.js (npm `mqtt` 5.x) as an MQTT 5 client of Mosquitto with the mqtt-scram plugin, with the SCRAM client
-// side written here on Node's own crypto (RFC 5802 §3, RFC 7677), through mqtt.js's
-// `authenticationMethod` / `authenticationData` / `handleAuth`.
+// mqtt.js (npm `mqtt` 5.x) as an MQTT 5 client of the example broker or of Mosquitto with the
+// mqtt-scram plugin, with the SCRAM client side written here on Node's own crypto (RFC 5802 §3,
+// RFC 7677), through mqtt.js's `authenticationMethod` / `authenticationData` / `handleAuth`.
 //
-// Run by tests/plugin/clients.rs with NODE_PATH=broker/tests/interop/node_modules (installed by
-// scripts/setup-test-peers). Copied from broker/tests/interop/mqttjs_client.js.
+// Run through `mqtt_scram_testkit::mqttjs` (broker/tests/interop, mosquitto/tests/plugin); needs
+// `npm ci` here (scripts/setup-test-peers does it).
 // Input: one JSON argument {port, tlsPort, caFile, scenarios: [{name, mechanism, user,
 // password, tls, pubsub}]}. Output: one JSON line per scenario on stdout:
 // {name, connack, serverVerified, received, error}.
