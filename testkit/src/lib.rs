@@ -10,6 +10,8 @@
 //! - [`process`]: peer programs run to completion within a time limit.
 //! - [`mqttjs`]: the mqtt.js client script (`peers/mqttjs_client.js`) shared by the broker
 //!   and Mosquitto plugin tests.
+//! - [`rust_mqtt`]: rust-mqtt driving the engine's SCRAM client (login, publish, re-auth).
+//! - [`probe`]: `mqtt-scram probe --json` as a test client.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,8 +25,10 @@ pub mod mqttjs;
 pub mod peer;
 pub mod pki;
 pub mod postgres;
+pub mod probe;
 pub mod process;
 pub mod redis;
+pub mod rust_mqtt;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

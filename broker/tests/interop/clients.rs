@@ -2,6 +2,7 @@
 
 use super::*;
 use mqtt_scram_testkit::mqttjs::{self, scenario};
+use mqtt_scram_testkit::rust_mqtt;
 
 // ---------------------------------------------------------------------------------------
 // 1. mqtt.js
@@ -63,202 +64,17 @@ async fn mqttjs_scram_tcp_tls_plus_pubsub_and_failures() {
 // 2. rust-mqtt with this crate's client state machine
 // ---------------------------------------------------------------------------------------
 
-mod rust_mqtt_client {
-    use mqtt_scram::client::{Authenticated, AwaitingServerFinal, AwaitingServerFirst};
-    use rust_mqtt::auth::{AuthMechanism, AuthOptions};
-    use rust_mqtt::client::event::Auth;
-    use rust_mqtt::types::{MqttBinary, ReasonCode};
-
-    /// rust-mqtt's `AuthMechanism` over the crate's typed client states.
-    #[derive(Default)]
-    pub struct CrateScram {
-        pub first: Option<AwaitingServerFirst>,
-        pub last: Option<AwaitingServerFinal>,
-        pub done: Option<Authenticated>,
-    }
-
-    impl<const N: usize> AuthMechanism<N> for CrateScram {
-        type Error = String;
-
-        fn kontinue(
-            &mut self,
-            auth: &Auth<'_, N>,
-        ) -> Result<AuthOptions<'_, N>, (String, Option<ReasonCode>)> {
-            let first = self.first.take().ok_or((
-                "AUTH 0x18 out of order".to_string(),
-                Some(ReasonCode::ProtocolError),
-            ))?;
-            let data = auth
-                .authentication_data
-                .as_ref()
-                .map(|d| d.as_bytes())
-                .unwrap_or_default();
-            let (last, client_final) = first
-                .on_server_first(data)
-                .map_err(|e| (e.to_string(), Some(ReasonCode::ProtocolError)))?;
-            self.last = Some(last);
-            let data =
-                MqttBinary::try_from(client_final).map_err(|_| ("too long".to_string(), None))?;
-            Ok(AuthOptions {
-                authentication_data: Some(data),
-                ..Default::default()
-            })
-        }
-
-        fn success(&mut self, auth: &Auth<'_, N>) -> Result<(), (String, Option<ReasonCode>)> {
-            let last = self.last.take().ok_or((
-                "success out of order".to_string(),
-                Some(ReasonCode::ProtocolError),
-            ))?;
-            let data = auth
-                .authentication_data
-                .as_ref()
-                .map(|d| d.as_bytes())
-                .unwrap_or_default();
-            let done = last
-                .on_server_final(data)
-                .map_err(|e| (e.to_string(), Some(ReasonCode::ProtocolError)))?;
-            self.done = Some(done);
-            Ok(())
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_mqtt_connect_publish_receive_reauthenticate() {
-    use embedded_io_adapters::tokio_1::FromTokio;
-    use rust_mqtt::Bytes;
-    use rust_mqtt::buffer::AllocBuffer;
-    use rust_mqtt::client::Client;
-    use rust_mqtt::client::event::Event;
-    use rust_mqtt::client::options::{
-        ConnectOptions, DisconnectOptions, PublicationOptions, ReAuthOptions, SubscriptionOptions,
-        TopicReference,
-    };
-    use rust_mqtt::types::{MqttBinary, MqttString, ReasonCode, TopicFilter, TopicName};
-
     let h = Harness::start(Options::default()).await;
+    let session = rust_mqtt::Session {
+        client_id: "rust-mqtt-interop",
+        topic: "interop/rust-mqtt",
+        step: STEP,
+    };
     for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
-        let mut buffer = AllocBuffer;
-        let mut client = Client::<'_, '_, _, _, 1, 1, 1, 1, 16, 0, 0>::new(&mut buffer);
-        let stream = TcpStream::connect(h.tcp()).await.unwrap();
-        let (first, client_first) = client::start(
-            &ClientConfig::new(),
-            mechanism,
-            "alice",
-            PASSWORD,
-            &mut rand::rng(),
-        )
-        .unwrap();
-        let mut scram = rust_mqtt_client::CrateScram {
-            first: Some(first),
-            ..Default::default()
-        };
-        let options = ConnectOptions::new()
-            .clean_start()
-            .authentication_data(MqttBinary::try_from(client_first).unwrap());
-        let method = MqttString::from_str(mechanism.name()).unwrap();
-        let client_id = MqttString::from_str("rust-mqtt-interop").unwrap();
-        let connected = tokio::time::timeout(
-            STEP,
-            client.connect_enhanced(
-                FromTokio::new(stream),
-                &options,
-                Some(client_id),
-                method,
-                &mut scram,
-            ),
-        )
-        .await
-        .unwrap();
-        assert!(connected.is_ok(), "connect_enhanced: {connected:?}");
-        let authenticated = scram
-            .done
-            .take()
-            .expect("server signature verified by the crate's client");
-
-        // Publish / receive one message through the loopback.
-        let topic = MqttString::from_str("interop/rust-mqtt").unwrap();
-        client
-            .subscribe(
-                TopicFilter::new(topic.as_borrowed()).unwrap(),
-                &SubscriptionOptions::new(),
-            )
-            .await
-            .unwrap();
-        match tokio::time::timeout(STEP, client.poll())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Event::Suback(_) => {}
-            other => panic!("expected SUBACK, got {other:?}"),
-        }
-        let publication = PublicationOptions::new(TopicReference::Name(
-            TopicName::new(topic.as_borrowed()).unwrap(),
-        ));
-        client
-            .publish(
-                &publication,
-                Bytes::from(b"hello from rust-mqtt".as_slice()),
-            )
-            .await
-            .unwrap();
-        match tokio::time::timeout(STEP, client.poll())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Event::Publish(p) => assert_eq!(p.message.as_bytes(), b"hello from rust-mqtt"),
-            other => panic!("expected PUBLISH, got {other:?}"),
-        }
-
-        // Re-authenticate: AUTH 0x19 → AUTH 0x18 → AUTH 0x18 → AUTH 0x00 (v=).
-        let (first, client_first) = authenticated.reauthenticate(&mut rand::rng());
-        let reauth =
-            ReAuthOptions::new().authentication_data(MqttBinary::try_from(client_first).unwrap());
-        client.reauthenticate(&reauth).await.unwrap();
-        let server_first = match tokio::time::timeout(STEP, client.poll())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Event::Auth(auth) if auth.reason_code == ReasonCode::ContinueAuthentication => {
-                auth.authentication_data.unwrap().as_bytes().to_vec()
-            }
-            other => panic!("expected AUTH 0x18, got {other:?}"),
-        };
-        let (last, client_final) = first.on_server_first(&server_first).unwrap();
-        let reauth =
-            ReAuthOptions::new().authentication_data(MqttBinary::try_from(client_final).unwrap());
-        client.reauthenticate(&reauth).await.unwrap();
-        let server_final = match tokio::time::timeout(STEP, client.poll())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Event::Auth(auth) if auth.reason_code == ReasonCode::Success => {
-                auth.authentication_data.unwrap().as_bytes().to_vec()
-            }
-            other => panic!("expected AUTH 0x00, got {other:?}"),
-        };
-        last.on_server_final(&server_final)
-            .expect("re-authentication server signature");
-
-        // Still authenticated and working after re-authentication.
-        client
-            .publish(&publication, Bytes::from(b"after re-auth".as_slice()))
-            .await
-            .unwrap();
-        match tokio::time::timeout(STEP, client.poll())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Event::Publish(p) => assert_eq!(p.message.as_bytes(), b"after re-auth"),
-            other => panic!("expected PUBLISH, got {other:?}"),
-        }
-        client.disconnect(&DisconnectOptions::new()).await.unwrap();
+        rust_mqtt::login_publish_reauthenticate(h.tcp(), mechanism, "alice", PASSWORD, session)
+            .await;
     }
     let stats = h.finish().await;
     assert_eq!(

@@ -1,6 +1,8 @@
 //! The HTTP provider, `mqtt-scram gen` and `probe`, and the command line.
 
 use super::*;
+use mqtt_scram_testkit::probe::{self as testkit_probe, comparable};
+use mqtt_scram_testkit::process;
 
 // ---------------------------------------------------------------------------------------
 // The HTTP provider (feature `http`) behind the cache, as `--http-config` wires it
@@ -137,56 +139,10 @@ async fn http_provider_behind_the_cache() {
 // 4. `mqtt-scram probe` (feature `cli`) against the broker
 // ---------------------------------------------------------------------------------------
 
-/// Runs `mqtt-scram probe --json` with the password on stdin; returns (exit code, report).
-async fn probe(target: SocketAddr, password: &str, extra: &[&str]) -> (i32, Value) {
-    let mut child = tokio::process::Command::new(mqtt_scram_bin())
-        .args([
-            "probe",
-            &target.to_string(),
-            "--password-stdin",
-            "--json",
-            "--timeout",
-            "20",
-        ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{password}\n").as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "probe printed no JSON ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// A probe report without what may differ between two runs (timings, names, peers).
-fn comparable(mut report: Value) -> Value {
-    let object = report.as_object_mut().unwrap();
-    for key in ["timings_ms", "username", "target"] {
-        object.remove(key);
-    }
-    for step in report["steps"].as_array_mut().unwrap() {
-        step.as_object_mut()
-            .unwrap()
-            .retain(|k, _| !k.ends_with("_ms") && k != "peer" && k != "client_id");
-    }
-    report
+/// `mqtt-scram probe --json` against the in-process broker (blocking, off the runtime's
+/// worker); returns (exit code, report).
+fn probe(target: SocketAddr, password: &str, extra: &[&str]) -> (i32, Value) {
+    tokio::task::block_in_place(|| testkit_probe::run(&target.to_string(), password, extra))
 }
 
 /// What `mqtt-scram gen --format json` writes is what `--credentials` reads.
@@ -194,32 +150,26 @@ fn comparable(mut report: Value) -> Value {
 async fn records_from_mqtt_scram_gen_load_into_the_broker() {
     let mut lines = String::new();
     for hash in ["sha256", "sha512"] {
-        let mut child = tokio::process::Command::new(mqtt_scram_bin())
-            .args([
-                "gen",
-                "carol",
-                "-m",
-                hash,
-                "--password-stdin",
-                "--format",
-                "json",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .await
-            .unwrap();
-        drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(out.status.success());
+        let mut command = std::process::Command::new(mqtt_scram_bin());
+        command.args([
+            "gen",
+            "--user",
+            "carol",
+            "-m",
+            hash,
+            "--password-stdin",
+            "--format",
+            "json",
+        ]);
+        let stdin = format!("{PASSWORD}\n");
+        let out = tokio::task::block_in_place(|| {
+            process::output_within(
+                &mut command,
+                Some(stdin.as_bytes()),
+                Duration::from_secs(60),
+            )
+        });
+        mqtt_scram_testkit::check(&out, "mqtt-scram gen");
         lines.push_str(&String::from_utf8(out.stdout).unwrap());
         lines.push('\n');
     }
@@ -251,7 +201,7 @@ async fn records_from_mqtt_scram_gen_load_into_the_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_scram_probe_against_the_broker() {
     let h = Harness::start(Options::default()).await;
-    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "--reauth"]).await;
+    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "--reauth"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["result"], "accepted");
     assert_eq!(report["connack"]["reason_code"], 0);
@@ -259,7 +209,7 @@ async fn mqtt_scram_probe_against_the_broker() {
     assert_eq!(report["reauthenticated"], true);
     assert_eq!(report["reauth_server_signature_verified"], true);
 
-    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "-m", "sha512"]).await;
+    let (code, report) = probe(h.tcp(), PASSWORD, &["-u", "alice", "-m", "sha512"]);
     assert_eq!(
         (code, &report["mechanism"]),
         (0, &Value::from("SCRAM-SHA-512")),
@@ -267,9 +217,9 @@ async fn mqtt_scram_probe_against_the_broker() {
     );
 
     // Wrong password and unknown user: the same visible result, step by step.
-    let (wrong_code, wrong) = probe(h.tcp(), "not-the-password", &["-u", "alice"]).await;
+    let (wrong_code, wrong) = probe(h.tcp(), "not-the-password", &["-u", "alice"]);
     // (same name length, so even the CONNECT size matches)
-    let (unknown_code, unknown) = probe(h.tcp(), PASSWORD, &["-u", "bobby"]).await;
+    let (unknown_code, unknown) = probe(h.tcp(), PASSWORD, &["-u", "bobby"]);
     assert_eq!((wrong_code, unknown_code), (1, 1));
     assert_eq!(wrong["result"], "rejected");
     assert_eq!(wrong["connack"]["reason_code"], 0x87);
@@ -286,7 +236,7 @@ async fn mqtt_scram_probe_against_the_broker() {
         "--server-name",
         "localhost",
     ];
-    let (code, report) = probe(h.tls(), PASSWORD, &tls_args).await;
+    let (code, report) = probe(h.tls(), PASSWORD, &tls_args);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["server_signature_verified"], true);
     let stats = h.finish().await;
@@ -315,7 +265,7 @@ async fn mqtt_scram_probe_plus_against_the_broker_tls() {
         "localhost",
         "--reauth",
     ];
-    let (code, report) = probe(h.tls(), PASSWORD, &tls_args).await;
+    let (code, report) = probe(h.tls(), PASSWORD, &tls_args);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["result"], "accepted");
     assert_eq!(report["mechanism"], "SCRAM-SHA-256-PLUS");
@@ -327,14 +277,14 @@ async fn mqtt_scram_probe_plus_against_the_broker_tls() {
 
     let mut args = tls_args.to_vec();
     args.extend(["-m", "sha512"]);
-    let (code, report) = probe(h.tls(), PASSWORD, &args).await;
+    let (code, report) = probe(h.tls(), PASSWORD, &args);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["mechanism"], "SCRAM-SHA-512-PLUS");
     assert_eq!(report["channel_binding"], "tls-exporter");
     assert_eq!(report["reauth_server_signature_verified"], true);
 
     // A wrong password is still a rejection (not a binding failure).
-    let (code, report) = probe(h.tls(), "not-the-password", &tls_args).await;
+    let (code, report) = probe(h.tls(), "not-the-password", &tls_args);
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["connack"]["reason_code"], 0x87);
     let stats = h.finish().await;

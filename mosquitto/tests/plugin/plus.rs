@@ -8,10 +8,10 @@ use std::sync::Arc;
 use mqtt_scram::{ChannelBinding, ChannelBindingType, Mechanism};
 use mqtt_scram_testkit::TempDir;
 use mqtt_scram_testkit::mosquitto::TlsListener;
+use mqtt_scram_testkit::probe;
 use rustls::pki_types::ServerName;
 use sha2::Digest as _;
 
-use crate::clients::probe;
 use crate::harness::{Fixture, PASSWORD};
 use crate::wire::{self, CONNACK, Conn};
 
@@ -151,9 +151,9 @@ fn plus_with_tls_server_end_point_over_the_tls_listener() {
         "--server-name",
         "localhost",
     ];
-    let (code, report) = probe(&target, PASSWORD, &[&args[..], &["--plus"]].concat());
+    let (code, report) = probe::run(&target, PASSWORD, &[&args[..], &["--plus"]].concat());
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["connack"]["reason_code"], 0x87, "{report}");
-    let (code, report) = probe(&target, PASSWORD, &args);
+    let (code, report) = probe::run(&target, PASSWORD, &args);
     assert_eq!(code, 0, "{report}");
 }
