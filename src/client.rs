@@ -91,6 +91,7 @@ impl ClientConfig {
 /// # Ok::<(), mqtt_scram::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct ClientOptions<'a> {
     /// Authorization identity to send (`a=`).
     pub authzid: Option<&'a str>,

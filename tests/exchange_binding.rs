@@ -26,10 +26,7 @@ fn channel_binding_plus_and_downgrade() {
     let mut w = World::new();
     let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, [9u8; 32]);
     let tls = Arc::new(ConnectionInfo::new("c").with_channel_binding(binding.clone()));
-    let options = ClientOptions {
-        authzid: None,
-        channel_binding: Some(&binding),
-    };
+    let options = ClientOptions::new().channel_binding(Some(&binding));
     for m in [Mechanism::ScramSha256Plus, Mechanism::ScramSha512Plus] {
         let (outcome, client) = w.connect(&tls, m, "user", "pencil", options);
         assert!(
@@ -45,10 +42,7 @@ fn channel_binding_plus_and_downgrade() {
         Mechanism::ScramSha256Plus,
         "user",
         "pencil",
-        ClientOptions {
-            authzid: None,
-            channel_binding: Some(&other),
-        },
+        ClientOptions::new().channel_binding(Some(&other)),
     );
     let Outcome::Rejected(r) = outcome else {
         panic!()
@@ -83,10 +77,7 @@ fn channel_binding_plus_and_downgrade() {
         Mechanism::ScramSha256Plus,
         "user",
         "pencil",
-        ClientOptions {
-            authzid: None,
-            channel_binding: Some(&sep),
-        },
+        ClientOptions::new().channel_binding(Some(&sep)),
     );
     let Outcome::Rejected(r) = outcome else {
         panic!()
@@ -102,10 +93,7 @@ fn channel_binding_plus_and_downgrade() {
 #[test]
 fn authzid_policy() {
     let mut w = World::new();
-    let opts = ClientOptions {
-        authzid: Some("admin"),
-        channel_binding: None,
-    };
+    let opts = ClientOptions::new().authzid(Some("admin"));
     let (outcome, _) = w.connect(
         &plain_conn(),
         Mechanism::ScramSha256,

@@ -112,10 +112,7 @@ fn no_public_engine_type_formats_a_secret() {
     let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, CBIND);
     let conn = Arc::new(ConnectionInfo::new("client-1").with_channel_binding(binding.clone()));
     debug!(secrets, binding, conn);
-    let options = ClientOptions {
-        authzid: None,
-        channel_binding: Some(&binding),
-    };
+    let options = ClientOptions::new().channel_binding(Some(&binding));
     debug!(secrets, options);
     let emqx = creds.to_emqx_hex();
     debug!(secrets, creds, emqx, creds.stored_key(), salted, client_key);

@@ -205,10 +205,9 @@ fn replay_client(t: &Transcript) -> Result<(), String> {
     let max = t.u32("client_max_iterations").unwrap_or(1_000_000);
     let config = ClientConfig::new().iteration_window(min..=max);
     let binding = t.channel_binding()?;
-    let options = ClientOptions {
-        authzid: t.str("authzid"),
-        channel_binding: binding.as_ref(),
-    };
+    let options = ClientOptions::new()
+        .authzid(t.str("authzid"))
+        .channel_binding(binding.as_ref());
     let (state, first) = internal::client_start_with_nonce(
         &config,
         mechanism,

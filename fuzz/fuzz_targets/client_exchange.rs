@@ -57,10 +57,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let hash = mechanism.hash();
     let binding = ChannelBinding::new(ChannelBindingType::TlsExporter, CBIND_DATA);
-    let options = ClientOptions {
-        authzid: with_authzid.then_some("admin"),
-        channel_binding: (plus || binding_unused).then_some(&binding),
-    };
+    let options = ClientOptions::new()
+        .authzid(with_authzid.then_some("admin"))
+        .channel_binding((plus || binding_unused).then_some(&binding));
     let config = ClientConfig::new().iteration_window(WINDOW);
     let (state, client_first) = internal::client_start_with_nonce(
         &config,

@@ -75,10 +75,7 @@ async fn crate_client_plus_over_tls_and_channel_binding_attacks() {
     let login = async |mechanism, binding: Option<&ChannelBinding>, tls12_only| {
         let (mut conn, real) = Conn::open_tls(h.tls(), &h.cert_file, tls12_only).await;
         let binding = binding.unwrap_or(&real);
-        let options = client::ClientOptions {
-            channel_binding: Some(binding),
-            ..Default::default()
-        };
+        let options = client::ClientOptions::new().channel_binding(Some(binding));
         scram_login_with(&mut conn, &config, mechanism, "alice", PASSWORD, options)
             .await
             .map(|_| ())

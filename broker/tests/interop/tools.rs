@@ -373,10 +373,7 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     drop(conn);
     // TLS from the PEM files, with -PLUS.
     let (mut conn, binding) = Conn::open_tls(broker.tls_addr().unwrap(), &cert_pem, false).await;
-    let options = client::ClientOptions {
-        channel_binding: Some(&binding),
-        ..Default::default()
-    };
+    let options = client::ClientOptions::new().channel_binding(Some(&binding));
     scram_login_with(
         &mut conn,
         &config,

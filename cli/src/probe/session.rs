@@ -115,10 +115,7 @@ impl Session<'_> {
         let config = ClientConfig::new()
             .iteration_window(self.args.min_iterations..=self.args.max_iterations);
         // The client keeps the binding for re-authentication on this connection.
-        let options = ClientOptions {
-            authzid: None,
-            channel_binding: binding.as_ref(),
-        };
+        let options = ClientOptions::new().channel_binding(binding.as_ref());
         let (state, client_first) = client::start_with(
             &config,
             self.mechanism,

@@ -260,10 +260,7 @@ pub fn scram_login(
     password: &str,
     binding: Option<&ChannelBinding>,
 ) -> io::Result<Login> {
-    let options = ClientOptions {
-        channel_binding: binding,
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::new().channel_binding(binding);
     let (first, client_first) = client::start_with(
         &ClientConfig::new(),
         mechanism,
