@@ -91,7 +91,9 @@ async fn scram_connect<S: AsyncRead + AsyncWrite + Unpin>(
         }
         match step.status {
             Status::Authenticated(identity) => {
-                info!(peer = ?info.peer, username = %identity.username, mechanism = %identity.mechanism.name(), client_id = %info.client_id, "authenticated");
+                // The authenticator's handshake span already logs this at info (peer, client
+                // id, mechanism, username, outcome): the broker's own line is for debugging.
+                debug!(peer = ?info.peer, username = %identity.username, mechanism = %identity.mechanism.name(), client_id = %info.client_id, "authenticated");
                 return Some(Authenticated {
                     identity,
                     auth: Some(auth),

@@ -345,11 +345,14 @@ async fn accept_loop(
             .fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
-        tokio::spawn(async move {
+        // Boxed: the connection's future is large (about 12 KB: CONNECT, the handshake, the
+        // session, TLS), and tokio moves a task's future by value when it spawns and when it
+        // completes; a box makes those moves a pointer's.
+        tokio::spawn(Box::pin(async move {
             let _permit = permit;
             let _open = OpenConnection::new(&shared);
             serve(socket, peer, tls, shared).await;
-        });
+        }));
     }
 }
 

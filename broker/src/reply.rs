@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
 use super::listener::Shared;
-use super::wire::{AuthPacket, Wire};
+use super::wire::Wire;
 
 /// What this server supports, announced in a successful CONNACK (MQTT 5.0 §3.2.2.3).
 pub fn server_properties(shared: &Shared, info: &ConnectionInfo) -> ConnAckProperties {
@@ -44,12 +44,11 @@ pub async fn send_step<S: AsyncRead + AsyncWrite + Unpin>(
     step: &Step,
     success: Option<ConnAckProperties>,
 ) -> bool {
-    let method = step.method.map(|m| m.name().to_string());
     let result = match step.packet {
         PacketType::Connack => {
             let data = step.data.clone().map(Bytes::from);
             let mut props = success.unwrap_or_else(empty_connack_properties);
-            props.authentication_method = method;
+            props.authentication_method = step.method.map(|m| m.name().to_string());
             props.authentication_data = data;
             let connack = ConnAck {
                 session_present: false,
@@ -59,12 +58,9 @@ pub async fn send_step<S: AsyncRead + AsyncWrite + Unpin>(
             wire.send(&Packet::ConnAck(connack)).await
         }
         PacketType::Auth => {
-            let auth = AuthPacket {
-                reason_code: step.reason_code,
-                method,
-                data: step.data.clone(),
-            };
-            wire.send_auth(&auth).await
+            let method = step.method.map(Mechanism::name);
+            wire.send_auth_parts(step.reason_code, method, step.data.as_deref())
+                .await
         }
         PacketType::Disconnect => wire.send_disconnect(step.reason_code).await,
     };

@@ -11,6 +11,7 @@
 //! matching reason code.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -139,7 +140,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 .await;
             return;
         }
+        // One wait for the shutdown signal and one keep-alive timer for the whole session
+        // (the timer's deadline moves forward each turn, which costs no timer-wheel lock),
+        // instead of new ones for every packet.
+        let mut stopping = pin!(shutdown.changed());
+        let mut idle = pin!(tokio::time::sleep(self.keep_alive.unwrap_or_default()));
         loop {
+            if let Some(keep_alive) = self.keep_alive {
+                idle.as_mut().reset(Instant::now() + keep_alive);
+            }
             // Plain sessions have no authenticator state: their expiry is timed here.
             let expiry = self
                 .authenticated
@@ -154,12 +163,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 .flatten();
             let wire = &mut self.wire;
             let auth = &mut self.authenticated.auth;
-            let keep_alive = self.keep_alive;
             let event = tokio::select! {
-                packet = within(keep_alive, wire.read()) => packet.map_or(Event::Idle, Event::Packet),
+                packet = wire.read() => Event::Packet(packet),
+                () = &mut idle, if self.keep_alive.is_some() => Event::Idle,
                 () = at(expiry) => Event::Expired,
                 step = auth_timeout(auth) => Event::AuthTimeout(step),
-                _ = shutdown.changed() => Event::Shutdown,
+                _ = &mut stopping => Event::Shutdown,
             };
             let flow = match event {
                 Event::Packet(Ok(packet)) => self.handle(packet).await,
@@ -260,7 +269,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     .counters
                     .reauth_accepted
                     .fetch_add(1, Ordering::Relaxed);
-                info!(peer = ?self.info.peer, username = %identity.username, "re-authenticated");
+                // Logged at info by the authenticator's handshake span already.
+                debug!(peer = ?self.info.peer, username = %identity.username, "re-authenticated");
                 self.authenticated.identity = identity;
                 Flow::Continue
             }
@@ -400,14 +410,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             properties: None,
         }))
         .await
-    }
-}
-
-/// Runs `future` with an optional time limit; `None` if the limit passed.
-async fn within<F: std::future::Future>(limit: Option<Duration>, future: F) -> Option<F::Output> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, future).await.ok(),
-        None => Some(future.await),
     }
 }
 

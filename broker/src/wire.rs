@@ -15,7 +15,7 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use rumqttc::v5::mqttbytes::Error as CodecError;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -168,22 +168,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
 
     /// Writes an AUTH packet.
     pub async fn send_auth(&mut self, auth: &AuthPacket) -> io::Result<()> {
-        let mut props = Vec::new();
-        if let Some(method) = &auth.method {
-            put_binary(&mut props, 0x15, method.as_bytes())?;
+        self.send_auth_parts(
+            auth.reason_code,
+            auth.method.as_deref(),
+            auth.data.as_deref(),
+        )
+        .await
+    }
+
+    /// Writes an AUTH packet from borrowed parts, encoded straight into the write buffer.
+    pub async fn send_auth_parts(
+        &mut self,
+        reason_code: u8,
+        method: Option<&str>,
+        data: Option<&[u8]>,
+    ) -> io::Result<()> {
+        let method = method.map(str::as_bytes);
+        let props_len = binary_len(method)? + binary_len(data)?;
+        let body_len = 1 + varint_len(props_len) + props_len;
+        let buf = &mut self.write_buf;
+        buf.clear();
+        buf.reserve(1 + varint_len(body_len) + body_len);
+        buf.put_u8(0xF0);
+        put_varint(buf, body_len)?;
+        buf.put_u8(reason_code);
+        put_varint(buf, props_len)?;
+        if let Some(method) = method {
+            put_binary(buf, 0x15, method)?;
         }
-        if let Some(data) = &auth.data {
-            put_binary(&mut props, 0x16, data)?;
+        if let Some(data) = data {
+            put_binary(buf, 0x16, data)?;
         }
-        let mut body = vec![auth.reason_code];
-        put_varint(&mut body, props.len())?;
-        body.extend_from_slice(&props);
-        self.write_buf.clear();
-        self.write_buf.extend_from_slice(&[0xF0]);
-        let mut len = Vec::new();
-        put_varint(&mut len, body.len())?;
-        self.write_buf.extend_from_slice(&len);
-        self.write_buf.extend_from_slice(&body);
         self.flush_buf().await
     }
 
@@ -256,8 +271,10 @@ fn remaining_length(bytes: &[u8]) -> Result<Option<(usize, usize)>, ReadError> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: usize) -> io::Result<()> {
-    if value > 268_435_455 {
+const MAX_VARINT: usize = 268_435_455;
+
+fn put_varint(out: &mut impl BufMut, mut value: usize) -> io::Result<()> {
+    if value > MAX_VARINT {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "packet too large to encode",
@@ -266,23 +283,44 @@ fn put_varint(out: &mut Vec<u8>, mut value: usize) -> io::Result<()> {
     loop {
         let byte = (value % 128) as u8;
         value /= 128;
-        out.push(if value > 0 { byte | 0x80 } else { byte });
+        out.put_u8(if value > 0 { byte | 0x80 } else { byte });
         if value == 0 {
             return Ok(());
         }
     }
 }
 
-fn put_binary(out: &mut Vec<u8>, id: u8, value: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(value.len()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "property longer than 65535 bytes",
-        )
-    })?;
-    out.push(id);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(value);
+/// Bytes a Variable Byte Integer takes (values over the maximum fail in [`put_varint`]).
+fn varint_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+fn too_long() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "property longer than 65535 bytes",
+    )
+}
+
+/// Bytes a binary property takes (identifier, length, value), if it is present.
+fn binary_len(value: Option<&[u8]>) -> io::Result<usize> {
+    match value {
+        None => Ok(0),
+        Some(value) if value.len() <= usize::from(u16::MAX) => Ok(3 + value.len()),
+        Some(_) => Err(too_long()),
+    }
+}
+
+fn put_binary(out: &mut impl BufMut, id: u8, value: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(value.len()).map_err(|_| too_long())?;
+    out.put_u8(id);
+    out.put_u16(len);
+    out.put_slice(value);
     Ok(())
 }
 
@@ -390,6 +428,48 @@ mod tests {
             wire.read_buf.extend_from_slice(&input);
             let _ = wire.parse();
         }
+    }
+
+    /// AUTH encoded from borrowed parts: byte-exact, and read back by the framing whatever
+    /// properties are present (a 2-byte property length too).
+    #[tokio::test]
+    async fn auth_from_parts_frames_and_reads_back() {
+        let long = [b'x'; 200];
+        let cases: [(Option<&str>, Option<&[u8]>); 4] = [
+            (Some("SCRAM-SHA-256"), Some(b"r=abc")),
+            (None, None),
+            (Some("SCRAM-SHA-512"), None),
+            (None, Some(&long)),
+        ];
+        for (method, data) in cases {
+            let (client, server) = tokio::io::duplex(4096);
+            let mut out = Wire::new(server, 1024, Duration::from_secs(1));
+            out.send_auth_parts(0x18, method, data).await.unwrap();
+            let mut back = Wire::new(client, 1024, Duration::from_secs(1));
+            let Frame::Auth(auth) = back.read().await.unwrap() else {
+                panic!("not an AUTH")
+            };
+            let expected = AuthPacket {
+                reason_code: 0x18,
+                method: method.map(Into::into),
+                data: data.map(<[u8]>::to_vec),
+            };
+            assert_eq!(auth, expected);
+            assert!(back.read_buf.is_empty(), "exactly one packet");
+        }
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut out = Wire::new(server, 1024, Duration::from_secs(1));
+        out.send_auth_parts(0x19, Some("SCRAM-SHA-256"), Some(b"n,,n=u,r=x"))
+            .await
+            .unwrap();
+        drop(out);
+        let mut bytes = Vec::new();
+        client.read_to_end(&mut bytes).await.unwrap();
+        let mut expected = vec![0xF0, 31, 0x19, 29, 0x15, 0, 13];
+        expected.extend_from_slice(b"SCRAM-SHA-256");
+        expected.extend_from_slice(&[0x16, 0, 10]);
+        expected.extend_from_slice(b"n,,n=u,r=x");
+        assert_eq!(bytes, expected);
     }
 
     #[test]

@@ -535,6 +535,17 @@ async fn keep_alive_timeout_disconnects_with_0x8d() {
             .unwrap(),
     )
     .unwrap();
+    // Each packet renews the 1.5 s window: 4 pings 0.7 s apart span 2.8 s without a timeout.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        conn.send(Packet::PingReq(rumqttc::v5::mqttbytes::v5::PingReq))
+            .await;
+        let pong = conn.recv().await;
+        assert!(
+            matches!(pong, Some(Frame::Mqtt(Packet::PingResp(_)))),
+            "{pong:?}"
+        );
+    }
     let began = Instant::now();
     assert_eq!(
         conn.expect_disconnect().await,
