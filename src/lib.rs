@@ -80,7 +80,8 @@
 //! # Features
 //! - `std` (default): [`provider::MemoryProvider`], [`provider::Cached`], [`SystemClock`],
 //!   `std::error::Error`. Without it the engine is `no_std + alloc`.
-//! - `serde`: `Deserialize` for the configuration types.
+//! - `serde`: `Deserialize` for the configuration types, and the `#[serde(with = ...)]`
+//!   duration modules of [`config_duration`].
 //!
 //! The engine depends on no I/O crate. Stores, authorization, the async authenticator,
 //! the command-line tool and the Mosquitto plugin are separate packages of the workspace.
@@ -92,6 +93,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod client;
+pub mod config_duration;
 pub mod connection;
 pub mod credentials;
 mod crypto;

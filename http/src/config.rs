@@ -9,6 +9,7 @@ use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use mqtt_scram::config_duration::millis;
 use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 
 /// Default connect timeout.
@@ -156,13 +157,13 @@ pub struct HttpConfig {
     /// `user-agent` header (default `mqtt-scram/<version>`); empty sends none.
     pub user_agent: String,
     /// TCP + TLS connect timeout (default 5 s).
-    #[serde(with = "duration")]
+    #[serde(with = "millis")]
     pub connect_timeout: Duration,
     /// Timeout of one request attempt, body included (default 5 s).
-    #[serde(with = "duration")]
+    #[serde(with = "millis")]
     pub request_timeout: Duration,
     /// Bound on a whole lookup, retries and back-off included (default 10 s).
-    #[serde(with = "duration")]
+    #[serde(with = "millis")]
     pub lookup_deadline: Duration,
     /// Idle keep-alive connections kept (default 8).
     pub pool_size: usize,
@@ -173,7 +174,7 @@ pub struct HttpConfig {
     /// Retries after a connect error, timeout or 5xx (default 0).
     pub retry_times: u32,
     /// Wait before the first retry (default 1 s).
-    #[serde(with = "duration")]
+    #[serde(with = "millis")]
     pub retry_interval: Duration,
     /// Factor applied to the wait after each retry (default 2.0 as in EMQX v4; 1.0 to 100.0).
     pub retry_backoff: f64,
@@ -435,54 +436,5 @@ impl HttpConfigError {
             setting,
             reason: reason.to_string(),
         }
-    }
-}
-
-/// Durations as EMQX writes them (`"5s"`, `"500ms"`, `"1m"`, `"1h"`) or as a number of milliseconds.
-mod duration {
-    use std::string::String;
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Duration,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&std::format!("{}ms", value.as_millis()))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Millis(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
-            Raw::Text(text) => parse(&text).ok_or_else(|| {
-                D::Error::custom(std::format!(
-                    "invalid duration {text:?}: expected e.g. \"500ms\", \"5s\", \"1m\""
-                ))
-            }),
-        }
-    }
-
-    fn parse(text: &str) -> Option<Duration> {
-        let text = text.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number.parse().ok()?;
-        let ms = match unit.trim() {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ => return None,
-        };
-        Some(Duration::from_millis(number.checked_mul(ms)?))
     }
 }

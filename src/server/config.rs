@@ -355,7 +355,6 @@ mod settings {
     use alloc::format;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
-    use core::fmt;
     use core::time::Duration;
 
     use serde::Deserialize;
@@ -372,7 +371,11 @@ mod settings {
         mock_key_file: Option<String>,
         mock_iterations: Option<u32>,
         nonce_len: Option<usize>,
-        handshake_timeout: Option<Seconds>,
+        #[serde(
+            default,
+            deserialize_with = "crate::config_duration::seconds::option::deserialize"
+        )]
+        handshake_timeout: Option<Duration>,
         max_message_len: Option<usize>,
         allow_authzid: Option<bool>,
         record_policy: Option<Policy>,
@@ -383,61 +386,6 @@ mod settings {
     struct Policy {
         iterations: Option<[u32; 2]>,
         salt_len: Option<[usize; 2]>,
-    }
-
-    /// A duration: `"30s"`, `"500ms"`, `"2m"`, or a number of seconds.
-    struct Seconds(Duration);
-
-    impl<'de> Deserialize<'de> for Seconds {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Visit;
-            impl serde::de::Visitor<'_> for Visit {
-                type Value = Seconds;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str(
-                        "a duration such as \"30s\", \"500ms\", \"2m\" or a number of seconds",
-                    )
-                }
-                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Seconds, E> {
-                    Ok(Seconds(Duration::from_secs(v)))
-                }
-                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Seconds, E> {
-                    u64::try_from(v)
-                        .map(|v| Seconds(Duration::from_secs(v)))
-                        .map_err(|_| E::custom("a duration cannot be negative"))
-                }
-                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Seconds, E> {
-                    Duration::try_from_secs_f64(v)
-                        .map(Seconds)
-                        .map_err(|_| E::custom("duration out of range"))
-                }
-                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Seconds, E> {
-                    let text = v.trim();
-                    let split = text
-                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                        .unwrap_or(text.len());
-                    let (number, unit) = text.split_at(split);
-                    let scale = match unit.trim() {
-                        "ms" => 0.001,
-                        "" | "s" => 1.0,
-                        "m" => 60.0,
-                        "h" => 3600.0,
-                        _ => {
-                            return Err(E::custom(format!(
-                                "{v:?} is not a duration (use ms, s, m or h, e.g. \"30s\")"
-                            )));
-                        }
-                    };
-                    number
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
-                        .map(Seconds)
-                        .ok_or_else(|| E::custom(format!("{v:?} is not a duration (e.g. \"30s\")")))
-                }
-            }
-            deserializer.deserialize_any(Visit)
-        }
     }
 
     impl Server {
@@ -461,7 +409,7 @@ mod settings {
             if let Some(n) = self.nonce_len {
                 config = config.nonce_len(n);
             }
-            if let Some(Seconds(timeout)) = self.handshake_timeout {
+            if let Some(timeout) = self.handshake_timeout {
                 config = config.handshake_timeout(timeout);
             }
             if let Some(n) = self.max_message_len {

@@ -30,8 +30,6 @@
 //! [`StoreConfig::from_url`]: `postgres://…`, `redis://…`, `redis+cluster://…`,
 //! `redis+sentinel://…`, `http(s)://…`, or a file path.
 
-pub(crate) mod duration;
-
 use std::path::PathBuf;
 use std::string::{String, ToString};
 use std::sync::Arc;
@@ -40,6 +38,7 @@ use std::vec::Vec;
 
 use core::fmt;
 
+use mqtt_scram::config_duration::millis;
 use mqtt_scram::provider::{
     Cached, Chain, CredentialProvider, DynCredentialProvider, Lookup, LookupRequest, OnNotFound,
 };
@@ -124,7 +123,7 @@ pub struct FileStoreConfig {
     pub format: Option<FileFormatName>,
     /// Re-read the file when it changes, checking this often (default `0`: only on
     /// [`Store::reload`]). A bad new file keeps the old set in force.
-    #[serde(default, deserialize_with = "duration::deserialize")]
+    #[serde(default, deserialize_with = "millis::deserialize")]
     pub reload_interval: Duration,
 }
 
@@ -134,12 +133,12 @@ pub struct FileStoreConfig {
 #[non_exhaustive]
 pub struct CachedConfig {
     /// How long a found record is reused (default 60 s).
-    #[serde(default = "default_ttl", deserialize_with = "duration::deserialize")]
+    #[serde(default = "default_ttl", deserialize_with = "millis::deserialize")]
     pub ttl: Duration,
     /// How long a "not found" is reused (default 5 s; `0` = not cached).
     #[serde(
         default = "default_negative_ttl",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub negative_ttl: Duration,
     /// Most usernames kept (default 10 000).

@@ -8,7 +8,7 @@ use core::fmt;
 
 use serde::Deserialize;
 
-use crate::config::duration;
+use mqtt_scram::config_duration::millis;
 use crate::remote::{Encoding, TlsSettings, redact_url};
 
 /// Default table of the default schema.
@@ -89,19 +89,19 @@ pub struct PostgresConfig {
     /// Time to open one connection (per host).
     #[serde(
         default = "default_connect_timeout",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout` of every statement on the provider's connections.
     #[serde(
         default = "default_statement_timeout",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub statement_timeout: Duration,
     /// Overall deadline of one lookup; past it the lookup is `Ignore` (timeout).
     #[serde(
         default = "default_lookup_deadline",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub lookup_deadline: Duration,
 }

@@ -10,7 +10,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration;
+use mqtt_scram::config_duration::millis;
 use crate::remote::{Encoding, TlsSettings, redact_url};
 
 /// Default key prefix of the default layout.
@@ -112,19 +112,19 @@ pub struct RedisConfig {
     /// Time to open one connection.
     #[serde(
         default = "default_connect_timeout",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub connect_timeout: Duration,
     /// Time to wait for one reply.
     #[serde(
         default = "default_response_timeout",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub response_timeout: Duration,
     /// Overall deadline of one lookup (a reconnect included).
     #[serde(
         default = "default_lookup_deadline",
-        deserialize_with = "duration::deserialize"
+        deserialize_with = "millis::deserialize"
     )]
     pub lookup_deadline: Duration,
 }
