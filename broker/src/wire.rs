@@ -12,7 +12,10 @@
 //! DISCONNECT (§3.14) is decoded here too: the codec refuses the short form (Remaining
 //! Length 0) and reason codes missing from its enum (e.g. 0x8C).
 
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
@@ -232,11 +235,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     }
 
     async fn flush_buf(&mut self) -> io::Result<()> {
-        let write = async {
+        let limit = self.write_timeout;
+        let mut write = pin!(async {
             self.stream.write_all(&self.write_buf).await?;
             self.stream.flush().await
-        };
-        match tokio::time::timeout(self.write_timeout, write).await {
+        });
+        // A write usually completes at once (the socket buffer has room): the timer (a clock
+        // reading, the runtime's handle, a timer entry) is only set up when it does not.
+        if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            return result;
+        }
+        match tokio::time::timeout(limit, write).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -428,6 +437,25 @@ mod tests {
             wire.read_buf.extend_from_slice(&input);
             let _ = wire.parse();
         }
+    }
+
+    /// A peer that does not read: the write gives up after the write timeout (the timer is
+    /// only armed once the write could not complete at once).
+    #[tokio::test]
+    async fn write_to_a_peer_that_does_not_read_times_out() {
+        let (_peer, server) = tokio::io::duplex(64);
+        let mut wire = Wire::new(server, 1024, Duration::from_millis(50));
+        wire.send_auth_parts(0x18, Some("SCRAM-SHA-256"), Some(&[b'x'; 40]))
+            .await
+            .unwrap();
+        let began = std::time::Instant::now();
+        let error = wire
+            .send_auth_parts(0x18, Some("SCRAM-SHA-256"), Some(&[b'x'; 40]))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        let waited = began.elapsed();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
     }
 
     /// AUTH encoded from borrowed parts: byte-exact, and read back by the framing whatever
