@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use core::fmt;
 
+use mqtt_scram::config_duration::millis;
 use serde::Deserialize;
 
-use mqtt_scram::config_duration::millis;
 use crate::remote::{Encoding, TlsSettings, redact_url};
 
 /// Default table of the default schema.

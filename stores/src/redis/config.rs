@@ -8,9 +8,9 @@ use std::vec::Vec;
 
 use core::fmt;
 
+use mqtt_scram::config_duration::millis;
 use serde::{Deserialize, Serialize};
 
-use mqtt_scram::config_duration::millis;
 use crate::remote::{Encoding, TlsSettings, redact_url};
 
 /// Default key prefix of the default layout.
