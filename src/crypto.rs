@@ -128,7 +128,7 @@ impl Key {
         for (dst, src) in key.bytes.iter_mut().zip(output.iter()) {
             *dst = *src;
         }
-        output.zeroize();
+        output.as_mut_slice().zeroize();
         key
     }
 
@@ -336,7 +336,7 @@ impl SaltKey {
         }
         let mut state = engine::sha256::IV;
         engine::sha256::compress(&mut state, &block);
-        block.zeroize();
+        block.as_mut_slice().zeroize();
         Self { state }
     }
 
@@ -370,7 +370,7 @@ impl SaltKey {
         }
         let mut digest = [0u8; OUT];
         engine::sha256::store(&state, &mut digest);
-        state.zeroize();
+        state.as_mut_slice().zeroize();
         let mut salt = [0u8; MOCK_SALT_LEN];
         for (dst, src) in salt.iter_mut().zip(digest) {
             *dst = src;
@@ -381,7 +381,7 @@ impl SaltKey {
 
 impl Drop for SaltKey {
     fn drop(&mut self) {
-        self.state.zeroize();
+        self.state.as_mut_slice().zeroize();
     }
 }
 

@@ -164,9 +164,10 @@ macro_rules! engine {
                     }
                 }
 
-                /// Pads, compresses the last block(s) and returns the final states.
+                /// Pads, compresses the last block(s) and returns the final states (the
+                /// stream's own copy is wiped when it is dropped).
                 #[inline]
-                pub(crate) fn finish(mut self) -> [State; N] {
+                pub(crate) fn finish(&mut self) -> [State; N] {
                     let pos = self.pos;
                     if let Some(rest) = self.buf.get_mut(pos..) {
                         let mut rest = rest.iter_mut();
@@ -192,9 +193,9 @@ macro_rules! engine {
 
             impl<const N: usize> Drop for Stream<N> {
                 fn drop(&mut self) {
-                    self.states.iter_mut().for_each(Zeroize::zeroize);
+                    self.states.iter_mut().for_each(|s| s.as_mut_slice().zeroize());
                     if self.secret_input {
-                        self.buf.zeroize();
+                        self.buf.as_mut_slice().zeroize();
                     }
                 }
             }
@@ -220,8 +221,8 @@ macro_rules! engine {
 
             impl Drop for Pads {
                 fn drop(&mut self) {
-                    self.inner.zeroize();
-                    self.outer.zeroize();
+                    self.inner.as_mut_slice().zeroize();
+                    self.outer.as_mut_slice().zeroize();
                 }
             }
 
@@ -239,7 +240,7 @@ macro_rules! engine {
                         if key.len() > BLOCK {
                             let mut hashed = digest(&[key]);
                             store(&hashed, &mut block);
-                            hashed.zeroize();
+                            hashed.as_mut_slice().zeroize();
                         } else if let Some(dst) = block.get_mut(..key.len()) {
                             dst.copy_from_slice(key);
                         }
@@ -254,7 +255,7 @@ macro_rules! engine {
                         block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
                         compress(&mut p.outer, block);
                     }
-                    blocks.iter_mut().for_each(Zeroize::zeroize);
+                    blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
                     pads
                 }
 
@@ -282,7 +283,7 @@ macro_rules! engine {
                     for (state, block) in out.iter_mut().zip(blocks.iter()) {
                         compress(state, block);
                     }
-                    inner.iter_mut().for_each(Zeroize::zeroize);
+                    inner.iter_mut().for_each(|s| s.as_mut_slice().zeroize());
                     // Only the first OUT bytes (the inner digests) are not constant padding.
                     for block in blocks.iter_mut() {
                         if let Some(digest) = block.get_mut(..OUT) {
@@ -312,6 +313,7 @@ macro_rules! engine {
                         s.update(part);
                     }
                     let [mut client_inner, mut server_inner] = s.finish();
+                    drop(s);
                     let mut client_block = DIGEST_BLOCK;
                     let mut server_block = DIGEST_BLOCK;
                     store(&client_inner, &mut client_block);
@@ -320,13 +322,17 @@ macro_rules! engine {
                     let mut server_signature = server.outer;
                     compress(&mut client_signature, &client_block);
                     compress(&mut server_signature, &server_block);
-                    // ClientKey in the one block of its own hash.
-                    let mut key_block = KEY_BLOCK;
-                    store(&client_signature, &mut key_block);
+                    // ClientKey = proof ⊕ ClientSignature, word by word, in the one block
+                    // of its own hash. A proof of another length verifies nothing.
                     let mut lengths_ok = proof.len() == OUT && stored_key.len() == OUT;
-                    for (k, p) in key_block.iter_mut().zip(proof.iter()).take(OUT) {
-                        *k ^= p;
+                    let mut client_key = client_signature;
+                    for (word, chunk) in client_key.iter_mut().zip(proof.chunks_exact(WORD)) {
+                        let mut bytes = [0u8; WORD];
+                        bytes.copy_from_slice(chunk);
+                        *word ^= <$word>::from_be_bytes(bytes);
                     }
+                    let mut key_block = KEY_BLOCK;
+                    store(&client_key, &mut key_block);
                     let mut candidate = IV;
                     compress(&mut candidate, &key_block);
                     // OR of the differences, word by word, with no data-dependent branch.
@@ -340,10 +346,11 @@ macro_rules! engine {
                     let ok = lengths_ok && bool::from(subtle::ConstantTimeEq::ct_eq(&diff, &0));
                     let mut out = [0u8; OUT];
                     store(&server_signature, &mut out);
-                    client_inner.zeroize();
-                    server_inner.zeroize();
-                    client_signature.zeroize();
-                    candidate.zeroize();
+                    client_inner.as_mut_slice().zeroize();
+                    server_inner.as_mut_slice().zeroize();
+                    client_signature.as_mut_slice().zeroize();
+                    client_key.as_mut_slice().zeroize();
+                    candidate.as_mut_slice().zeroize();
                     for block in [&mut client_block, &mut server_block, &mut key_block] {
                         if let Some(secret) = block.get_mut(..OUT) {
                             secret.zeroize();
@@ -383,9 +390,9 @@ macro_rules! engine {
                     for (chunk, word) in out.chunks_exact_mut(8).zip(acc.iter()) {
                         chunk.copy_from_slice(&word.to_ne_bytes());
                     }
-                    state.zeroize();
-                    block.zeroize();
-                    acc.zeroize();
+                    state.as_mut_slice().zeroize();
+                    block.as_mut_slice().zeroize();
+                    acc.as_mut_slice().zeroize();
                     out
                 }
             }

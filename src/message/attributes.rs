@@ -234,9 +234,14 @@ pub fn unescape_saslname(wire: &str) -> Option<Cow<'_, str>> {
 
 /// Whether `nonce` is `1*printable`: ASCII 0x21..=0x7E except `,`.
 pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
+    is_printable_nonce_bytes(nonce.as_bytes())
+}
+
+/// [`is_printable_nonce`] on bytes.
+pub(crate) fn is_printable_nonce_bytes(nonce: &[u8]) -> bool {
     // A fold without early exit, which the compiler turns into vector code.
     !nonce.is_empty()
-        && nonce.bytes().fold(true, |ok, b| {
+        && nonce.iter().fold(true, |ok, &b| {
             ok & (b.wrapping_sub(0x21) < 0x5E) & (b != b',')
         })
 }

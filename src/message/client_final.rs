@@ -3,8 +3,11 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::attributes::is_printable_nonce_bytes;
 use super::attributes::{Fields, malformed, preflight, validate_extensions};
-use super::base64::{base64_matches, decode_base64, decode_key, encode_base64, validate_base64};
+use super::base64::{
+    base64_matches, decode_base64, decode_key, decode_key_bytes, encode_base64, validate_base64,
+};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
 use crate::crypto::Key;
 use crate::error::Error;
@@ -85,6 +88,47 @@ impl<'a> ClientFinal<'a> {
         })
     }
 
+    /// The server's one-pass check of what every correct client sends: exactly `c=` ‖
+    /// base64(`gs2_header` ‖ `binding_data`) ‖ `,r=` ‖ `nonce` ‖ `,p=` ‖ a base64 proof of
+    /// `proof_len` bytes. Returns the client-final-message-without-proof and the proof;
+    /// `None` for anything else, which the caller then parses in full with
+    /// [`ClientFinal::parse`] and checks field by field. For every message it accepts,
+    /// `parse` accepts it too, with the same `c=` and nonce and the same proof
+    /// (`tests::expected_form_agrees_with_parse`), so it never decides an error.
+    pub(crate) fn parse_expected(
+        bytes: &'a [u8],
+        gs2_header: &[u8],
+        binding_data: &[u8],
+        nonce: &[u8],
+        proof_len: usize,
+        max_len: usize,
+    ) -> Option<(&'a [u8], Key)> {
+        let cbind_len = super::encoded_len(gs2_header.len().saturating_add(binding_data.len()));
+        let without_proof_len = 2 + cbind_len + 3 + nonce.len();
+        if bytes.len() > max_len
+            || bytes.len() != without_proof_len + 3 + super::encoded_len(proof_len)
+        {
+            return None;
+        }
+        let (without_proof, proof_field) = bytes.split_at_checked(without_proof_len)?;
+        let cbind = without_proof.strip_prefix(b"c=")?;
+        let (cbind, rest) = cbind.split_at_checked(cbind_len)?;
+        // The nonce is public, and a printable one keeps the whole text ASCII without `,`
+        // in any value, as `parse` requires.
+        let nonce_ok = rest.strip_prefix(b",r=") == Some(nonce) && is_printable_nonce_bytes(nonce);
+        if !nonce_ok || !base64_matches(cbind, gs2_header, binding_data) {
+            return None;
+        }
+        let proof = proof_field.strip_prefix(b",p=")?;
+        let proof = decode_key_bytes(proof, 'p', proof_len, KIND).ok()?;
+        Some((without_proof, proof))
+    }
+
+    /// The client-final-message-without-proof and the proof.
+    pub(crate) fn into_parts(self) -> (&'a str, Key) {
+        (self.without_proof, self.proof)
+    }
+
     /// `client-final-message-without-proof`, exactly as received (the end of the AuthMessage).
     pub fn without_proof(&self) -> &'a str {
         self.without_proof
@@ -104,7 +148,7 @@ impl<'a> ClientFinal<'a> {
     /// Whether `c=` decodes to `gs2_header ‖ binding_data`, checked without decoding or
     /// allocating, in time that depends only on the lengths.
     pub fn channel_binding_is(&self, gs2_header: &[u8], binding_data: &[u8]) -> bool {
-        base64_matches(self.channel_binding, gs2_header, binding_data)
+        base64_matches(self.channel_binding.as_bytes(), gs2_header, binding_data)
     }
 
     /// The combined nonce.
@@ -166,6 +210,86 @@ mod tests {
         let mut again = write_client_final_without_proof(b"n,,", b"", m.nonce());
         push_proof(&mut again, m.proof());
         assert_eq!(again, RFC);
+    }
+
+    /// The one-pass check accepts only what `parse` and the server's checks accept.
+    #[test]
+    fn expected_form_agrees_with_parse() {
+        let nonce = b"rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+        let check = |m: &[u8], gs2: &[u8], cbind: &[u8], nonce: &[u8], max: usize| {
+            let fast = ClientFinal::parse_expected(m, gs2, cbind, nonce, 32, max);
+            let full = ClientFinal::parse(m, 32, max)
+                .ok()
+                .filter(|f| f.channel_binding_is(gs2, cbind) && f.nonce().as_bytes() == nonce);
+            match (fast, full) {
+                (Some((without_proof, proof)), Some(full)) => {
+                    assert_eq!(without_proof, full.without_proof().as_bytes(), "{m:?}");
+                    assert_eq!(&proof, full.proof(), "{m:?}");
+                }
+                (Some(_), None) => panic!("accepted what parse refuses: {m:?}"),
+                (None, Some(full)) => {
+                    // Declined: only forms with extensions.
+                    assert!(full.extensions().count() > 0, "{m:?}");
+                }
+                (None, None) => {}
+            }
+        };
+        let mut cases = alloc::vec![RFC.as_bytes().to_vec()];
+        for at in 0..RFC.len() {
+            for byte in [0u8, b',', b'=', b'A', b'/', b'+', b' ', 0x80, 0xFF] {
+                let mut m = RFC.as_bytes().to_vec();
+                m[at] = byte;
+                cases.push(m.clone());
+                m.remove(at);
+                cases.push(m);
+            }
+        }
+        cases.push(b"c=biws,r=abc,x=1,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=".to_vec());
+        for m in &cases {
+            for max in [4096, RFC.len() - 1] {
+                check(m, b"n,,", b"", nonce, max);
+                check(m, b"y,,", b"", nonce, max);
+                check(m, b"n,", b",", nonce, max);
+                check(m, b"p=tls-exporter,,", &[0xCB; 32], nonce, max);
+                check(m, b"n,,", b"", b"abc", max);
+                check(
+                    m,
+                    b"n,,",
+                    b"",
+                    b"rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k,",
+                    max,
+                );
+            }
+        }
+        let bound = alloc::format!(
+            "c={},r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+            encode_base64(&[b"p=tls-exporter,,".as_slice(), &[0xCB; 32]].concat())
+        );
+        assert!(
+            ClientFinal::parse_expected(
+                bound.as_bytes(),
+                b"p=tls-exporter,,",
+                &[0xCB; 32],
+                b"abc",
+                32,
+                4096
+            )
+            .is_some()
+        );
+        check(
+            bound.as_bytes(),
+            b"p=tls-exporter,,",
+            &[0xCB; 32],
+            b"abc",
+            4096,
+        );
+        check(
+            bound.as_bytes(),
+            b"p=tls-exporter,,",
+            &[0xCC; 32],
+            b"abc",
+            4096,
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 
-use super::attributes::{Fields, malformed, preflight};
+use super::attributes::{Fields, find_byte, is_printable_nonce_bytes, malformed, preflight};
 use super::{
     Attributes, MessageKind, Problem, escape_saslname, is_printable_nonce, unescape_saslname,
 };
@@ -154,6 +154,43 @@ impl<'a> ClientFirst<'a> {
         })
     }
 
+    /// The usual client-first-message, `n,,n=<username>,r=<nonce>` with a username of
+    /// printable ASCII or spaces and no `=` (nothing to unescape) and no extensions,
+    /// checked in one pass; `None` for anything else, which [`ClientFirst::parse`] then
+    /// handles. For every message it accepts it returns exactly what `parse` returns
+    /// (`tests::simple_form_agrees_with_parse`).
+    pub(crate) fn parse_simple(bytes: &'a [u8], max_len: usize) -> Option<Self> {
+        if bytes.len() > max_len {
+            return None;
+        }
+        let rest = bytes.strip_prefix(b"n,,n=")?;
+        let user_len = find_byte(rest, b',')?;
+        let nonce = rest.get(user_len..)?.strip_prefix(b",r=")?;
+        let user = rest.get(..user_len)?;
+        // No NUL, no byte outside ASCII (so the text is UTF-8), no `=` to unescape; the
+        // username has no `,` (it ends at the first one).
+        let user_ok = user.iter().fold(!user.is_empty(), |ok, &b| {
+            ok & (b.wrapping_sub(0x20) < 0x5F) & (b != b'=')
+        });
+        if !(user_ok && is_printable_nonce_bytes(nonce)) {
+            return None;
+        }
+        let text = core::str::from_utf8(bytes).ok()?;
+        let username_wire = text.get(5..5 + user_len)?;
+        Some(Self {
+            gs2: Gs2Header {
+                cbind: CbindFlag::NotSupported,
+                authzid: None,
+                raw: text.get(..3)?,
+            },
+            bare: text.get(3..)?,
+            username: Cow::Borrowed(username_wire),
+            username_wire,
+            nonce: text.get(5 + user_len + 3..)?,
+            extensions: "",
+        })
+    }
+
     /// The gs2 header.
     pub fn gs2(&self) -> &Gs2Header<'a> {
         &self.gs2
@@ -280,6 +317,58 @@ mod tests {
             ClientFirst::parse(&[b'n'; 5000], 4096),
             Err(Error::TooLong { .. })
         ));
+    }
+
+    /// The one-pass form accepts only what `parse` accepts, and returns the same.
+    #[test]
+    fn simple_form_agrees_with_parse() {
+        let mut cases: alloc::vec::Vec<alloc::vec::Vec<u8>> = alloc::vec![
+            b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO".to_vec(),
+            b"n,,n=a b,r=x".to_vec(),
+            b"n,,n= ,r=~".to_vec(),
+            b"n,,n=u=2Cv,r=abc".to_vec(),
+            b"n,,n=u,r=abc,x=1".to_vec(),
+            b"n,,n=u,r=".to_vec(),
+            b"n,,n=,r=abc".to_vec(),
+            b"n,,m=u,r=abc".to_vec(),
+            b"y,,n=u,r=abc".to_vec(),
+            b"n,a=b,n=u,r=abc".to_vec(),
+            b"n,,n=u\x7f,r=abc".to_vec(),
+            b"n,,n=u,r=a\x7fb".to_vec(),
+            b"n,,n=u,r=a b".to_vec(),
+            b"n,,n=u\0,r=ab".to_vec(),
+            "n,,n=\u{e9},r=ab".as_bytes().to_vec(),
+            b"n,,n=u,x=ab".to_vec(),
+            b"n,,n=u".to_vec(),
+            b"n,,n=u,".to_vec(),
+            b"n,,n=u,r".to_vec(),
+        ];
+        // Every byte in every position of a short message.
+        let base = b"n,,n=us,r=ab";
+        for at in 0..base.len() {
+            for byte in 0..=255u8 {
+                let mut m = base.to_vec();
+                m[at] = byte;
+                cases.push(m);
+            }
+        }
+        for m in &cases {
+            for max in [4096, m.len(), m.len().saturating_sub(1)] {
+                let simple = ClientFirst::parse_simple(m, max);
+                let full = ClientFirst::parse(m, max);
+                if let Some(simple) = simple {
+                    assert_eq!(Ok(simple), full, "{m:?}");
+                } else if let Ok(full) = full {
+                    // Declined: only forms the one-pass check does not cover.
+                    let simple_form = matches!(full.gs2().cbind, CbindFlag::NotSupported)
+                        && full.gs2().authzid.is_none()
+                        && full.extensions().count() == 0
+                        && !full.username_wire().contains('=')
+                        && full.username().bytes().all(|b| (0x20..0x7f).contains(&b));
+                    assert!(!simple_form, "{m:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use core::time::Duration;
 use super::outcome::{Identity, Outcome};
 use super::pending::{NeedCredentials, Username};
 use super::transcript::Span;
-use crate::crypto::{self, PublicDigest};
+use crate::crypto::{self, Key, PublicDigest};
 use crate::error::Error;
 use crate::mechanism::Mechanism;
 use crate::message::{ClientFinal, encoded_len, push_base64};
@@ -43,14 +43,14 @@ use crate::time::Timestamp;
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```
 pub struct ServerChallenge {
-    pending: NeedCredentials,
+    pub(super) pending: NeedCredentials,
     /// Where the combined nonce is in the transcript.
-    nonce: Span,
+    pub(super) nonce: Span,
     /// The provider's record, or the server's mock record when it cannot be used.
-    record: Arc<UserRecord>,
+    pub(super) record: Arc<UserRecord>,
     /// Why the exchange must fail whatever the proof (unknown user, provider failure, ...);
     /// `None` exactly when `record` is the provider's.
-    failure: Option<Error>,
+    pub(super) failure: Option<Error>,
 }
 
 impl fmt::Debug for ServerChallenge {
@@ -64,20 +64,6 @@ impl fmt::Debug for ServerChallenge {
 }
 
 impl ServerChallenge {
-    pub(super) fn new(
-        pending: NeedCredentials,
-        nonce: Span,
-        record: Arc<UserRecord>,
-        failure: Option<Error>,
-    ) -> Self {
-        Self {
-            pending,
-            nonce,
-            record,
-            failure,
-        }
-    }
-
     /// When the exchange expires, on the caller's monotonic clock; arm a timer for it.
     pub fn deadline(&self) -> Duration {
         self.pending.deadline
@@ -106,27 +92,21 @@ impl ServerChallenge {
         data: Option<&[u8]>,
         now: Timestamp,
     ) -> Outcome {
-        let ServerChallenge {
-            pending,
-            nonce,
-            record,
-            failure,
-        } = self;
-        let (trigger, mechanism) = (pending.trigger, pending.mechanism);
+        let (trigger, mechanism) = (self.pending.trigger, self.pending.mechanism);
         let reject = move |error| Outcome::Rejected(trigger.reject(Some(mechanism), error));
-        let last = match check_final(&pending, nonce, reason_code, method, data, now) {
+        let last = match check_final(&self.pending, self.nonce, reason_code, method, data, now) {
             Ok(last) => last,
             Err(error) => return reject(error),
         };
         // The same computation for every record: the provider's or the mock's, and no
         // branch on which it is before the outcome (see `NeedCredentials::challenge`).
-        let (proof_ok, server_signature) = prove(&pending, &record, &last);
-        let expired = record.attributes.is_expired_at(now.unix_seconds());
-        let usable = failure.is_none();
+        let (proof_ok, server_signature) = prove(&self.pending, &self.record, &last);
+        let expired = self.record.attributes.is_expired_at(now.unix_seconds());
+        let usable = self.failure.is_none();
         if usable & proof_ok & !expired {
-            return accept(pending, &record, &server_signature);
+            return self.accept(&server_signature);
         }
-        // Only a client that knows the password learns that its record has expired.
+        // Only a client that knows the password can learn that its record has expired.
         let expired_only = usable & proof_ok;
         let fallback = if expired_only {
             Error::CredentialsExpired
@@ -135,10 +115,49 @@ impl ServerChallenge {
         };
         Outcome::Rejected(trigger.reject_after_proof(
             mechanism,
-            failure.unwrap_or(fallback),
+            self.failure.unwrap_or(fallback),
             expired_only,
         ))
     }
+
+    /// The success: server-final-message `v=` base64(ServerSignature) in one allocation,
+    /// and the identity.
+    fn accept(mut self, server_signature: &PublicDigest) -> Outcome {
+        let p = &mut self.pending;
+        let (trigger, mechanism) = (p.trigger, p.mechanism);
+        let username = match &mut p.username {
+            Username::Prepared(name) => core::mem::take(name),
+            Username::Wire(span) => match p.transcript.get(*span).map(core::str::from_utf8) {
+                Some(Ok(name)) => String::from(name),
+                // Unreachable (`start` keeps the username's span in the transcript): fail
+                // closed.
+                _ => {
+                    return Outcome::Rejected(trigger.reject(Some(mechanism), Error::UnknownUser));
+                }
+            },
+        };
+        let mut data = Vec::with_capacity(2 + encoded_len(server_signature.as_bytes().len()));
+        data.extend_from_slice(b"v=");
+        push_base64(&mut data, server_signature.as_bytes());
+        let (packet, reason_code) = trigger.success();
+        Outcome::Accepted {
+            reply: Reply {
+                packet,
+                reason_code,
+                method: Some(mechanism),
+                data: Some(data),
+            },
+            identity: Identity::new(username, mechanism, Arc::clone(&self.record.attributes))
+                .with_authzid(p.authzid.take()),
+        }
+    }
+}
+
+/// What `finish` needs of a checked client-final-message.
+struct Final<'a> {
+    /// client-final-message-without-proof (the end of the AuthMessage).
+    without_proof: &'a [u8],
+    proof: Key,
 }
 
 /// Everything about the client-final-message but the proof: reason code, method,
@@ -150,7 +169,7 @@ fn check_final<'a>(
     method: &str,
     data: Option<&'a [u8]>,
     now: Timestamp,
-) -> Result<ClientFinal<'a>, Error> {
+) -> Result<Final<'a>, Error> {
     if method != p.mechanism.name() {
         return Err(Error::MethodChanged);
     }
@@ -165,28 +184,52 @@ fn check_final<'a>(
     }
     let hash = p.mechanism.hash();
     let data = data.ok_or(Error::MissingData)?;
-    let last = ClientFinal::parse(data, hash.output_len(), p.shared.config.max_message_len)?;
+    let max_len = p.shared.config.max_message_len;
     let cbind_data = match (p.mechanism.is_plus(), &p.connection.channel_binding) {
         (true, Some(binding)) => binding.data(),
         _ => &[],
     };
     // `c=` must be the gs2 header followed by the connection's binding data. (The gs2
     // span always exists: `start` wrote it first; were it missing, nothing would match.)
-    let Some(gs2_header) = p.transcript.get(p.gs2) else {
+    let gs2_header = p.transcript.get(p.gs2);
+    let expected_nonce = p.transcript.get(nonce);
+    // What a correct client sends, checked in one pass; anything else in full below.
+    if let (Some(gs2_header), Some(expected_nonce)) = (gs2_header, expected_nonce) {
+        let fast = ClientFinal::parse_expected(
+            data,
+            gs2_header,
+            cbind_data,
+            expected_nonce,
+            hash.output_len(),
+            max_len,
+        );
+        if let Some((without_proof, proof)) = fast {
+            return Ok(Final {
+                without_proof,
+                proof,
+            });
+        }
+    }
+    let last = ClientFinal::parse(data, hash.output_len(), max_len)?;
+    let Some(gs2_header) = gs2_header else {
         return Err(Error::ChannelBindingMismatch);
     };
     if !last.channel_binding_is(gs2_header, cbind_data) {
         return Err(Error::ChannelBindingMismatch);
     }
-    if p.transcript.get(nonce) != Some(last.nonce().as_bytes()) {
+    if expected_nonce != Some(last.nonce().as_bytes()) {
         return Err(Error::NonceMismatch);
     }
-    Ok(last)
+    let (without_proof, proof) = last.into_parts();
+    Ok(Final {
+        without_proof: without_proof.as_bytes(),
+        proof,
+    })
 }
 
 /// Verifies the proof against `record`; returns whether it holds and the
 /// ServerSignature (computed on failures too, so they take as long).
-fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (bool, PublicDigest) {
+fn prove(p: &NeedCredentials, record: &UserRecord, last: &Final<'_>) -> (bool, PublicDigest) {
     let credentials = &record.credentials;
     // AuthMessage = client-first-bare "," server-first "," client-final-without-proof;
     // the transcript after the gs2 header holds all of it but the last part. (It always
@@ -195,53 +238,14 @@ fn prove(p: &NeedCredentials, record: &UserRecord, last: &ClientFinal<'_>) -> (b
         Some((_, prefix)) => prefix,
         None => b"<no transcript>",
     };
-    let auth_message: [&[u8]; 2] = [prefix, last.without_proof().as_bytes()];
+    let auth_message: [&[u8]; 2] = [prefix, last.without_proof];
     // Both signatures from the record's precomputed HMAC states, their compressions
     // interleaved; the same work whatever the proof.
     crypto::verify_proof(
         credentials.stored_mac(),
         credentials.server_mac(),
         credentials.stored_key(),
-        last.proof(),
+        &last.proof,
         &auth_message,
     )
-}
-
-/// The success: server-final-message `v=` base64(ServerSignature) in one allocation, and
-/// the identity.
-fn accept(
-    pending: NeedCredentials,
-    record: &UserRecord,
-    server_signature: &PublicDigest,
-) -> Outcome {
-    let NeedCredentials {
-        trigger,
-        mechanism,
-        username,
-        authzid,
-        transcript,
-        ..
-    } = pending;
-    let username = match username {
-        Username::Prepared(name) => name,
-        Username::Wire(span) => match transcript.get(span).map(core::str::from_utf8) {
-            Some(Ok(name)) => String::from(name),
-            // Unreachable (`start` keeps the username's span in the transcript): fail closed.
-            _ => return Outcome::Rejected(trigger.reject(Some(mechanism), Error::UnknownUser)),
-        },
-    };
-    let mut data = Vec::with_capacity(2 + encoded_len(server_signature.as_bytes().len()));
-    data.extend_from_slice(b"v=");
-    push_base64(&mut data, server_signature.as_bytes());
-    let (packet, reason_code) = trigger.success();
-    Outcome::Accepted {
-        reply: Reply {
-            packet,
-            reason_code,
-            method: Some(mechanism),
-            data: Some(data),
-        },
-        identity: Identity::new(username, mechanism, Arc::clone(&record.attributes))
-            .with_authzid(authzid),
-    }
 }

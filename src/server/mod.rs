@@ -27,7 +27,7 @@ use core::num::NonZeroU32;
 
 use self::outcome::Trigger;
 use self::pending::Username;
-use self::transcript::Transcript;
+use self::transcript::{Span, Transcript};
 use crate::connection::ConnectionInfo;
 use crate::credentials::{DEFAULT_SALT_LEN, StoredCredentials};
 use crate::error::Error;
@@ -199,7 +199,10 @@ impl ScramServer {
                 max: (u32::MAX / 2) as usize,
             }));
         }
-        let first = ClientFirst::parse(data, config.max_message_len).map_err(fail)?;
+        let first = match ClientFirst::parse_simple(data, config.max_message_len) {
+            Some(first) => first,
+            None => ClientFirst::parse(data, config.max_message_len).map_err(fail)?,
+        };
         self.check_binding(&first, mechanism, connection)
             .map_err(fail)?;
         let username = saslprep(first.username(), Mode::Query)
@@ -217,10 +220,10 @@ impl ScramServer {
                 return Err(fail(Error::ReauthUserMismatch));
             }
         }
-        let (gs2, bare, nonce) = (first.gs2().as_str(), first.bare(), first.nonce());
-        // client-first-message-bare is "n=" ‖ wire username ‖ ",r=" ‖ nonce [‖ ",ext"].
+        let (gs2, nonce) = (first.gs2().as_str(), first.nonce());
+        // client-first-message-bare is "n=" ‖ wire username ‖ ",r=" ‖ nonce [‖ ",ext"],
+        // and the message is gs2 header ‖ bare.
         let wire = first.username_wire();
-        let wire_end = 2 + wire.len();
         // Room for ",server-first," with a generated-length salt, so `continue_with`
         // usually writes it without growing the buffer.
         let server_first_len = 2
@@ -229,16 +232,15 @@ impl ScramServer {
             + 3
             + encoded_len(DEFAULT_SALT_LEN)
             + 3
-            + 10;
-        let mut transcript =
-            Transcript::with_capacity(gs2.len() + bare.len() + 2 + server_first_len);
-        let gs2 = transcript.extend(gs2.as_bytes());
-        let bare_at = transcript.len();
-        transcript.extend(bare.as_bytes());
-        let wire_user = transcript::Span::new(bare_at + 2, wire_end.saturating_sub(2));
-        let client_nonce = transcript::Span::new(bare_at + wire_end + 3, nonce.len());
+            + 10
+            + 2;
+        let transcript = Transcript::starting_with(data, server_first_len);
+        let gs2 = Span::new(0, gs2.len());
+        let wire_user = Span::new(gs2.len() + 2, wire.len());
+        let client_nonce = Span::new(gs2.len() + 2 + wire.len() + 3, nonce.len());
         // The username is usually its wire form: then it is read from the transcript.
-        let username = if wire == username {
+        let same = |u: &str| u.as_ptr() == wire.as_ptr() && u.len() == wire.len();
+        let username = if same(&username) || wire == username {
             Username::Wire(wire_user)
         } else {
             Username::Prepared(username.into_owned())

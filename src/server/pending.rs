@@ -17,7 +17,7 @@ use crate::connection::ConnectionInfo;
 use crate::credentials::DEFAULT_SALT_LEN;
 use crate::error::Error;
 use crate::mechanism::{HashAlgorithm, Mechanism};
-use crate::message::encoded_len;
+use crate::message::{encode_into, encoded_len};
 use crate::mqtt::{PacketType, ReasonCode, Reply};
 use crate::provider::{Lookup, LookupRequest, UserRecord};
 
@@ -116,7 +116,7 @@ impl NeedCredentials {
     /// whose salt is keyed on the username, so they look like real users until the
     /// proof fails — and cost what they do.
     pub fn continue_with<R: CryptoRng + ?Sized>(
-        self,
+        mut self,
         lookup: Lookup,
         rng: &mut R,
     ) -> (ServerChallenge, Reply) {
@@ -129,22 +129,42 @@ impl NeedCredentials {
             None => &mut raw,
         };
         rng.fill_bytes(raw);
-        self.challenge(lookup, |t| t.extend_base64(raw))
+        let (nonce, record, failure, reply) = self.challenge(lookup, ServerNonce::Random(raw));
+        let challenge = ServerChallenge {
+            pending: self,
+            nonce,
+            record,
+            failure,
+        };
+        (challenge, reply)
     }
 
     pub(crate) fn continue_with_nonce(
-        self,
+        mut self,
         lookup: Lookup,
         server_nonce: &str,
     ) -> (ServerChallenge, Reply) {
-        self.challenge(lookup, |t| t.extend(server_nonce.as_bytes()))
+        let (nonce, record, failure, reply) =
+            self.challenge(lookup, ServerNonce::Fixed(server_nonce.as_bytes()));
+        let challenge = ServerChallenge {
+            pending: self,
+            nonce,
+            record,
+            failure,
+        };
+        (challenge, reply)
     }
 
+    /// Everything `continue_with` does but moving the state into the challenge: the
+    /// record to use, why the exchange must fail whatever the proof, the server-first
+    /// written to the transcript and the reply carrying it; returns where the combined
+    /// nonce is, the record, the failure and the reply.
+    #[inline]
     fn challenge(
-        mut self,
+        &mut self,
         lookup: Lookup,
-        write_nonce: impl FnOnce(&mut Transcript) -> Span,
-    ) -> (ServerChallenge, Reply) {
+        server_nonce: ServerNonce<'_>,
+    ) -> (Span, Arc<UserRecord>, Option<Error>, Reply) {
         let hash = self.mechanism.hash();
         let mock = self.shared.mock(hash);
         // An unknown user takes a handle to the mock record where a known one gets the
@@ -181,45 +201,57 @@ impl NeedCredentials {
             .copied()
             .unwrap_or(&mock_salt);
         let iterations = record.credentials.iterations();
-        let (server_first, nonce) = self.write_server_first(write_nonce, salt, iterations);
+        let (server_first, nonce) = self.write_server_first(server_nonce, salt, iterations);
         let reply = Reply {
             packet: PacketType::Auth,
             reason_code: ReasonCode::ContinueAuthentication,
             method: Some(self.mechanism),
             data: self.transcript.get(server_first).map(<[u8]>::to_vec),
         };
-        (ServerChallenge::new(self, nonce, record, failure), reply)
+        (nonce, record, failure, reply)
     }
 
-    /// Appends `,` ‖ server-first-message ‖ `,` to the transcript (RFC 5802 §7:
-    /// `r=<client nonce><server nonce>,s=<base64 salt>,i=<iterations>`); returns where the
-    /// message and the combined nonce are.
+    /// Appends `,` ‖ server-first-message ‖ `,` to the transcript in one pass (RFC 5802
+    /// §7: `r=<client nonce><server nonce>,s=<base64 salt>,i=<iterations>`); returns where
+    /// the message and the combined nonce are.
     fn write_server_first(
         &mut self,
-        write_nonce: impl FnOnce(&mut Transcript) -> Span,
+        server_nonce: ServerNonce<'_>,
         salt: &[u8],
         iterations: u32,
     ) -> (Span, Span) {
-        let t = &mut self.transcript;
-        t.reserve(
-            2 + 2
-                + self.client_nonce.len()
-                + encoded_len(MAX_NONCE_LEN)
-                + 3
-                + encoded_len(salt.len())
-                + 3
-                + 10,
-        );
-        t.extend(b",");
-        let start = t.extend(b"r=");
-        let client_nonce = t.extend_from_within(self.client_nonce);
-        let server_nonce = write_nonce(t);
-        t.extend(b",s=");
-        t.extend_base64(salt);
-        t.extend(b",i=");
-        let end = t.extend_decimal(iterations);
-        t.extend(b",");
-        (start.to(end), client_nonce.to(server_nonce))
+        let mut digits = [0u8; 10];
+        let iterations = decimal(iterations, &mut digits);
+        let client_nonce = self.client_nonce;
+        let nonce_len = client_nonce.len() + server_nonce.len();
+        let len = 3 + nonce_len + 3 + encoded_len(salt.len()) + 3 + iterations.len() + 1;
+        let written = self.transcript.append_with(len, |earlier, out| {
+            let mut out = Writer { out, at: 0 };
+            out.put(b",r=");
+            out.put(earlier.get(client_nonce.range()).unwrap_or_default());
+            match server_nonce {
+                ServerNonce::Random(raw) => out.put_base64(raw),
+                ServerNonce::Fixed(nonce) => out.put(nonce),
+            }
+            out.put(b",s=");
+            out.put_base64(salt);
+            out.put(b",i=");
+            out.put(iterations);
+            out.put(b",");
+        });
+        let start = written.range().start;
+        (
+            Span::new(start + 1, len - 2),
+            Span::new(start + 3, nonce_len),
+        )
+    }
+
+    /// The username's bytes (SASLprep'd).
+    fn username_bytes(&self) -> &[u8] {
+        match &self.username {
+            Username::Wire(span) => self.transcript.get(*span).unwrap_or_default(),
+            Username::Prepared(name) => name.as_bytes(),
+        }
     }
 
     /// Salt for a user that does not exist: the first 16 bytes of
@@ -228,9 +260,66 @@ impl NeedCredentials {
         self.shared.config.mock_salt_key.salt(&[
             self.mechanism.hash().short_name().as_bytes(),
             b"\0",
-            self.username().as_bytes(),
+            self.username_bytes(),
         ])
     }
+}
+
+/// The server's part of the nonce: random bytes (written in base64) or, for tests and
+/// fuzzing, a fixed string.
+#[derive(Clone, Copy)]
+enum ServerNonce<'a> {
+    Random(&'a [u8]),
+    Fixed(&'a [u8]),
+}
+
+impl ServerNonce<'_> {
+    /// Characters it takes in the nonce.
+    fn len(self) -> usize {
+        match self {
+            Self::Random(raw) => encoded_len(raw.len()),
+            Self::Fixed(nonce) => nonce.len(),
+        }
+    }
+}
+
+/// Fills a buffer front to back; writes past its end are dropped (callers size it exactly).
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.at..self.at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.at += bytes.len();
+    }
+
+    #[inline(always)]
+    fn put_base64(&mut self, data: &[u8]) {
+        let written = self
+            .out
+            .get_mut(self.at..)
+            .map_or(0, |tail| encode_into(data, tail));
+        self.at += written;
+    }
+}
+
+/// `n` in decimal, written into the end of `digits`.
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
+    let mut first = digits.len();
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+        first -= 1;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.get(first..).unwrap_or_default()
 }
 
 /// Whether the engine may use `record` for an exchange of `hash`: the right hash, and

@@ -11,8 +11,6 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::message::{encode_into, encoded_len, push_base64};
-
 /// Bytes kept inline. With a `u8` length every prefix of the array is in bounds.
 const INLINE: usize = 255;
 
@@ -41,12 +39,6 @@ impl Span {
     pub(super) fn len(self) -> usize {
         self.len as usize
     }
-
-    /// The span from the start of `self` to the end of `other`.
-    pub(super) fn to(self, other: Span) -> Span {
-        let end = other.range().end;
-        Span::new(self.start as usize, end.saturating_sub(self.start as usize))
-    }
 }
 
 /// An append-only byte buffer, inline while it fits. Every [`Span`] it hands out stays
@@ -63,15 +55,24 @@ enum Repr {
 }
 
 impl Transcript {
-    /// A buffer for about `capacity` bytes (inline when they fit).
-    pub(super) fn with_capacity(capacity: usize) -> Self {
-        let repr = if capacity <= INLINE {
-            Repr::Inline {
-                bytes: [0; INLINE],
-                len: 0,
+    /// A transcript that starts with `message`, with room for `more` bytes after it
+    /// (inline when both fit).
+    #[inline(always)]
+    pub(super) fn starting_with(message: &[u8], more: usize) -> Self {
+        let total = message.len().saturating_add(more);
+        let repr = match u8::try_from(message.len()) {
+            Ok(len) if total <= INLINE => {
+                let mut bytes = [0; INLINE];
+                if let Some(dst) = bytes.get_mut(..message.len()) {
+                    dst.copy_from_slice(message);
+                }
+                Repr::Inline { bytes, len }
             }
-        } else {
-            Repr::Heap(Vec::with_capacity(capacity))
+            _ => {
+                let mut heap = Vec::with_capacity(total);
+                heap.extend_from_slice(message);
+                Repr::Heap(heap)
+            }
         };
         Self { repr }
     }
@@ -97,96 +98,36 @@ impl Transcript {
         self.as_bytes().get(span.range())
     }
 
-    /// Room for `additional` more bytes: moves to the heap (once, at the exact size)
-    /// when the inline part cannot take them.
-    pub(super) fn reserve(&mut self, additional: usize) {
-        let needed = self.len().saturating_add(additional);
-        match &mut self.repr {
-            Repr::Inline { bytes, len } if needed > INLINE => {
-                let mut heap = Vec::with_capacity(needed);
+    /// Appends `n` bytes that `write` fills in one pass: it gets the transcript so far
+    /// and the `n` new bytes (zeroed). Moves to the heap (once, at the exact size) when
+    /// the inline part cannot take them. Returns where the new bytes are.
+    pub(super) fn append_with(&mut self, n: usize, write: impl FnOnce(&[u8], &mut [u8])) -> Span {
+        let at = self.len();
+        let end = at.saturating_add(n);
+        if let Repr::Inline { bytes, len } = &self.repr {
+            if end > INLINE {
+                let mut heap = Vec::with_capacity(end);
                 heap.extend_from_slice(bytes.get(..usize::from(*len)).unwrap_or(bytes));
                 self.repr = Repr::Heap(heap);
             }
-            Repr::Inline { .. } => {}
-            Repr::Heap(v) => v.reserve(additional),
         }
-    }
-
-    /// Appends `data`; returns where it went.
-    pub(super) fn extend(&mut self, data: &[u8]) -> Span {
-        self.reserve(data.len());
-        let at = self.len();
-        match &mut self.repr {
+        let parts = match &mut self.repr {
             Repr::Inline { bytes, len } => {
-                // `reserve` made room: the range is in bounds and the new length fits in u8.
-                if let (Some(dst), Ok(new_len)) = (
-                    bytes.get_mut(at..at + data.len()),
-                    u8::try_from(at + data.len()),
-                ) {
-                    dst.copy_from_slice(data);
-                    *len = new_len;
-                }
+                // `end` fits: checked above.
+                *len = u8::try_from(end).unwrap_or(u8::MAX);
+                bytes.split_at_mut_checked(at)
             }
-            Repr::Heap(v) => v.extend_from_slice(data),
-        }
-        Span::new(at, self.len() - at)
-    }
-
-    /// Appends a copy of the bytes of `span` (earlier in the transcript).
-    pub(super) fn extend_from_within(&mut self, span: Span) -> Span {
-        let range = span.range();
-        if range.end > self.len() {
-            return Span::new(self.len(), 0);
-        }
-        self.reserve(range.len());
-        let at = self.len();
-        match &mut self.repr {
-            Repr::Inline { bytes, len } => {
-                let end = at + range.len();
-                if let Ok(new_len) = u8::try_from(end) {
-                    if end <= INLINE {
-                        bytes.copy_within(range, at);
-                        *len = new_len;
-                    }
-                }
+            Repr::Heap(v) => {
+                v.resize(end, 0);
+                v.split_at_mut_checked(at)
             }
-            Repr::Heap(v) => v.extend_from_within(range),
-        }
-        Span::new(at, self.len() - at)
-    }
-
-    /// Appends the padded base64 of `data`.
-    pub(super) fn extend_base64(&mut self, data: &[u8]) -> Span {
-        let n = encoded_len(data.len());
-        self.reserve(n);
-        let at = self.len();
-        match &mut self.repr {
-            Repr::Inline { bytes, len } => {
-                // `reserve` made room, so the tail holds the whole encoding.
-                let written = bytes
-                    .get_mut(at..)
-                    .map_or(0, |tail| encode_into(data, tail));
-                *len = u8::try_from(at + written).unwrap_or(*len);
-            }
-            Repr::Heap(v) => push_base64(v, data),
-        }
-        Span::new(at, self.len() - at)
-    }
-
-    /// Appends `n` in decimal.
-    pub(super) fn extend_decimal(&mut self, mut n: u32) -> Span {
-        let mut digits = [0u8; 10];
-        let mut first = digits.len();
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-            first -= 1;
-            if n == 0 {
-                break;
+        };
+        if let Some((head, tail)) = parts {
+            if let Some(new) = tail.get_mut(..n) {
+                write(head, new);
             }
         }
-        let (_, used) = digits.split_at(first.min(digits.len() - 1));
-        self.extend(used)
+        Span::new(at, n)
     }
 }
 
@@ -194,42 +135,45 @@ impl Transcript {
 mod tests {
     use super::*;
 
+    fn append(t: &mut Transcript, data: &[u8]) -> Span {
+        t.append_with(data.len(), |_, new| new.copy_from_slice(data))
+    }
+
     #[test]
     fn inline_then_heap() {
-        let mut t = Transcript::with_capacity(10);
-        let a = t.extend(b"n,,n=user,r=abc");
+        let mut t = Transcript::starting_with(b"n,,n=user,r=abc", 10);
         assert!(matches!(t.repr, Repr::Inline { .. }));
-        let b = t.extend_from_within(Span::new(9, 6));
+        let a = Span::new(0, 15);
+        let b = t.append_with(6, |head, new| new.copy_from_slice(&head[9..15]));
         assert_eq!(t.get(b), Some(&b",r=abc"[..]));
-        let c = t.extend_base64(b"\x00\x01\x02\x03");
-        assert_eq!(t.get(c), Some(&b"AAECAw=="[..]));
-        let d = t.extend_decimal(4096);
+        let d = append(&mut t, b"4096");
         assert_eq!(t.get(d), Some(&b"4096"[..]));
-        assert_eq!(t.get(Span::new(0, 0).to(d)).map(<[u8]>::len), Some(t.len()));
         let before = t.as_bytes().to_vec();
         let long = [b'x'; 300];
-        let e = t.extend(&long);
+        let e = append(&mut t, &long);
         assert!(matches!(t.repr, Repr::Heap(_)));
         assert_eq!(t.get(e), Some(&long[..]));
         assert_eq!(&t.as_bytes()[..before.len()], &before[..]);
         assert_eq!(t.get(a), Some(&b"n,,n=user,r=abc"[..]));
-        let f = t.extend_base64(&[0xff; 3]);
-        assert_eq!(t.get(f), Some(&b"////"[..]));
-        assert_eq!(t.extend_decimal(0).len(), 1);
-        let max = t.extend_decimal(u32::MAX);
-        assert_eq!(t.get(max), Some(&b"4294967295"[..]));
+        let f = t.append_with(3, |head, new| new.copy_from_slice(&head[..3]));
+        assert_eq!(t.get(f), Some(&b"n,,"[..]));
+        assert_eq!(t.len(), before.len() + 303);
     }
 
     #[test]
-    fn spill_in_the_middle_of_base64_and_within() {
-        let mut t = Transcript::with_capacity(0);
-        t.extend(&[b'a'; 250]);
-        let s = t.extend_base64(b"abcdef");
-        assert_eq!(t.get(s), Some(&b"YWJjZGVm"[..]));
-        let mut t = Transcript::with_capacity(0);
-        let head = t.extend(&[b'b'; 200]);
-        let copy = t.extend_from_within(head);
-        assert_eq!(t.get(copy), Some(&[b'b'; 200][..]));
-        assert_eq!(t.extend_from_within(Span::new(10_000, 5)).len(), 0);
+    fn spill_in_the_middle_and_long_start() {
+        let mut t = Transcript::starting_with(&[b'a'; 250], 0);
+        assert!(matches!(t.repr, Repr::Inline { .. }));
+        let s = append(&mut t, b"abcdef");
+        assert!(matches!(t.repr, Repr::Heap(_)));
+        assert_eq!(t.get(s), Some(&b"abcdef"[..]));
+        assert_eq!(t.get(Span::new(0, 250)), Some(&[b'a'; 250][..]));
+        let t = Transcript::starting_with(&[b'b'; 200], 100);
+        assert!(matches!(t.repr, Repr::Heap(_)));
+        assert_eq!(t.as_bytes(), &[b'b'; 200][..]);
+        assert_eq!(t.get(Span::new(10_000, 5)), None);
+        let t = Transcript::starting_with(&[b'c'; 255], 0);
+        assert!(matches!(t.repr, Repr::Inline { .. }));
+        assert_eq!(t.len(), 255);
     }
 }
