@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 
 use mqtt_scram::provider::{Cached, Chain, IgnoreKind, Lookup, UserRecord};
 use mqtt_scram::{HashAlgorithm, Mechanism};
-use mqtt_scram_authz::{AclRule, RuleSet};
+use mqtt_scram_authz::AclRule;
 use mqtt_scram_stores::config::StoreConfig;
 use mqtt_scram_stores::postgres::{PostgresConfig, PostgresProvider, PostgresWriter};
-use mqtt_scram_stores::record::with_acl_rules;
 use mqtt_scram_stores::remote::{Encoding, TlsSettings};
 use mqtt_scram_testkit::postgres::Cluster;
 
@@ -41,13 +40,6 @@ async fn write(cluster: &Cluster, users: &[(String, UserRecord)]) {
     let mut writer = PostgresWriter::connect(&config(cluster)).await.unwrap();
     writer.create_schema().await.unwrap();
     writer.write_all(users, 100, |_| {}).await.unwrap();
-}
-
-fn stored(users: &[(String, String, UserRecord)]) -> Vec<(String, UserRecord)> {
-    users
-        .iter()
-        .map(|(u, _, r)| (u.clone(), r.clone()))
-        .collect()
 }
 
 #[tokio::test]
@@ -90,12 +82,7 @@ async fn default_schema_users_authenticate_with_both_hashes() {
         (Mechanism::ScramSha512, &sha512),
         (Mechanism::ScramSha256, &strong),
     ] {
-        for (username, password, _) in set.iter() {
-            let outcome = authenticate(&server, &provider, mechanism, username, password).await;
-            accepted(&outcome, username);
-        }
-        let (username, _, _) = &set[0];
-        rejected(&authenticate(&server, &provider, mechanism, username, "wrong").await);
+        all_accepted_and_a_wrong_password_rejected(&server, &provider, mechanism, set).await;
     }
     // The SHA-256 password does not open the SHA-512 record.
     rejected(&authenticate(&server, &provider, Mechanism::ScramSha512, "user-0", "pw-0").await);
@@ -122,16 +109,12 @@ async fn attributes_expiry_and_acl_reach_the_identity() {
         {"permission": "deny", "action": "all", "topic": "#"}
     ]))
     .unwrap();
-    let later = now_unix() + 3600;
-    let full = with_acl_rules(
-        record
-            .clone()
-            .superuser(true)
-            .client_attrs([("site".to_string(), "lab".to_string())].into())
-            .expire_at(Some(later)),
-        &rules,
-    )
-    .unwrap();
+    let attributes = Attributes {
+        client_attr: ("site", "lab"),
+        expire_at: now_unix() + 3600,
+        rules: &rules,
+    };
+    let full = attributes.on(record.clone());
     let expired = record.clone().expire_at(Some(now_unix() - 10));
     write(
         &cluster,
@@ -140,32 +123,12 @@ async fn attributes_expiry_and_acl_reach_the_identity() {
     .await;
     let provider = PostgresProvider::new(config(&cluster)).unwrap();
     let server = permissive_server();
-    let identity = accepted(
+    attributes.assert_carried_by(&accepted(
         &authenticate(&server, &provider, Mechanism::ScramSha256, &name, &password).await,
         &name,
-    );
-    assert!(identity.is_superuser());
-    assert_eq!(identity.client_attrs()["site"], "lab");
-    assert_eq!(identity.expire_at(), Some(later));
-    let compiled = identity.authz().unwrap().downcast_ref::<RuleSet>().unwrap();
-    assert_eq!(compiled.rules(), rules.as_slice());
-
-    // An expired record is Found (a final "no"): the engine refuses it.
-    assert!(matches!(
-        lookup(&provider, "expired", Mechanism::ScramSha256).await,
-        Lookup::Found(r) if r.attributes.expire_at.is_some()
     ));
-    let error = rejected(
-        &authenticate(
-            &server,
-            &provider,
-            Mechanism::ScramSha256,
-            "expired",
-            &password,
-        )
-        .await,
-    );
-    assert!(error.contains("Expired"), "{error}");
+    // An expired record is Found (a final "no"): the engine refuses it.
+    expired_is_found_and_refused(&server, &provider, ("expired", &password)).await;
 }
 
 #[tokio::test]
@@ -394,32 +357,16 @@ async fn a_stopped_server_is_ignored_then_recovered_without_a_new_provider() {
     ));
     cluster.stop();
     for _ in 0..3 {
-        let started = Instant::now();
-        let (kind, detail) = ignored(&lookup(&provider, "user-0", Mechanism::ScramSha256).await);
-        assert!(
-            started.elapsed() < deadline + Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(
-            matches!(kind, IgnoreKind::Unavailable | IgnoreKind::Timeout),
-            "{kind:?} {detail}"
-        );
+        let bound = deadline + Duration::from_secs(1);
+        let detail = ignored_within(&provider, "user-0", Mechanism::ScramSha256, bound).await;
         assert!(!detail.contains(PASSWORD), "{detail}");
     }
     cluster.restart();
-    let mut recovered = false;
-    for _ in 0..50 {
-        if matches!(
-            lookup(&provider, "user-0", Mechanism::ScramSha256).await,
-            Lookup::Found(_)
-        ) {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "lookups did not recover after the restart");
+    let pause = Duration::from_millis(100);
+    assert!(
+        found_again(&provider, "user-0", Mechanism::ScramSha256, 50, pause).await,
+        "lookups did not recover after the restart"
+    );
 }
 
 #[tokio::test]
@@ -477,15 +424,7 @@ async fn cached_single_flight_1000_concurrent_lookups_cost_one_query() {
         ))
         .unwrap(),
     ));
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let p = Arc::clone(&provider);
-            tokio::spawn(async move { lookup(&*p, "user-0", Mechanism::ScramSha256).await })
-        })
-        .collect();
-    for t in tasks {
-        assert!(matches!(t.await.unwrap(), Lookup::Found(_)));
-    }
+    found_by_concurrent_lookups(provider, 1000).await;
     assert_eq!(cluster.admin_sql("SELECT n FROM lookups").trim(), "1");
 }
 

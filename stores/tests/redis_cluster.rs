@@ -14,7 +14,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mqtt_scram::provider::{IgnoreKind, Lookup, UserRecord};
+use mqtt_scram::provider::{IgnoreKind, Lookup};
 use mqtt_scram::{HashAlgorithm, Mechanism};
 use mqtt_scram_stores::redis::{RedisConfig, RedisMode, RedisProvider, RedisWriter};
 use mqtt_scram_testkit::redis::Cluster;
@@ -36,10 +36,7 @@ async fn users_over_all_slots_are_found_and_a_node_restart_is_survived() {
         return;
     };
     let users = users(300, HashAlgorithm::Sha256, LOW_ITERATIONS);
-    let stored: Vec<(String, UserRecord)> = users
-        .iter()
-        .map(|(u, _, r)| (u.clone(), r.clone()))
-        .collect();
+    let stored = stored(&users);
     let writer = RedisWriter::connect(&config(&cluster)).await.unwrap();
     writer.write_all(&stored, 64, |_| {}).await.unwrap();
     // The keys really are spread over the three masters.
@@ -123,22 +120,19 @@ async fn a_cluster_that_is_down_at_start_is_picked_up_later() {
         return;
     };
     let users = users(10, HashAlgorithm::Sha512, LOW_ITERATIONS);
-    let stored: Vec<(String, UserRecord)> = users
-        .iter()
-        .map(|(u, _, r)| (u.clone(), r.clone()))
-        .collect();
+    let stored = stored(&users);
     for node in &mut cluster.nodes {
         node.stop();
     }
     let provider =
         RedisProvider::new(config(&cluster).lookup_deadline(Duration::from_secs(2))).unwrap();
-    let started = Instant::now();
-    let (kind, _) = ignored(&lookup(&provider, "user-0", Mechanism::ScramSha512).await);
-    assert!(matches!(
-        kind,
-        IgnoreKind::Unavailable | IgnoreKind::Timeout
-    ));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    ignored_within(
+        &provider,
+        "user-0",
+        Mechanism::ScramSha512,
+        Duration::from_secs(3),
+    )
+    .await;
     for node in &mut cluster.nodes {
         node.start();
     }
@@ -149,16 +143,9 @@ async fn a_cluster_that_is_down_at_start_is_picked_up_later() {
         .write_all(&stored, 10, |_| {})
         .await
         .unwrap();
-    let mut ok = false;
-    for _ in 0..50 {
-        if matches!(
-            lookup(&provider, "user-3", Mechanism::ScramSha512).await,
-            Lookup::Found(_)
-        ) {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(ok, "the provider did not pick up the cluster");
+    let pause = Duration::from_millis(200);
+    assert!(
+        found_again(&provider, "user-3", Mechanism::ScramSha512, 50, pause).await,
+        "the provider did not pick up the cluster"
+    );
 }

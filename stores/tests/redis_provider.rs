@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_scram::provider::{Cached, IgnoreKind, Lookup, UserRecord};
 use mqtt_scram::{HashAlgorithm, Mechanism, StoredCredentials};
-use mqtt_scram_authz::RuleSet;
 use mqtt_scram_stores::config::StoreConfig;
-use mqtt_scram_stores::record::with_acl_rules;
 use mqtt_scram_stores::redis::{RedisConfig, RedisMode, RedisProvider, RedisWriter};
 use mqtt_scram_stores::remote::{Encoding, TlsSettings};
 use mqtt_scram_testkit::redis::{Sentinel, Single};
@@ -35,13 +33,6 @@ fn config(url: &str) -> RedisConfig {
 async fn write(config: &RedisConfig, users: &[(String, UserRecord)]) {
     let writer = RedisWriter::connect(config).await.unwrap();
     writer.write_all(users, 50, |_| {}).await.unwrap();
-}
-
-fn stored(users: &[(String, String, UserRecord)]) -> Vec<(String, UserRecord)> {
-    users
-        .iter()
-        .map(|(u, _, r)| (u.clone(), r.clone()))
-        .collect()
 }
 
 #[tokio::test]
@@ -73,13 +64,7 @@ async fn default_layout_users_authenticate_with_both_hashes() {
         (Mechanism::ScramSha512, &sha512),
         (Mechanism::ScramSha256, &strong),
     ] {
-        for (username, password, _) in set.iter() {
-            accepted(
-                &authenticate(&server, &provider, mechanism, username, password).await,
-                username,
-            );
-        }
-        rejected(&authenticate(&server, &provider, mechanism, &set[0].0, "wrong").await);
+        all_accepted_and_a_wrong_password_rejected(&server, &provider, mechanism, set).await;
     }
     assert_eq!(
         lookup(&provider, "nobody", Mechanism::ScramSha256).await,
@@ -98,16 +83,12 @@ async fn attributes_expiry_acl_and_idempotent_rewrites() {
         {"permission": "allow", "action": "subscribe", "topic": "news/#"}
     ]))
     .unwrap();
-    let later = now_unix() + 3600;
-    let full = with_acl_rules(
-        record
-            .clone()
-            .superuser(true)
-            .client_attrs([("tenant".to_string(), "t1".to_string())].into())
-            .expire_at(Some(later)),
-        &rules,
-    )
-    .unwrap();
+    let attributes = Attributes {
+        client_attr: ("tenant", "t1"),
+        expire_at: now_unix() + 3600,
+        rules: &rules,
+    };
+    let full = attributes.on(record.clone());
     write(
         &config,
         &[
@@ -118,37 +99,11 @@ async fn attributes_expiry_acl_and_idempotent_rewrites() {
     .await;
     let provider = RedisProvider::new(config.clone()).unwrap();
     let server = permissive_server();
-    let identity = accepted(
+    attributes.assert_carried_by(&accepted(
         &authenticate(&server, &provider, Mechanism::ScramSha256, &name, &password).await,
         &name,
-    );
-    assert!(identity.is_superuser());
-    assert_eq!(identity.client_attrs()["tenant"], "t1");
-    assert_eq!(identity.expire_at(), Some(later));
-    assert_eq!(
-        identity
-            .authz()
-            .unwrap()
-            .downcast_ref::<RuleSet>()
-            .unwrap()
-            .rules(),
-        rules.as_slice()
-    );
-    assert!(matches!(
-        lookup(&provider, "expired", Mechanism::ScramSha256).await,
-        Lookup::Found(_)
     ));
-    let error = rejected(
-        &authenticate(
-            &server,
-            &provider,
-            Mechanism::ScramSha256,
-            "expired",
-            &password,
-        )
-        .await,
-    );
-    assert!(error.contains("Expired"), "{error}");
+    expired_is_found_and_refused(&server, &provider, ("expired", &password)).await;
 
     // Writing again is idempotent, and fields the user no longer has are removed.
     write(&config, &[(name.clone(), full)]).await;
@@ -336,17 +291,8 @@ async fn stop_and_freeze_are_ignored_within_the_deadline_then_recovered() {
     // Killed: refused connections.
     redis.server.stop();
     for _ in 0..3 {
-        let started = Instant::now();
-        let (kind, _) = ignored(&lookup(&provider, "user-0", Mechanism::ScramSha256).await);
-        assert!(matches!(
-            kind,
-            IgnoreKind::Unavailable | IgnoreKind::Timeout
-        ));
-        assert!(
-            started.elapsed() < deadline + Duration::from_millis(500),
-            "{:?}",
-            started.elapsed()
-        );
+        let bound = deadline + Duration::from_millis(500);
+        ignored_within(&provider, "user-0", Mechanism::ScramSha256, bound).await;
     }
     redis.server.start();
     write(
@@ -370,16 +316,11 @@ async fn stop_and_freeze_are_ignored_within_the_deadline_then_recovered() {
 }
 
 async fn recover(provider: &RedisProvider) {
-    for _ in 0..100 {
-        if matches!(
-            lookup(provider, "user-0", Mechanism::ScramSha256).await,
-            Lookup::Found(_)
-        ) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("lookups did not recover");
+    let pause = Duration::from_millis(100);
+    assert!(
+        found_again(provider, "user-0", Mechanism::ScramSha256, 100, pause).await,
+        "lookups did not recover"
+    );
 }
 
 #[tokio::test]
@@ -525,15 +466,7 @@ async fn cached_single_flight_1000_concurrent_lookups_cost_one_command() {
     write(&config, &stored(&users)).await;
     let before = redis.server.command_calls("hgetall");
     let provider = Arc::new(Cached::new(RedisProvider::new(config).unwrap()));
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let p = Arc::clone(&provider);
-            tokio::spawn(async move { lookup(&*p, "user-0", Mechanism::ScramSha256).await })
-        })
-        .collect();
-    for t in tasks {
-        assert!(matches!(t.await.unwrap(), Lookup::Found(_)));
-    }
+    found_by_concurrent_lookups(provider, 1000).await;
     assert_eq!(redis.server.command_calls("hgetall") - before, 1);
 }
 

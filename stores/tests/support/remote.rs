@@ -1,9 +1,10 @@
-//! Shared by the PostgreSQL and Redis provider tests: users to store, and a full SCRAM
-//! exchange (crate client ↔ engine) whose credentials come from a provider.
+//! Shared by the PostgreSQL and Redis provider tests (and benches): users to store, a full
+//! SCRAM exchange (crate client ↔ engine) whose credentials come from a provider, and the
+//! checks every remote store goes through (attributes, outages, single flight).
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqtt_scram::provider::{CredentialProvider, IgnoreKind, Lookup, LookupRequest, UserRecord};
 use mqtt_scram::server::NeedCredentials;
@@ -11,6 +12,8 @@ use mqtt_scram::{
     ConnectionInfo, HashAlgorithm, Mechanism, Outcome, ReasonCode, RecordPolicy, ScramServer,
     ServerConfig, StartPacket, StoredCredentials, Timestamp,
 };
+use mqtt_scram_authz::{AclRule, RuleSet};
+use mqtt_scram_stores::record::with_acl_rules;
 use rand::SeedableRng;
 
 /// Iteration count of most test users (a permissive policy accepts it; debug builds stay fast).
@@ -34,6 +37,14 @@ pub fn users(n: usize, hash: HashAlgorithm, iterations: u32) -> Vec<(String, Str
                 StoredCredentials::generate(hash, &password, iterations, &mut rng).unwrap();
             (username, password, UserRecord::new(credentials))
         })
+        .collect()
+}
+
+/// The `(username, record)` pairs a writer stores.
+pub fn stored(users: &[(String, String, UserRecord)]) -> Vec<(String, UserRecord)> {
+    users
+        .iter()
+        .map(|(u, _, r)| (u.clone(), r.clone()))
         .collect()
 }
 
@@ -139,5 +150,125 @@ pub fn rejected(outcome: &Outcome) -> String {
             format!("{:?}", r.error)
         }
         Outcome::Accepted { identity, .. } => panic!("{} accepted", identity.username),
+    }
+}
+
+/// Every user of `set` logs in with `mechanism` and their password; the first one is
+/// rejected with a wrong password.
+pub async fn all_accepted_and_a_wrong_password_rejected<P: CredentialProvider>(
+    server: &ScramServer,
+    provider: &P,
+    mechanism: Mechanism,
+    set: &[(String, String, UserRecord)],
+) {
+    for (username, password, _) in set {
+        accepted(
+            &authenticate(server, provider, mechanism, username, password).await,
+            username,
+        );
+    }
+    rejected(&authenticate(server, provider, mechanism, &set[0].0, "wrong").await);
+}
+
+/// What a record carries besides its credentials: set on a record with [`Self::on`],
+/// expected on the identity with [`Self::assert_carried_by`].
+pub struct Attributes<'a> {
+    /// One client attribute (name, value).
+    pub client_attr: (&'a str, &'a str),
+    /// `expire_at` (Unix seconds).
+    pub expire_at: u64,
+    /// ACL rules.
+    pub rules: &'a [AclRule],
+}
+
+impl Attributes<'_> {
+    /// `record` as a superuser with these attributes.
+    pub fn on(&self, record: UserRecord) -> UserRecord {
+        let (name, value) = self.client_attr;
+        let record = record
+            .superuser(true)
+            .client_attrs([(name.to_string(), value.to_string())].into())
+            .expire_at(Some(self.expire_at));
+        with_acl_rules(record, self.rules).unwrap()
+    }
+
+    /// The identity of a user whose record had these attributes.
+    pub fn assert_carried_by(&self, identity: &mqtt_scram::Identity) {
+        let (name, value) = self.client_attr;
+        assert!(identity.is_superuser());
+        assert_eq!(identity.client_attrs()[name], value);
+        assert_eq!(identity.expire_at(), Some(self.expire_at));
+        let compiled = identity.authz().unwrap().downcast_ref::<RuleSet>().unwrap();
+        assert_eq!(compiled.rules(), self.rules);
+    }
+}
+
+/// An expired record is found (a final "no", with its expiry) and the engine refuses it as
+/// expired.
+pub async fn expired_is_found_and_refused<P: CredentialProvider>(
+    server: &ScramServer,
+    provider: &P,
+    (username, password): (&str, &str),
+) {
+    assert!(matches!(
+        lookup(provider, username, Mechanism::ScramSha256).await,
+        Lookup::Found(r) if r.attributes.expire_at.is_some()
+    ));
+    let error =
+        rejected(&authenticate(server, provider, Mechanism::ScramSha256, username, password).await);
+    assert!(error.contains("Expired"), "{error}");
+}
+
+/// A lookup while the store is down: ignored as unavailable or timed out, within `bound`.
+/// Returns the detail.
+pub async fn ignored_within<P: CredentialProvider>(
+    provider: &P,
+    username: &str,
+    mechanism: Mechanism,
+    bound: Duration,
+) -> String {
+    let started = Instant::now();
+    let (kind, detail) = ignored(&lookup(provider, username, mechanism).await);
+    assert!(
+        matches!(kind, IgnoreKind::Unavailable | IgnoreKind::Timeout),
+        "{kind:?} {detail}"
+    );
+    assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    detail
+}
+
+/// Whether `username` is found again within `attempts` tries, `pause` apart.
+pub async fn found_again<P: CredentialProvider>(
+    provider: &P,
+    username: &str,
+    mechanism: Mechanism,
+    attempts: u32,
+    pause: Duration,
+) -> bool {
+    for _ in 0..attempts {
+        if matches!(
+            lookup(provider, username, mechanism).await,
+            Lookup::Found(_)
+        ) {
+            return true;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    false
+}
+
+/// `tasks` lookups of `user-0` at once, each its own task; every one finds the user.
+pub async fn found_by_concurrent_lookups<P: CredentialProvider + 'static>(
+    provider: Arc<P>,
+    tasks: usize,
+) {
+    let tasks: Vec<_> = (0..tasks)
+        .map(|_| {
+            let p = Arc::clone(&provider);
+            tokio::spawn(async move { lookup(&*p, "user-0", Mechanism::ScramSha256).await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Lookup::Found(_)));
     }
 }
