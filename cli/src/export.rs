@@ -17,7 +17,7 @@ Examples:
   mqtt-scram export --from redis+cluster://10.0.0.1:7000 --format json --batch lines
   mqtt-scram export --from postgres://mqtt@db/mqtt --format postgres -m sha256 --batch lines")]
 pub struct Args {
-    /// The store: postgres://…, redis://…, rediss://…, redis+cluster://…, redis+sentinel://…/<master>.
+    /// The store: postgres://…, redis://…, rediss://…, redis+cluster://…, redis+sentinel://…/`<master>`.
     #[arg(long, value_name = "URL")]
     from: String,
 

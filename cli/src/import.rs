@@ -149,7 +149,7 @@ Examples:
   mqtt-scram import --to redis+cluster://10.0.0.1:7000,10.0.0.2:7000 -m sha256 -m sha512 users.csv
   mqtt-scram import --to rediss://redis.example:6380 --ca-file ca.pem users.jsonl")]
 pub struct Args {
-    /// The store: postgres://…, redis://…, rediss://…, redis+cluster://…, redis+sentinel://…/<master>.
+    /// The store: postgres://…, redis://…, rediss://…, redis+cluster://…, redis+sentinel://…/`<master>`.
     #[arg(long, value_name = "URL", required_unless_present = "print_schema")]
     to: Option<String>,
 

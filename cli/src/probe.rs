@@ -39,7 +39,7 @@ error), and --reauth binds the re-authentication to the same connection.
 Exit codes: 0 accepted (and re-authenticated with --reauth), 1 rejected by the broker,
 2 usage error, 3 protocol error (including a bad server signature), 4 connection error.")]
 pub struct Args {
-    /// Broker address, HOST[:PORT] (port 1883, or 8883 with --tls; [IPv6]:PORT).
+    /// Broker address, `HOST[:PORT]` (port 1883, or 8883 with --tls; `[IPv6]:PORT`).
     #[arg(value_name = "HOST[:PORT]")]
     target: String,
 
@@ -82,7 +82,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "tls")]
     server_name: Option<String>,
 
-    /// MQTT client identifier (default: mqtt-scram-probe-<pid>).
+    /// MQTT client identifier (default: `mqtt-scram-probe-<pid>`).
     #[arg(long)]
     client_id: Option<String>,
 
