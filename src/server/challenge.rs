@@ -85,6 +85,7 @@ impl ServerChallenge {
     /// `now.unix_seconds()` ([`Error::CredentialsExpired`]) — after the same work as any
     /// other failure. Allocates only what the result owns: the reply's bytes, and on
     /// success the [`Identity`]'s username when it was read from the transcript.
+    #[inline]
     pub fn finish(
         self,
         reason_code: u8,

@@ -151,6 +151,7 @@ impl ScramServer {
     /// Allocates nothing for a typical client-first-message (the transcript is kept
     /// inline) unless the username changes under SASLprep or unescaping, or the client
     /// sends an authorization identity.
+    #[inline]
     pub fn start(
         &self,
         connection: &Arc<ConnectionInfo>,
