@@ -124,6 +124,19 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Conn<S> {
     }
 }
 
+/// alice's SCRAM-SHA-256 client-first-message with the test password: the client's state
+/// and the bytes for CONNECT.
+pub fn alice_first(config: &ClientConfig) -> (client::AwaitingServerFirst, Vec<u8>) {
+    client::start(
+        config,
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+        &mut rand::rng(),
+    )
+    .unwrap()
+}
+
 pub fn connect_packet(
     client_id: &str,
     method: Option<&str>,

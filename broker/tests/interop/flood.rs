@@ -4,14 +4,7 @@ use super::*;
 
 /// A CONNECT with a client-first-message, sent by a client that then goes silent.
 async fn stalled_connect(conn: &mut Conn, i: usize) {
-    let (_first, data) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (_first, data) = alice_first(&ClientConfig::new());
     conn.send(connect_packet(
         &format!("s{i}"),
         Some("SCRAM-SHA-256"),

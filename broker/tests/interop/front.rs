@@ -135,14 +135,7 @@ async fn stalled_handshake_is_dropped_at_the_deadline() {
     })
     .await;
     let mut conn = Conn::open(h.tcp()).await;
-    let (_first, data) = client::start(
-        &ClientConfig::new(),
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (_first, data) = alice_first(&ClientConfig::new());
     conn.send(connect_packet(
         "staller",
         Some("SCRAM-SHA-256"),
@@ -377,14 +370,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
 
     // A different method in the AUTH that continues the exchange: 0x8C.
     let mut conn = Conn::open(h.tcp()).await;
-    let (first, data) = client::start(
-        &config,
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (first, data) = alice_first(&config);
     conn.send(connect_packet("c", Some("SCRAM-SHA-256"), Some(data), None))
         .await;
     let Some(Frame::Auth(challenge)) = conn.recv().await else {
@@ -396,14 +382,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
 
     // A malformed AUTH during the handshake: CONNACK 0x81.
     let mut conn = Conn::open(h.tcp()).await;
-    let (_first, data) = client::start(
-        &config,
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (_first, data) = alice_first(&config);
     conn.send(connect_packet("c", Some("SCRAM-SHA-256"), Some(data), None))
         .await;
     assert!(matches!(conn.recv().await, Some(Frame::Auth(_))));
@@ -414,14 +393,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
 
     // Something other than AUTH during the handshake: CONNACK 0x82.
     let mut conn = Conn::open(h.tcp()).await;
-    let (_first, data) = client::start(
-        &config,
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (_first, data) = alice_first(&config);
     conn.send(connect_packet("c", Some("SCRAM-SHA-256"), Some(data), None))
         .await;
     assert!(matches!(conn.recv().await, Some(Frame::Auth(_))));
@@ -505,14 +477,7 @@ async fn keep_alive_timeout_disconnects_with_0x8d() {
     let h = Harness::start(Options::default()).await;
     let mut conn = Conn::open(h.tcp()).await;
     let config = ClientConfig::new();
-    let (first, data) = client::start(
-        &config,
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-        &mut rand::rng(),
-    )
-    .unwrap();
+    let (first, data) = alice_first(&config);
     let Packet::Connect(mut connect, will, login) =
         connect_packet("idle", Some("SCRAM-SHA-256"), Some(data), None)
     else {
