@@ -48,9 +48,20 @@ pub struct ServerChallenge {
     pub(super) nonce: Span,
     /// The provider's record, or the server's mock record when it cannot be used.
     pub(super) record: Arc<UserRecord>,
-    /// Why the exchange must fail whatever the proof (unknown user, provider failure, ...);
-    /// `None` exactly when `record` is the provider's.
-    pub(super) failure: Option<Error>,
+    /// Whether `record` is the provider's, and the error a failed exchange reports.
+    pub(super) verdict: Verdict,
+}
+
+/// Decided once, when the record is chosen, so that `finish` runs the same instructions
+/// for a known and an unknown user.
+#[derive(Debug)]
+pub(super) struct Verdict {
+    /// The error when the exchange fails: `InvalidProof` for the provider's record (a
+    /// wrong password), otherwise why the mock record is in use (unknown user, provider
+    /// failure, unusable record): then it fails whatever the proof.
+    pub(super) failure: Error,
+    /// Whether the record is the provider's.
+    pub(super) from_provider: bool,
 }
 
 impl fmt::Debug for ServerChallenge {
@@ -103,22 +114,18 @@ impl ServerChallenge {
         // branch on which it is before the outcome (see `NeedCredentials::challenge`).
         let (proof_ok, server_signature) = prove(&self.pending, &self.record, &last);
         let expired = self.record.attributes.is_expired_at(now.unix_seconds());
-        let usable = self.failure.is_none();
+        let usable = self.verdict.from_provider;
         if usable & proof_ok & !expired {
             return self.accept(&server_signature);
         }
         // Only a client that knows the password can learn that its record has expired.
         let expired_only = usable & proof_ok;
-        let fallback = if expired_only {
+        let error = if expired_only {
             Error::CredentialsExpired
         } else {
-            Error::InvalidProof
+            self.verdict.failure
         };
-        Outcome::Rejected(trigger.reject_after_proof(
-            mechanism,
-            self.failure.unwrap_or(fallback),
-            expired_only,
-        ))
+        Outcome::Rejected(trigger.reject_after_proof(mechanism, error, expired_only))
     }
 
     /// The success: server-final-message `v=` base64(ServerSignature) in one allocation,

@@ -9,7 +9,7 @@ use core::time::Duration;
 use rand_core::CryptoRng;
 
 use super::Shared;
-use super::challenge::ServerChallenge;
+use super::challenge::{ServerChallenge, Verdict};
 use super::config::{MAX_NONCE_LEN, RecordPolicy};
 use super::outcome::Trigger;
 use super::transcript::{Span, Transcript};
@@ -132,12 +132,12 @@ impl NeedCredentials {
         // The challenge is assembled here and in `continue_with_nonce` rather than in a
         // shared helper that takes `self`: that helper costs an extra move of the whole
         // state (measured: ~40 % slower exchanges).
-        let (nonce, record, failure, reply) = self.challenge(lookup, ServerNonce::Random(raw));
+        let (nonce, record, verdict, reply) = self.challenge(lookup, ServerNonce::Random(raw));
         let challenge = ServerChallenge {
             pending: self,
             nonce,
             record,
-            failure,
+            verdict,
         };
         (challenge, reply)
     }
@@ -147,13 +147,13 @@ impl NeedCredentials {
         lookup: Lookup,
         server_nonce: &str,
     ) -> (ServerChallenge, Reply) {
-        let (nonce, record, failure, reply) =
+        let (nonce, record, verdict, reply) =
             self.challenge(lookup, ServerNonce::Fixed(server_nonce.as_bytes()));
         let challenge = ServerChallenge {
             pending: self,
             nonce,
             record,
-            failure,
+            verdict,
         };
         (challenge, reply)
     }
@@ -167,34 +167,41 @@ impl NeedCredentials {
         &mut self,
         lookup: Lookup,
         server_nonce: ServerNonce<'_>,
-    ) -> (Span, Arc<UserRecord>, Option<Error>, Reply) {
+    ) -> (Span, Arc<UserRecord>, Verdict, Reply) {
         let hash = self.mechanism.hash();
         let mock = self.shared.mock(hash);
         // An unknown user takes a handle to the mock record where a known one gets the
         // provider's: one reference-count increment each, one decrement when the
         // exchange ends.
-        let (record, failure) = match lookup {
-            Lookup::Found(record) => (record, None),
-            Lookup::NotFound => (Arc::clone(mock), Some(Error::UnknownUser)),
+        // Everything that depends on which it is is decided in this one match: the record,
+        // the error a failed proof reports (a known user's is `InvalidProof`), and whether
+        // the record is the provider's. (`finish` then needs no branch on it.)
+        let (record, mut failure, mut from_provider) = match lookup {
+            Lookup::Found(record) => (record, Error::InvalidProof, true),
+            Lookup::NotFound => (Arc::clone(mock), Error::UnknownUser, false),
             Lookup::Ignore(reason) => (
                 Arc::clone(mock),
-                Some(Error::CredentialsUnavailable(reason)),
+                Error::CredentialsUnavailable(reason),
+                false,
             ),
         };
         // From here on a known and an unknown user run the same instructions: no branch
         // depends on which it is (they would be mispredicted for the rarer kind, which
         // shows in the time), only the data selected differs.
-        let is_mock = failure.is_some();
         // Checked for every record, the mock's included (it always passes).
         let checked = usable(&record, hash, &self.shared.config.record_policy);
-        let (failure, swap) = match checked {
-            Ok(()) => (failure, false),
+        let mut swap = false;
+        if let Err(error) = checked {
             // A provider's record the engine cannot use is swapped for the mock (rare: a
             // misconfigured store).
-            Err(error) => (Some(failure.unwrap_or(error)), !is_mock),
-        };
+            if from_provider {
+                failure = error;
+                from_provider = false;
+                swap = true;
+            }
+        }
         let record = if swap { Arc::clone(mock) } else { record };
-        let use_mock = failure.is_some();
+        let use_mock = !from_provider;
         // The mock salt is computed for real users too: an unknown user costs exactly what
         // a known one does; what differs is only which salt and keys are used.
         let mock_salt = self.mock_salt();
@@ -211,7 +218,11 @@ impl NeedCredentials {
             method: Some(self.mechanism),
             data: self.transcript.get(server_first).map(<[u8]>::to_vec),
         };
-        (nonce, record, failure, reply)
+        let verdict = Verdict {
+            failure,
+            from_provider,
+        };
+        (nonce, record, verdict, reply)
     }
 
     /// Appends `,` ‖ server-first-message ‖ `,` to the transcript in one pass (RFC 5802
