@@ -12,6 +12,9 @@ use crate::mqtt::Reply;
 use crate::provider::Lookup;
 use crate::server::{NeedCredentials, ServerChallenge};
 
+#[doc(hidden)]
+pub mod fast_paths;
+
 /// [`NeedCredentials::continue_with`] with a fixed server nonce part instead of random bytes.
 pub fn continue_with_nonce(
     pending: NeedCredentials,
