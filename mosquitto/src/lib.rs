@@ -2,8 +2,8 @@
 //! 2.0, as a plugin (plugin API version 5) built on the `mqtt-scram` engine.
 //!
 //! ```text
-//! plugin /usr/lib/mqtt-scram/libmqtt_scram_mosquitto.so
-//! plugin_opt_credentials_file /etc/mosquitto/scram-users.json
+//! plugin /usr/lib/mosquitto/libmqtt_scram_mosquitto.so
+//! plugin_opt_store /etc/mosquitto/scram-users.json
 //! plugin_opt_mock_key_file /etc/mosquitto/scram-mock.key
 //! ```
 //! See `mosquitto/README.md` for every option, a complete `mosquitto.conf`, and what
