@@ -74,29 +74,29 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub mock_key_file: Option<PathBuf>,
 
-    /// Mechanisms to offer (comma-separated); -PLUS ones work on TLS 1.3 listeners.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "SCRAM-SHA-256,SCRAM-SHA-512,SCRAM-SHA-256-PLUS,SCRAM-SHA-512-PLUS"
-    )]
-    pub mechanisms: Vec<String>,
+    /// Mechanisms to offer (comma-separated; default: all four, from `[scram]` when the
+    /// configuration file has it); -PLUS ones work on TLS 1.3 listeners.
+    #[arg(long, value_delimiter = ',', value_name = "MECHANISMS")]
+    pub mechanisms: Option<Vec<String>>,
 
-    /// Iteration count shown to unknown users (set it to what real users have).
-    #[arg(long, default_value_t = 4096)]
-    pub mock_iterations: u32,
+    /// Iteration count shown to unknown users (set it to what real users have; default
+    /// 4096 or the file's `[scram]`).
+    #[arg(long, value_name = "N")]
+    pub mock_iterations: Option<u32>,
 
-    /// Seconds from CONNECT (or AUTH 0x19) to the client's final message.
-    #[arg(long, default_value_t = 30)]
-    pub handshake_timeout: u64,
+    /// Seconds from CONNECT (or AUTH 0x19) to the client's final message (default 30 or
+    /// the file's `[scram]`).
+    #[arg(long, value_name = "SECONDS")]
+    pub handshake_timeout: Option<u64>,
 
-    /// Largest packet accepted (bytes); bounds each connection's read buffer.
-    #[arg(long, default_value_t = 64 * 1024)]
-    pub max_packet_size: u32,
+    /// Largest packet accepted in bytes (default 65536 or the file's `[limits]`); bounds
+    /// each connection's read buffer.
+    #[arg(long, value_name = "BYTES")]
+    pub max_packet_size: Option<u32>,
 
-    /// Open connections at most.
-    #[arg(long, default_value_t = 10_000)]
-    pub max_connections: usize,
+    /// Open connections at most (default 10000 or the file's `[limits]`).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 
     /// Handshakes in progress at most (a waiting handshake costs memory, not CPU); beyond
     /// it CONNECT gets 0x89 Server busy. Default 100,000.
@@ -144,9 +144,12 @@ impl Args {
         self.http_config = self.http_config.take().or(file.http_config.clone());
         self.tcp = self.tcp.or(file.listeners.tcp);
         self.tls = self.tls.or(file.listeners.tls);
-        self.tls_cert = self.tls_cert.take().or(file.tls.cert.clone());
-        self.tls_key = self.tls_key.take().or(file.tls.key.clone());
-        self.tls_self_signed |= file.tls.self_signed;
+        // A certificate or `--tls-self-signed` on the command line replaces the file's choice.
+        if !self.tls_self_signed && self.tls_cert.is_none() {
+            self.tls_cert = file.tls.cert.clone();
+            self.tls_key = self.tls_key.take().or(file.tls.key.clone());
+            self.tls_self_signed = file.tls.self_signed;
+        }
         self.tls_self_signed_out = self
             .tls_self_signed_out
             .take()
@@ -163,21 +166,28 @@ impl Args {
                 return Err("--credentials FILE or --http-config FILE (or `credentials` or `[store]` in the configuration file) is required".into());
             }
         };
-        let mechanisms = self
-            .mechanisms
-            .iter()
-            .map(|name| {
-                Mechanism::from_name(name.trim())
-                    .ok_or_else(|| format!("unknown mechanism {name:?}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let scram = match file.scram {
-            Some(scram) if self.mock_key_file.is_none() => scram,
-            _ => ServerConfig::new(mock_key(self.mock_key_file.as_ref())?)
-                .mechanisms(&mechanisms)
-                .mock_iterations(self.mock_iterations)
-                .handshake_timeout(Duration::from_secs(self.handshake_timeout)),
+        // The file's `[scram]` (or the defaults), then each option given on the command line.
+        let mut scram = match (file.scram, &self.mock_key_file) {
+            (Some(scram), None) => scram,
+            (Some(scram), Some(path)) => scram.mock_key(mock_key(Some(path))?),
+            (None, path) => ServerConfig::new(mock_key(path.as_ref())?),
         };
+        if let Some(names) = &self.mechanisms {
+            let mechanisms = names
+                .iter()
+                .map(|name| {
+                    Mechanism::from_name(name.trim())
+                        .ok_or_else(|| format!("unknown mechanism {name:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            scram = scram.mechanisms(&mechanisms);
+        }
+        if let Some(n) = self.mock_iterations {
+            scram = scram.mock_iterations(n);
+        }
+        if let Some(secs) = self.handshake_timeout {
+            scram = scram.handshake_timeout(Duration::from_secs(secs));
+        }
         let mut cert_out = None;
         let tls = match self.tls {
             None => None,
@@ -204,11 +214,11 @@ impl Args {
             (tcp, _) => tcp,
         };
         let mut limits = file.limits.apply(Limits::default());
-        if self.max_packet_size != 64 * 1024 {
-            limits.max_packet_size = self.max_packet_size;
+        if let Some(bytes) = self.max_packet_size {
+            limits.max_packet_size = bytes;
         }
-        if self.max_connections != 10_000 {
-            limits.max_connections = self.max_connections;
+        if let Some(n) = self.max_connections {
+            limits.max_connections = n;
         }
         let mut admission = file.admission;
         if let Some(n) = self.max_handshakes {

@@ -215,6 +215,19 @@ impl ServerConfig {
         }
     }
 
+    /// Replaces the mock key (see [`ServerConfig::new`]), e.g. one read from a file after
+    /// the rest of the configuration; the key is wiped from `mock_key` here.
+    ///
+    /// ```
+    /// let config = mqtt_scram::ServerConfig::new([0; 32]).mock_key([7; 32]);
+    /// # let _ = config;
+    /// ```
+    pub fn mock_key(mut self, mut mock_key: [u8; 32]) -> Self {
+        self.mock_salt_key = SaltKey::new(&mock_key);
+        mock_key.zeroize();
+        self
+    }
+
     /// Mechanisms to accept, in any order. `-PLUS` ones only work on connections with
     /// channel binding; offering one makes the server reject the `y` downgrade flag there.
     pub fn mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {

@@ -55,6 +55,9 @@ use crate::record::Format;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[non_exhaustive]
+// Read once at start-up; the variants' sizes depend on the features enabled, and boxing
+// them would only complicate matching for users.
+#[allow(clippy::large_enum_variant)]
 pub enum StoreConfig {
     /// A credential file (JSON records or CSV), see [`FileProvider`].
     File(FileStoreConfig),

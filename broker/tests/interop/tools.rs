@@ -429,6 +429,51 @@ lookup_timeout = "2s"
     assert_eq!(settings.admission.max_handshakes_per_address, 8);
     assert_eq!(settings.limits.provider_timeout, Duration::from_secs(2));
     assert_eq!(settings.scram.timeout(), Duration::from_secs(20));
+    // Command-line options override the file's `[scram]` and `[limits]` one by one (even
+    // when they give the default value), and a mock key file keeps the rest of `[scram]`.
+    let limits_file = dir.join("limits.toml");
+    std::fs::write(
+        &limits_file,
+        std::fs::read_to_string(&config_file).unwrap()
+            + "max_connections = 5\nmax_packet_size = 1024\n",
+    )
+    .unwrap();
+    let overridden = Args::try_parse_from([
+        "broker",
+        "--config",
+        &path(&limits_file),
+        "--mechanisms",
+        "SCRAM-SHA-512",
+        "--handshake-timeout",
+        "7",
+        "--max-connections",
+        "10000",
+        "--max-packet-size",
+        "65536",
+    ])
+    .unwrap();
+    let (o, _) = overridden.into_settings().unwrap();
+    assert_eq!(o.scram.offered_mechanisms(), [Mechanism::ScramSha512]);
+    assert_eq!(o.scram.timeout(), Duration::from_secs(7));
+    assert_eq!(o.limits.max_connections, 10_000);
+    assert_eq!(o.limits.max_packet_size, 65_536);
+    assert_eq!(o.admission.max_handshakes_per_address, 8);
+    let from_file = Args::try_parse_from(["broker", "--config", &path(&limits_file)]).unwrap();
+    let (f, _) = from_file.into_settings().unwrap();
+    assert_eq!(f.limits.max_connections, 5);
+    assert_eq!(f.limits.max_packet_size, 1024);
+    assert_eq!(f.scram.offered_mechanisms(), [Mechanism::ScramSha256]);
+    let with_key = Args::try_parse_from([
+        "broker",
+        "--config",
+        &path(&config_file),
+        "--mock-key-file",
+        &path(&key_file),
+    ])
+    .unwrap();
+    let (k, _) = with_key.into_settings().unwrap();
+    assert_eq!(k.scram.offered_mechanisms(), [Mechanism::ScramSha256]);
+    assert_eq!(k.scram.timeout(), Duration::from_secs(20));
     let broker = Broker::start(settings).await.unwrap();
     assert!(broker.metrics_addr().is_some());
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
