@@ -43,7 +43,6 @@
     clippy::indexing_slicing
 )]
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,30 +74,9 @@ pub const BATCH: usize = 8;
 pub const ROUNDS: usize = 201;
 
 /// A deterministic byte source (a counter) for replaying one exchange; never use it for real.
-struct Replay(u64);
-
-impl rand_core::TryRng for Replay {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|v| v as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Replay {}
+#[path = "support/replay.rs"]
+mod replay;
+use replay::Replay;
 
 /// The client's keys, derived once: what it needs to answer any server-first.
 struct ClientKeys {

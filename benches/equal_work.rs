@@ -27,7 +27,6 @@
     clippy::indexing_slicing
 )]
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,31 +45,9 @@ const USERS: usize = 64;
 const NOW: Timestamp = Timestamp::new(Duration::from_secs(1), 1_700_000_000);
 const MECHANISM: Mechanism = Mechanism::ScramSha256;
 
-/// A deterministic byte source (a counter), created per exchange; never use it for real.
-struct Replay(u64);
-
-impl rand_core::TryRng for Replay {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        self.try_next_u64().map(|v| v as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Replay {}
+#[path = "support/replay.rs"]
+mod replay;
+use replay::Replay;
 
 /// One prepared exchange: the client's two messages, and the user's record (for the
 /// engine-only comparison, which hands it over without a store).

@@ -1,5 +1,5 @@
 //! Replays every transcript in `tests/vectors/` and in `$MQTT_SCRAM_EXTRA_VECTORS`
-//! (format and rules: `../shared/vectors/README.md`), on the server and the client
+//! (format and rules: `tests/vectors/README.md`), on the server and the client
 //! side, comparing exact wire bytes. Each file names its own source.
 #![allow(
     clippy::unwrap_used,
