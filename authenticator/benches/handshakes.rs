@@ -40,26 +40,7 @@ fn warmed_client(server: &ScramServer, store: &MemoryProvider) -> Authenticated 
         &mut rand::rng(),
     )
     .unwrap();
-    let clock = SystemClock::new();
-    let need = server
-        .start(
-            &info,
-            StartPacket::Connect {
-                method: "SCRAM-SHA-256",
-                data: Some(&first),
-            },
-            clock.now(),
-        )
-        .unwrap();
-    let lookup = store.lookup_sync(&need.request());
-    let (challenge, reply) = need.continue_with(lookup, &mut rand::rng());
-    let (c, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
-    match challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), clock.now()) {
-        Outcome::Accepted { reply, .. } => {
-            c.on_server_final(reply.data.as_deref().unwrap()).unwrap()
-        }
-        Outcome::Rejected(r) => panic!("{r:?}"),
-    }
+    exchange(server, store, &SystemClock::new(), &info, c, &first)
 }
 
 fn engine_exchange(
@@ -70,12 +51,25 @@ fn engine_exchange(
 ) -> Authenticated {
     let info = Arc::new(ConnectionInfo::new("c"));
     let (c, first) = client.reauthenticate(&mut rand::rng());
+    exchange(server, store, clock, &info, c, &first)
+}
+
+/// The engine's side of one exchange (`start` → lookup → `continue_with` → `finish`)
+/// with the client's answers in between; the client once it has checked `v=`.
+fn exchange(
+    server: &ScramServer,
+    store: &MemoryProvider,
+    clock: &SystemClock,
+    info: &Arc<ConnectionInfo>,
+    c: client::AwaitingServerFirst,
+    first: &[u8],
+) -> Authenticated {
     let need = server
         .start(
-            &info,
+            info,
             StartPacket::Connect {
                 method: "SCRAM-SHA-256",
-                data: Some(&first),
+                data: Some(first),
             },
             clock.now(),
         )
