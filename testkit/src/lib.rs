@@ -20,6 +20,8 @@
     missing_docs
 )]
 
+#[cfg(feature = "https")]
+pub mod https;
 pub mod mosquitto;
 pub mod mqttjs;
 pub mod peer;

@@ -159,29 +159,10 @@ pub async fn ask(
 pub async fn serve_tls(mtls: bool) -> (String, Arc<Log>, std::path::PathBuf) {
     let pki = mqtt_scram_testkit::pki::pki(&["localhost"], mtls);
     let dir = pki.dir;
-    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config);
-
     let seen = Arc::new(Log::default());
     let router = Router::new().fallback(handle).with_state(Arc::clone(&seen));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            let router = router.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = hyper_util::service::TowerToHyperService::new(router);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-            });
-        }
-    });
+    mqtt_scram_testkit::https::spawn_https(listener, pki.server_config, router);
     (format!("https://localhost:{port}"), seen, dir)
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 
+use mqtt_scram_testkit::https::spawn_https;
 use mqtt_scram_testkit::pki::{Pki, pki};
 
 async fn serve_tls(
@@ -12,25 +13,7 @@ async fn serve_tls(
     let router = Router::new().fallback(handle).with_state(shared.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&pki.server_config));
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            let router = router.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = hyper_util::service::TowerToHyperService::new(router);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-            });
-        }
-    });
+    spawn_https(listener, Arc::clone(&pki.server_config), router);
     Server { addr, shared }
 }
 
