@@ -186,6 +186,17 @@ pub fn auth_data(connack: &ConnAck) -> Option<String> {
     Some(String::from_utf8_lossy(data).into_owned())
 }
 
+/// alice logs in with the test password; panics if the broker refuses.
+pub async fn alice_logs_in<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    config: &ClientConfig,
+    mechanism: Mechanism,
+) -> client::Authenticated {
+    scram_login(conn, config, mechanism, "alice", PASSWORD)
+        .await
+        .unwrap()
+}
+
 /// A CONNECT exchange with this crate's client. `Err` carries the CONNACK code and data.
 pub async fn scram_login<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     conn: &mut Conn<S>,

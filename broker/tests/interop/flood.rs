@@ -149,15 +149,7 @@ async fn prometheus_endpoint_after_a_few_logins() {
     let config = ClientConfig::new();
     for _ in 0..2 {
         let mut conn = Conn::open(h.tcp()).await;
-        scram_login(
-            &mut conn,
-            &config,
-            Mechanism::ScramSha256,
-            "alice",
-            PASSWORD,
-        )
-        .await
-        .unwrap();
+        alice_logs_in(&mut conn, &config, Mechanism::ScramSha256).await;
     }
     for user in ["alice", "mallory"] {
         let mut conn = Conn::open(h.tcp()).await;

@@ -109,15 +109,7 @@ async fn crate_client_plus_over_tls_and_channel_binding_attacks() {
     );
     // Plain SCRAM over TLS without binding (flag `n`) still works.
     let (mut conn, _) = Conn::open_tls(h.tls(), &h.cert_file, false).await;
-    scram_login(
-        &mut conn,
-        &config,
-        Mechanism::ScramSha512,
-        "alice",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
+    alice_logs_in(&mut conn, &config, Mechanism::ScramSha512).await;
     drop(conn);
     let stats = h.finish().await;
     assert_eq!(
@@ -333,15 +325,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
     // Random bytes after a valid login must not take the broker down.
     for seed in 0u8..8 {
         let mut conn = Conn::open(h.tcp()).await;
-        scram_login(
-            &mut conn,
-            &config,
-            Mechanism::ScramSha256,
-            "alice",
-            PASSWORD,
-        )
-        .await
-        .unwrap();
+        alice_logs_in(&mut conn, &config, Mechanism::ScramSha256).await;
         let junk: Vec<u8> = (0..200u32)
             .map(|i| {
                 (i as u8)
@@ -435,15 +419,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
     ];
     for (send, expected) in cases {
         let mut conn = Conn::open(h.tcp()).await;
-        scram_login(
-            &mut conn,
-            &config,
-            Mechanism::ScramSha256,
-            "alice",
-            PASSWORD,
-        )
-        .await
-        .unwrap();
+        alice_logs_in(&mut conn, &config, Mechanism::ScramSha256).await;
         match send {
             Send::Packet(p) => conn.send(p).await,
             Send::Auth(reason, method) => {
@@ -458,15 +434,7 @@ async fn bad_packets_get_the_right_reason_code_and_never_crash() {
 
     // Still serving.
     let mut conn = Conn::open(h.tcp()).await;
-    scram_login(
-        &mut conn,
-        &config,
-        Mechanism::ScramSha512,
-        "alice",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
+    alice_logs_in(&mut conn, &config, Mechanism::ScramSha512).await;
     drop(conn);
     drop(raw);
     h.finish().await;

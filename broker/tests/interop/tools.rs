@@ -99,15 +99,7 @@ async fn http_provider_behind_the_cache() {
     let config = ClientConfig::new();
     for _ in 0..2 {
         let mut conn = Conn::open(h.tcp()).await;
-        scram_login(
-            &mut conn,
-            &config,
-            Mechanism::ScramSha256,
-            "alice",
-            PASSWORD,
-        )
-        .await
-        .unwrap();
+        alice_logs_in(&mut conn, &config, Mechanism::ScramSha256).await;
     }
     assert_eq!(
         hits.load(Ordering::SeqCst),
@@ -349,15 +341,7 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     let broker = Broker::start(settings).await.unwrap();
     let config = ClientConfig::new();
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
-    scram_login(
-        &mut conn,
-        &config,
-        Mechanism::ScramSha512,
-        "alice",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
+    alice_logs_in(&mut conn, &config, Mechanism::ScramSha512).await;
     drop(conn);
     // Only the configured mechanisms are offered.
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
@@ -477,15 +461,7 @@ lookup_timeout = "2s"
     let broker = Broker::start(settings).await.unwrap();
     assert!(broker.metrics_addr().is_some());
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
-    scram_login(
-        &mut conn,
-        &config,
-        Mechanism::ScramSha256,
-        "alice",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
+    alice_logs_in(&mut conn, &config, Mechanism::ScramSha256).await;
     drop(conn);
     assert!(broker.wait_idle(Duration::from_secs(10)).await);
     broker.shutdown(Duration::from_secs(5)).await;
@@ -503,15 +479,7 @@ lookup_timeout = "2s"
     let (settings, _) = args.into_settings().unwrap();
     let broker = Broker::start(settings).await.unwrap();
     let mut conn = Conn::open(broker.tcp_addr().unwrap()).await;
-    scram_login(
-        &mut conn,
-        &config,
-        Mechanism::ScramSha512,
-        "alice",
-        PASSWORD,
-    )
-    .await
-    .unwrap();
+    alice_logs_in(&mut conn, &config, Mechanism::ScramSha512).await;
     drop(conn);
     assert!(broker.wait_idle(Duration::from_secs(10)).await);
     broker.shutdown(Duration::from_secs(5)).await;
