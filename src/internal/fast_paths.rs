@@ -6,13 +6,9 @@
 //! returns exactly what the full form returns; `false` when the fast form accepts
 //! something the full form refuses, or returns different fields. Never panics.
 
-use crate::message::{ClientFinal, ClientFirst};
+use core::ptr;
 
-/// Whether two string slices are the same bytes at the same place (the server turns
-/// the parsed fields into spans of the received message, so position matters too).
-fn same_slice(a: &str, b: &str) -> bool {
-    a.as_ptr() == b.as_ptr() && a.len() == b.len()
-}
+use crate::message::{ClientFinal, ClientFirst};
 
 /// Whether [`ClientFirst`]'s one-pass form (`parse_simple`, which `ScramServer::start`
 /// tries first) agrees with [`ClientFirst::parse`] on `data` with the limit `max_len`.
@@ -27,12 +23,14 @@ pub fn client_first_agrees(data: &[u8], max_len: usize) -> bool {
         return true;
     };
     match ClientFirst::parse(data, max_len) {
+        // Same fields, and each at the same place in `data` (`ptr::eq` on slices compares
+        // address and length): the server turns them into spans of the received message.
         Ok(full) => {
             fast == full
-                && same_slice(fast.gs2().as_str(), full.gs2().as_str())
-                && same_slice(fast.bare(), full.bare())
-                && same_slice(fast.username_wire(), full.username_wire())
-                && same_slice(fast.nonce(), full.nonce())
+                && ptr::eq(fast.gs2().as_str(), full.gs2().as_str())
+                && ptr::eq(fast.bare(), full.bare())
+                && ptr::eq(fast.username_wire(), full.username_wire())
+                && ptr::eq(fast.nonce(), full.nonce())
         }
         Err(_) => false,
     }
@@ -66,11 +64,9 @@ pub fn client_final_agrees(
     };
     match ClientFinal::parse(data, proof_len, max_len) {
         Ok(full) => {
-            let full_without_proof = full.without_proof().as_bytes();
             full.channel_binding_is(gs2_header, binding_data)
                 && full.nonce().as_bytes() == nonce
-                && full_without_proof.as_ptr() == without_proof.as_ptr()
-                && full_without_proof.len() == without_proof.len()
+                && ptr::eq(full.without_proof().as_bytes(), without_proof)
                 && full.proof() == &proof
         }
         Err(_) => false,

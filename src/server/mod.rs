@@ -240,8 +240,9 @@ impl ScramServer {
         let wire_user = Span::new(gs2.len() + 2, wire.len());
         let client_nonce = Span::new(gs2.len() + 2 + wire.len() + 3, nonce.len());
         // The username is usually its wire form: then it is read from the transcript.
-        let same = |u: &str| u.as_ptr() == wire.as_ptr() && u.len() == wire.len();
-        let username = if same(&username) || wire == username {
+        // (`ptr::eq` on slices compares address and length: SASLprep returned the wire
+        // text itself, so no byte comparison is needed.)
+        let username = if core::ptr::eq(&*username, wire) || wire == username {
             Username::Wire(wire_user)
         } else {
             Username::Prepared(username.into_owned())
