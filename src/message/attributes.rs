@@ -233,12 +233,7 @@ pub fn unescape_saslname(wire: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Whether `nonce` is `1*printable`: ASCII 0x21..=0x7E except `,`.
-pub(crate) fn is_printable_nonce(nonce: &str) -> bool {
-    is_printable_nonce_bytes(nonce.as_bytes())
-}
-
-/// [`is_printable_nonce`] on bytes.
-pub(crate) fn is_printable_nonce_bytes(nonce: &[u8]) -> bool {
+pub(crate) fn is_printable_nonce(nonce: &[u8]) -> bool {
     // A fold without early exit, which the compiler turns into vector code.
     !nonce.is_empty()
         && nonce.iter().fold(true, |ok, &b| {
@@ -308,10 +303,10 @@ mod tests {
 
     #[test]
     fn nonces() {
-        assert!(is_printable_nonce("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"));
-        assert!(!is_printable_nonce(""));
-        assert!(!is_printable_nonce("a b"));
-        assert!(!is_printable_nonce("a,b"));
-        assert!(!is_printable_nonce("é"));
+        assert!(is_printable_nonce(b"%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"));
+        assert!(!is_printable_nonce(b""));
+        assert!(!is_printable_nonce(b"a b"));
+        assert!(!is_printable_nonce(b"a,b"));
+        assert!(!is_printable_nonce("é".as_bytes()));
     }
 }

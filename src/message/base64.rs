@@ -282,16 +282,6 @@ pub(crate) fn base64_matches(encoded: &[u8], a: &[u8], b: &[u8]) -> bool {
 /// Decodes a base64 proof or signature that must be exactly `expected` bytes, straight
 /// into the key (no intermediate buffer to wipe).
 pub(crate) fn decode_key(
-    value: &str,
-    attribute: char,
-    expected: usize,
-    kind: MessageKind,
-) -> Result<Key, Error> {
-    decode_key_bytes(value.as_bytes(), attribute, expected, kind)
-}
-
-/// [`decode_key`] on bytes.
-pub(crate) fn decode_key_bytes(
     value: &[u8],
     attribute: char,
     expected: usize,

@@ -3,11 +3,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::attributes::is_printable_nonce_bytes;
 use super::attributes::{Fields, malformed, preflight, validate_extensions};
-use super::base64::{
-    base64_matches, decode_base64, decode_key, decode_key_bytes, encode_base64, validate_base64,
-};
+use super::base64::{base64_matches, decode_base64, decode_key, encode_base64, validate_base64};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
 use crate::crypto::Key;
 use crate::error::Error;
@@ -71,14 +68,14 @@ impl<'a> ClientFinal<'a> {
         let channel_binding = fields.expect('c')?;
         validate_base64(channel_binding, 'c', KIND)?;
         let nonce = fields.expect('r')?;
-        if !is_printable_nonce(nonce) {
+        if !is_printable_nonce(nonce.as_bytes()) {
             return Err(malformed(KIND, Problem::InvalidNonce));
         }
         let extensions = fields.remainder().unwrap_or("");
         if fields.remainder().is_some() {
             validate_extensions(extensions, KIND)?;
         }
-        let proof = decode_key(proof_b64, 'p', proof_len, KIND)?;
+        let proof = decode_key(proof_b64.as_bytes(), 'p', proof_len, KIND)?;
         Ok(Self {
             without_proof,
             channel_binding,
@@ -115,12 +112,12 @@ impl<'a> ClientFinal<'a> {
         let (cbind, rest) = cbind.split_at_checked(cbind_len)?;
         // The nonce is public, and a printable one keeps the whole text ASCII without `,`
         // in any value, as `parse` requires.
-        let nonce_ok = rest.strip_prefix(b",r=") == Some(nonce) && is_printable_nonce_bytes(nonce);
+        let nonce_ok = rest.strip_prefix(b",r=") == Some(nonce) && is_printable_nonce(nonce);
         if !nonce_ok || !base64_matches(cbind, gs2_header, binding_data) {
             return None;
         }
         let proof = proof_field.strip_prefix(b",p=")?;
-        let proof = decode_key_bytes(proof, 'p', proof_len, KIND).ok()?;
+        let proof = decode_key(proof, 'p', proof_len, KIND).ok()?;
         Some((without_proof, proof))
     }
 

@@ -3,7 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 
-use super::attributes::{Fields, find_byte, is_printable_nonce_bytes, malformed, preflight};
+use super::attributes::{Fields, find_byte, malformed, preflight};
 use super::{
     Attributes, MessageKind, Problem, escape_saslname, is_printable_nonce, unescape_saslname,
 };
@@ -136,7 +136,7 @@ impl<'a> ClientFirst<'a> {
         let username =
             unescape_saslname(username_wire).ok_or(malformed(KIND, Problem::InvalidUsername))?;
         let nonce = fields.expect('r')?;
-        if !is_printable_nonce(nonce) {
+        if !is_printable_nonce(nonce.as_bytes()) {
             return Err(malformed(KIND, Problem::InvalidNonce));
         }
         let extensions = fields.extensions()?;
@@ -172,7 +172,7 @@ impl<'a> ClientFirst<'a> {
         let user_ok = user.iter().fold(!user.is_empty(), |ok, &b| {
             ok & (b.wrapping_sub(0x20) < 0x5F) & (b != b'=')
         });
-        if !(user_ok && is_printable_nonce_bytes(nonce)) {
+        if !(user_ok && is_printable_nonce(nonce)) {
             return None;
         }
         let text = core::str::from_utf8(bytes).ok()?;

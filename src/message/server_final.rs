@@ -50,7 +50,12 @@ impl<'a> ServerFinal<'a> {
             let value = fields.expect('e')?;
             ServerFinalOutcome::Error(ServerErrorValue::parse(value))
         } else if fields.peek_is('v') {
-            ServerFinalOutcome::Verifier(decode_key(fields.expect('v')?, 'v', signature_len, KIND)?)
+            ServerFinalOutcome::Verifier(decode_key(
+                fields.expect('v')?.as_bytes(),
+                'v',
+                signature_len,
+                KIND,
+            )?)
         } else {
             return Err(malformed(KIND, Problem::ExpectedAttribute('v')));
         };

@@ -37,7 +37,7 @@ impl<'a> ServerFirst<'a> {
             return Err(Error::MandatoryExtension { message: KIND });
         }
         let nonce = fields.expect('r')?;
-        if !is_printable_nonce(nonce) {
+        if !is_printable_nonce(nonce.as_bytes()) {
             return Err(malformed(KIND, Problem::InvalidNonce));
         }
         let salt = decode_base64(fields.expect('s')?, 's', KIND)?;
