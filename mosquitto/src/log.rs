@@ -1,8 +1,20 @@
-//! Logging into the broker's log (`mosquitto_log_printf`), which is safe to call only on
-//! the broker's thread: lines from other threads (credential reloads, background lookups)
-//! wait in a bounded queue that the next callback flushes. Per-connection warnings go through
-//! a [`RateLimit`], so a flood of failing clients costs a few summary lines, not one line each.
+//! Logging into the broker's log (`mosquitto_log_printf`).
+//!
+//! **No line is written while the plugin holds a lock.** With `log_dest topic` Mosquitto
+//! publishes every log line at once, and delivering it runs `MOSQ_EVT_ACL_CHECK` for each
+//! subscriber, on the same thread: a line written under the plugin's lock would re-enter the
+//! plugin and deadlock on that lock. So [`emit`] only queues; [`flush`] writes the queue,
+//! and the FFI boundary calls it only where the plugin holds nothing (after each callback
+//! returns, at init and at cleanup). Every lock of the plugin's per-client state is taken
+//! through [`HeldLock`], and [`flush`] refuses to write while one is held on this thread, so
+//! a future mistake delays a line instead of hanging the broker.
+//!
+//! `mosquitto_log_printf` is also not thread-safe (static buffers in Mosquitto's
+//! `logging.c`): lines from other threads (credential reloads, background lookups) wait in the
+//! same bounded queue for the broker's thread. Per-connection warnings go through a
+//! [`RateLimit`], so a flood of failing clients costs a few summary lines, not one line each.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
@@ -52,50 +64,92 @@ pub(crate) fn start(sink: Sink) {
     });
 }
 
-/// Logs a line: at once on the broker's thread, queued elsewhere. Without a broker (unit
-/// tests) the line goes to standard error.
-pub(crate) fn emit(level: Level, message: &str) {
-    match TARGET.get() {
-        Some(target) if target.thread == std::thread::current().id() => {
-            flush();
-            (target.sink)(level, message);
-        }
-        Some(_) => {
-            let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
-            if queue.lines.len() < QUEUE_LIMIT {
-                queue.lines.push_back((level, message.to_owned()));
-            } else {
-                queue.dropped += 1;
-            }
-        }
-        None => eprintln!("{level:?}: {message}"),
+thread_local! {
+    /// Plugin locks held by this thread (see [`HeldLock`]).
+    static HELD: Cell<u32> = const { Cell::new(0) };
+    /// Set while [`flush`] writes lines on this thread (a line it writes may re-enter the
+    /// plugin, whose callback ends with another flush).
+    static FLUSHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks a plugin lock as held on this thread while it lives: [`flush`] writes nothing
+/// meanwhile. Take one next to every lock guard of the plugin's state.
+#[derive(Debug)]
+pub(crate) struct HeldLock(());
+
+impl HeldLock {
+    /// Counts one more lock held by this thread.
+    pub(crate) fn new() -> Self {
+        HELD.with(|h| h.set(h.get().saturating_add(1)));
+        Self(())
     }
 }
 
-/// Writes the queued lines (on the broker's thread; elsewhere a no-op).
-pub(crate) fn flush() {
-    let Some(target) = TARGET.get() else { return };
-    if target.thread != std::thread::current().id() {
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get().saturating_sub(1)));
+    }
+}
+
+/// Whether this thread holds a plugin lock now.
+pub(crate) fn lock_held() -> bool {
+    HELD.with(Cell::get) > 0
+}
+
+/// Queues a line for the broker's log; [`flush`] writes it. Without a broker (unit tests)
+/// the line goes to standard error at once.
+pub(crate) fn emit(level: Level, message: &str) {
+    if TARGET.get().is_none() {
+        eprintln!("{level:?}: {message}");
         return;
     }
-    let (lines, dropped) = {
-        let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.lines.is_empty() && queue.dropped == 0 {
-            return;
-        }
-        (
-            std::mem::take(&mut queue.lines),
-            std::mem::take(&mut queue.dropped),
-        )
-    };
-    for (level, line) in lines {
-        (target.sink)(level, &line);
+    let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+    if queue.lines.len() < QUEUE_LIMIT {
+        queue.lines.push_back((level, message.to_owned()));
+    } else {
+        queue.dropped += 1;
     }
-    if dropped > 0 {
-        (target.sink)(
-            Level::Warning,
-            &format!("mqtt-scram: {dropped} log lines from background threads were dropped"),
-        );
+}
+
+/// Writes the queued lines, on the broker's thread and only while the plugin holds no lock
+/// on it (elsewhere a no-op: the lines wait for the next flush). Lines queued meanwhile,
+/// also by callbacks that the writing re-entered, are written by the same call, in order.
+pub(crate) fn flush() {
+    let Some(target) = TARGET.get() else { return };
+    if target.thread != std::thread::current().id() || lock_held() || FLUSHING.with(Cell::get) {
+        return;
+    }
+    struct Flushing;
+    impl Drop for Flushing {
+        fn drop(&mut self) {
+            FLUSHING.with(|f| f.set(false));
+        }
+    }
+    FLUSHING.with(|f| f.set(true));
+    let _flushing = Flushing;
+    // Bounded: a line whose writing queues another line (a re-entered callback that logs)
+    // cannot keep this loop going for ever; the rest waits for the next flush.
+    for _ in 0..16 {
+        let (lines, dropped) = {
+            let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.lines.is_empty() && queue.dropped == 0 {
+                break;
+            }
+            (
+                std::mem::take(&mut queue.lines),
+                std::mem::take(&mut queue.dropped),
+            )
+        };
+        // The queue's lock is released: writing may re-enter the plugin.
+        for (level, line) in lines {
+            (target.sink)(level, &line);
+        }
+        if dropped > 0 {
+            (target.sink)(
+                Level::Warning,
+                &format!("mqtt-scram: {dropped} log lines were dropped (queue full)"),
+            );
+        }
     }
 }
 
@@ -132,6 +186,13 @@ impl RateLimit {
             emit(level, &message());
         } else {
             self.suppressed += 1;
+        }
+    }
+
+    /// Reports what was suppressed in this window now, and starts a new one (at shutdown).
+    pub(crate) fn flush(&mut self) {
+        if let Some(end) = self.started.and_then(|s| s.checked_add(self.window)) {
+            self.roll(end);
         }
     }
 

@@ -16,7 +16,7 @@ use mqtt_scram_authenticator::observe::{HandshakeKind, Metrics, error_label};
 pub(crate) use crate::acl::AclAccess;
 use crate::acl::Authz;
 use crate::credentials::{Credentials, Request};
-use crate::log::{self, Level, RateLimit};
+use crate::log::{self, HeldLock, Level, RateLimit};
 use crate::options::{OptionError, Options};
 use crate::sessions::{Current, Handshake, Pending, Session, Sessions};
 use crate::setup;
@@ -93,6 +93,30 @@ pub(crate) struct Inner {
     pub(crate) rejected: RateLimit,
     stats: Stats,
     last_report: Instant,
+    next_housekeeping: Instant,
+}
+
+/// How often the periodic work runs at most (the TICK's period).
+const HOUSEKEEPING: Duration = Duration::from_millis(100);
+
+/// A locked [`Inner`]; the lock is released before the held-lock mark goes.
+pub(crate) struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    _held: HeldLock,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
 }
 
 /// One plugin instance (one per `plugin` line; per listener with `per_listener_settings`).
@@ -173,6 +197,7 @@ impl Plugin {
             rejected: RateLimit::new("rejected logins", 20, Duration::from_secs(10)),
             stats: Stats::default(),
             last_report: Instant::now(),
+            next_housekeeping: Instant::now(),
         };
         Ok(Self {
             raw_options: raw.to_vec(),
@@ -207,8 +232,14 @@ impl Plugin {
         events
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The per-client state. While the guard lives, nothing may call into the broker (see
+    /// [`crate::log`]): the guard marks the lock as held, and log lines wait in the queue.
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        let held = HeldLock::new();
+        Locked {
+            guard: self.inner.lock().unwrap_or_else(PoisonError::into_inner),
+            _held: held,
+        }
     }
 
     pub(crate) fn connection(&self, client: &ClientFacts<'_>, inner: &Inner) -> ConnectionInfo {
@@ -449,16 +480,30 @@ impl Plugin {
         }
     }
 
-    /// `MOSQ_EVT_TICK` (about every 100 ms, except with `per_listener_settings`): drops
-    /// handshakes past their deadline and logs the periodic report.
+    /// `MOSQ_EVT_TICK` (about every 100 ms; never with `per_listener_settings`): the
+    /// periodic work, now.
     pub(crate) fn on_tick(&self) {
+        self.periodic(true);
+    }
+
+    /// The periodic work, at the start of every callback once [`HOUSEKEEPING`] has passed
+    /// since the last run (or at once with `force`): drops handshakes past their deadline
+    /// (counting them as stalled), logs the refusal/stall summary and the rate limiter's
+    /// count when their windows are over, and the `stats_interval` report when it is due.
+    /// Mosquitto 2.0.11 sends no `MOSQ_EVT_TICK` with `per_listener_settings true`, so this
+    /// is what runs the periodic work there; [`shutdown`](Self::shutdown) flushes the rest.
+    pub(crate) fn periodic(&self, force: bool) {
         let now = self.clock.now();
+        let instant = Instant::now();
         let mut inner = self.lock();
+        if !force && instant < inner.next_housekeeping {
+            return;
+        }
+        inner.next_housekeeping = instant + HOUSEKEEPING;
         self.expire(&mut inner, now.monotonic());
         if let Some(summary) = self.admission.flush_notices(now.monotonic()) {
             log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
         }
-        let instant = Instant::now();
         inner.rejected.roll(instant);
         let interval = self.options.stats_interval;
         if !interval.is_zero() && instant.duration_since(inner.last_report) >= interval {
@@ -506,15 +551,28 @@ impl Plugin {
         }
     }
 
-    /// At broker shutdown: the final report.
+    /// At plugin cleanup (broker shutdown): counts the handshakes past their deadline, then
+    /// logs every pending summary (stalls and refusals, suppressed rejections) whatever its
+    /// window, and the final report. The lines are written when the FFI boundary flushes.
     pub(crate) fn shutdown(&self) {
+        let now = self.clock.now();
         let mut inner = self.lock();
+        self.expire(&mut inner, now.monotonic());
+        // Past any window: the summary of the last one, however short.
+        let end = now
+            .monotonic()
+            .saturating_add(self.admission.policy().notice_interval);
+        if let Some(summary) = self.admission.flush_notices(end) {
+            log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
+        }
+        inner.rejected.flush();
+        let handshakes = inner.sessions.handshakes();
         let max = inner.stats.max_ever();
         let line = inner.stats.report();
         log::emit(
             Level::Notice,
             &format!(
-                "mqtt-scram: shutting down; longest callback {}us{}",
+                "mqtt-scram: shutting down; longest callback {}us; handshakes in progress={handshakes}{}",
                 max.as_micros(),
                 line.map(|l| format!(" ({l})")).unwrap_or_default()
             ),

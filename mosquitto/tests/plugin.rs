@@ -7,10 +7,12 @@
 //! | `wire` | a small blocking MQTT 5 client |
 //! | `clients` | mqtt.js, rust-mqtt and probe: SHA-256/512 logins, publish/receive, re-auth |
 //! | `failures` | 0x87 for wrong password and unknown user (same shape), 0x8C, ACLs, fallback |
+//! | `periodic` | `per_listener_settings` (no TICK): stats reports, every stall logged by shutdown |
 //! | `plus` | `-PLUS` with `tls-server-end-point` over Mosquitto's TLS listener |
 //! | `reload` | SIGHUP reloads the credential file; a bad file keeps the old set |
 //! | `remote` | a store slower than the lookup budget; the cache answers the retry |
 //! | `observe` | Prometheus metrics with the shared names; a clean shutdown |
+//! | `reentrancy` | `log_dest topic` + ACL subscribers: a refused login never hangs the broker |
 //! | `robustness` | random and truncated AUTH data; the broker keeps serving |
 //! | `leaks` | 10,000 sequential handshakes; the broker's RSS stays flat |
 //! | `startup` | every bad option stops the broker with the option named |
@@ -32,12 +34,16 @@ mod harness;
 mod leaks;
 #[path = "plugin/observe.rs"]
 mod observe;
+#[path = "plugin/periodic.rs"]
+mod periodic;
 #[path = "plugin/plus.rs"]
 mod plus;
 #[path = "plugin/reload.rs"]
 mod reload;
 #[path = "plugin/remote.rs"]
 mod remote;
+#[path = "plugin/reentrancy.rs"]
+mod reentrancy;
 #[path = "plugin/robustness.rs"]
 mod robustness;
 #[path = "plugin/startup.rs"]

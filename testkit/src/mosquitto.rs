@@ -41,6 +41,12 @@ pub struct Config {
     pub tls: Option<TlsListener>,
     /// Extra lines for the global section (e.g. `password_file ...`).
     pub extra: Vec<String>,
+    /// `per_listener_settings true`: each listener gets its own `allow_anonymous false` and
+    /// its own plugin block (one plugin instance per listener).
+    pub per_listener_settings: bool,
+    /// With [`per_listener_settings`](Self::per_listener_settings): more
+    /// `plugin_opt_<key> <value>` lines for the TLS listener's plugin block only.
+    pub tls_plugin_options: Vec<(String, String)>,
 }
 
 impl Config {
@@ -65,6 +71,21 @@ impl Config {
         self
     }
 
+    /// One plugin instance per listener (`per_listener_settings true`), as Mosquitto's
+    /// per-listener configurations run it.
+    pub fn per_listener_settings(mut self) -> Self {
+        self.per_listener_settings = true;
+        self
+    }
+
+    /// Adds `plugin_opt_<key> <value>` to the TLS listener's plugin block only (with
+    /// [`per_listener_settings`](Self::per_listener_settings)).
+    pub fn tls_option(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        self.tls_plugin_options
+            .push((key.to_owned(), value.to_string()));
+        self
+    }
+
     /// Adds a raw configuration line.
     pub fn line(mut self, line: impl Into<String>) -> Self {
         self.extra.push(line.into());
@@ -73,6 +94,10 @@ impl Config {
 
     fn render(&self, port: u16, tls_port: Option<u16>) -> String {
         let mut conf = String::new();
+        if self.per_listener_settings {
+            // Must come before any security setting.
+            conf.push_str("per_listener_settings true\n");
+        }
         // Stay the user that runs the tests (as root, Mosquitto would switch to `mosquitto`
         // and lose access to the scratch files).
         let user = std::env::var("USER")
@@ -81,24 +106,39 @@ impl Config {
             .unwrap_or_else(|| whoami().unwrap_or_else(|| "root".into()));
         conf.push_str(&format!("user {user}\n"));
         conf.push_str("log_dest stderr\nlog_type all\nconnection_messages true\n");
-        conf.push_str("allow_anonymous false\n");
+        if !self.per_listener_settings {
+            conf.push_str("allow_anonymous false\n");
+        }
         for line in &self.extra {
             conf.push_str(line);
             conf.push('\n');
         }
-        if let Some(plugin) = &self.plugin {
-            conf.push_str(&format!("plugin {}\n", plugin.display()));
-            for (k, v) in &self.plugin_options {
-                conf.push_str(&format!("plugin_opt_{k} {v}\n"));
+        let plugin_block = |conf: &mut String, more: &[(String, String)]| {
+            if let Some(plugin) = &self.plugin {
+                conf.push_str(&format!("plugin {}\n", plugin.display()));
+                for (k, v) in self.plugin_options.iter().chain(more) {
+                    conf.push_str(&format!("plugin_opt_{k} {v}\n"));
+                }
             }
+        };
+        if !self.per_listener_settings {
+            plugin_block(&mut conf, &[]);
         }
         conf.push_str(&format!("listener {port} 127.0.0.1\n"));
+        if self.per_listener_settings {
+            conf.push_str("allow_anonymous false\n");
+            plugin_block(&mut conf, &[]);
+        }
         if let (Some(tls), Some(tls_port)) = (&self.tls, tls_port) {
             conf.push_str(&format!(
                 "listener {tls_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
                 tls.cert_file.display(),
                 tls.key_file.display()
             ));
+            if self.per_listener_settings {
+                conf.push_str("allow_anonymous false\n");
+                plugin_block(&mut conf, &self.tls_plugin_options);
+            }
         }
         conf
     }

@@ -148,7 +148,25 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
     options: *mut sys::MosquittoOpt,
     count: c_int,
 ) -> c_int {
-    guard("mosquitto_plugin_init", sys::MOSQ_ERR_UNKNOWN, || {
+    // SAFETY: forwarded unchanged (this function's contract).
+    let rc = guard("mosquitto_plugin_init", sys::MOSQ_ERR_UNKNOWN, || unsafe {
+        init(identifier, userdata, options, count)
+    });
+    log::flush();
+    rc
+}
+
+/// [`mosquitto_plugin_init`]'s work; its lines are written when it returns.
+///
+/// # Safety
+/// As [`mosquitto_plugin_init`].
+unsafe fn init(
+    identifier: *mut sys::PluginId,
+    userdata: *mut *mut c_void,
+    options: *mut sys::MosquittoOpt,
+    count: c_int,
+) -> c_int {
+    {
         log::start(broker_log);
         crate::trace::install();
         if identifier.is_null() || userdata.is_null() {
@@ -221,7 +239,7 @@ pub unsafe extern "C" fn mosquitto_plugin_init(
         // SAFETY: `userdata` is writable (checked non-null above).
         unsafe { *userdata = instance.cast() };
         sys::MOSQ_ERR_SUCCESS
-    })
+    }
 }
 
 /// Unregisters the instance's callbacks and frees it.
@@ -255,13 +273,16 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
     _options: *mut sys::MosquittoOpt,
     _count: c_int,
 ) -> c_int {
-    guard("mosquitto_plugin_cleanup", sys::MOSQ_ERR_SUCCESS, || {
+    let rc = guard("mosquitto_plugin_cleanup", sys::MOSQ_ERR_SUCCESS, || {
         if !userdata.is_null() {
             // SAFETY: the broker passes back the instance pointer once, at shutdown.
             unsafe { release(userdata.cast()) };
         }
         sys::MOSQ_ERR_SUCCESS
-    })
+    });
+    // Everything still queued, including the shutdown report, while the broker still logs.
+    log::flush();
+    rc
 }
 
 /// The one callback registered for every event.
@@ -285,9 +306,16 @@ unsafe extern "C" fn on_event(event: c_int, data: *mut c_void, userdata: *mut c_
         // cleanup; the broker calls plugins from its one network thread.
         let instance = unsafe { &*userdata.cast::<Instance>() };
         log::flush();
+        // The periodic work, when due: Mosquitto sends no TICK with per_listener_settings.
+        if event != sys::MOSQ_EVT_TICK {
+            instance.plugin.periodic(false);
+        }
         // SAFETY: `data` is the event structure for `event` (the broker's contract).
         let (rc, kind) = unsafe { dispatch(&instance.plugin, event, data) };
         instance.plugin.record_callback(kind, started.elapsed());
+        // The plugin holds no lock any more: write what the callback logged (writing may
+        // re-enter the plugin, e.g. an ACL check for a `log_dest topic` subscriber).
+        log::flush();
         rc
     })
 }
