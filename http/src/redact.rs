@@ -8,43 +8,56 @@ pub const REDACTED: &str = "<redacted>";
 
 /// `url` without user information and with its query string replaced by `<redacted>`;
 /// the scheme, host, port and path stay, so the operator can tell which endpoint is meant.
-/// Works on templates and on text that does not parse as a URL.
+/// The URL is parsed with the `url` crate; text that does not parse, or whose parse is
+/// ambiguous (an `@` after the host: a password with an unencoded `/`, `?` or `#`), is
+/// shown as `scheme://<redacted>` (or `<redacted>`). Placeholders (`${username}`) stay
+/// readable.
 ///
 /// ```
 /// use mqtt_scram_http::redact::redact_url;
 /// assert_eq!(redact_url("https://u:pw@auth.example:8443/scram/${username}?api_key=s3cret#x"),
 ///            "https://auth.example:8443/scram/${username}?<redacted>");
 /// assert_eq!(redact_url("http://h/p"), "http://h/p");
+/// assert_eq!(redact_url("https://u:pa/ss@h/p"), "https://<redacted>");
 /// ```
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
+    let text = url.trim();
+    let scheme = text
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .filter(|s| is_scheme(s));
+    let whole = || match scheme {
+        Some(scheme) => std::format!("{}://{REDACTED}", scheme.to_ascii_lowercase()),
+        None => REDACTED.into(),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path_and_more) = rest.split_at(authority_end);
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let (path, query) = match path_and_more.find(['?', '#']) {
-        Some(i) => {
-            let (path, tail) = path_and_more.split_at(i);
-            (path, tail.starts_with('?'))
-        }
-        None => (path_and_more, false),
+    let Ok(parsed) = url::Url::parse(text) else {
+        return whole();
     };
-    let mut out = String::new();
-    if let Some(scheme) = scheme {
-        out.push_str(scheme);
-        out.push_str("://");
+    let tail_has_at = parsed.path().contains('@')
+        || parsed.query().is_some_and(|q| q.contains('@'))
+        || parsed.fragment().is_some_and(|f| f.contains('@'));
+    if scheme.is_none() || tail_has_at {
+        return whole();
     }
-    out.push_str(host);
-    out.push_str(path);
-    if query {
+    let mut out = std::format!("{}://", parsed.scheme());
+    out.push_str(parsed.host_str().unwrap_or_default());
+    if let Some(port) = parsed.port() {
+        out.push_str(&std::format!(":{port}"));
+    }
+    // The url crate percent-encodes `{` and `}`: decode for display.
+    out.push_str(&percent_encoding::percent_decode_str(parsed.path()).decode_utf8_lossy());
+    if parsed.query().is_some() {
         out.push('?');
         out.push_str(REDACTED);
     }
     out
+}
+
+/// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// A transport error, with its sources, but without the URL reqwest puts in its message

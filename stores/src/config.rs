@@ -230,12 +230,21 @@ impl StoreConfig {
                 url.get("file://".len()..).unwrap_or_default(),
             ))),
             "" => Ok(Self::File(FileStoreConfig::new(url))),
-            other => Err(StoreConfigError::new(
-                "",
-                std::format!(
-                    "unknown URL scheme {other:?}: expected postgres, redis, redis+cluster, redis+sentinel, http(s) or a file path"
-                ),
-            )),
+            other => {
+                // What precedes "://" is shown only if it can be a scheme: in a key=value
+                // string it may hold a password.
+                let is_scheme = other.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && other
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+                let shown = if is_scheme { other } else { "<redacted>" };
+                Err(StoreConfigError::new(
+                    "",
+                    std::format!(
+                        "unknown URL scheme {shown:?}: expected postgres, redis, redis+cluster, redis+sentinel, http(s) or a file path"
+                    ),
+                ))
+            }
         }
     }
 

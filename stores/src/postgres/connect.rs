@@ -14,11 +14,11 @@ use super::tls::client_config;
 pub(crate) fn pg_config(
     config: &PostgresConfig,
 ) -> Result<tokio_postgres::Config, PostgresConfigError> {
-    // tokio-postgres's parse errors do not echo the input, so they cannot leak a password.
-    let mut pg: tokio_postgres::Config = config
-        .url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| PostgresConfigError::setting("url", &e.to_string()))?;
+    // tokio-postgres's parse errors echo an unknown key (`unknown option `…``), which may
+    // be a piece of a password that split the string: quoted spans are redacted.
+    let mut pg: tokio_postgres::Config = config.url.parse().map_err(|e: tokio_postgres::Error| {
+        PostgresConfigError::setting("url", &crate::remote::redact_message(&e.to_string()))
+    })?;
     if pg.get_hosts().is_empty() {
         return Err(PostgresConfigError::setting("url", "names no host"));
     }

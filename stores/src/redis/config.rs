@@ -203,6 +203,13 @@ impl RedisConfig {
             _ => return Err(bad("unknown scheme")),
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if path.contains('@') {
+            // A password with an unencoded '/' splits here, and its tail would be taken
+            // for a master name (and shown as one).
+            return Err(bad(
+                "percent-encode the password (an unencoded '/' in it splits the URL)",
+            ));
+        }
         let (userinfo, hosts) = match authority.rfind('@') {
             Some(at) => (
                 authority.get(..at),

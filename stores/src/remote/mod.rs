@@ -8,7 +8,7 @@ mod redact;
 mod tls;
 
 pub(crate) use decode::{Cell, Fields, KNOWN_FIELDS, decode_record, is_known_field};
-pub(crate) use redact::redact_url;
+pub(crate) use redact::{redact_message, redact_url};
 pub use tls::TlsSettings;
 
 use serde::{Deserialize, Serialize};
