@@ -29,6 +29,11 @@ impl Peer {
         }
     }
 
+    /// The peer's address (the socket's `peer_addr()` in a real broker).
+    fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([192, 0, 2, 7], 51_883))
+    }
+
     /// The next AUTH packet: reason code, Authentication Method, Authentication Data.
     fn next_auth(&mut self) -> (u8, String, Option<Vec<u8>>) {
         (0x18, "SCRAM-SHA-256".into(), self.client_final.take())
@@ -58,8 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = ScramServer::new(ServerConfig::new([0x5a; 32]))?;
     let clock = SystemClock::new();
 
-    // Per connection. CONNECT arrived with Authentication Method and Data:
-    let conn = Arc::new(ConnectionInfo::new("client-1"));
+    // Per connection (always pass the peer address: the admission caps count per address).
+    // CONNECT arrived with Authentication Method and Data:
+    let conn = Arc::new(ConnectionInfo::new("client-1").with_peer(peer.address()));
     let connect = StartPacket::Connect {
         method: "SCRAM-SHA-256",
         data: Some(&connect_data),

@@ -36,7 +36,9 @@ impl Broker {
             server: ScramServer::new(ServerConfig::new([0x5a; 32]))?,
             store,
             clock: SystemClock::new(),
-            conn: Arc::new(ConnectionInfo::new("client-1")),
+            conn: Arc::new(
+                ConnectionInfo::new("client-1").with_peer(([192, 0, 2, 7], 51_883).into()),
+            ),
             challenge: None,
             identity: None,
         })

@@ -103,7 +103,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         StoredCredentials::generate(HashAlgorithm::Sha256, "pencil", 4096, &mut rand::rng())?;
     store.insert("alice", UserRecord::new(creds));
     let server = ScramServer::new(ServerConfig::new(rand::random()))?;
-    let conn = Arc::new(ConnectionInfo::new("demo-client"));
+    let conn =
+        Arc::new(ConnectionInfo::new("demo-client").with_peer(([127, 0, 0, 1], 50_000).into()));
 
     println!("# alice connects");
     let (authenticated, identity) =

@@ -364,6 +364,15 @@ impl ConnectionAuth {
             .admission
             .begin(self.peer_ip())
             .map_err(|refusal| self.refuse(kind, refusal))?;
+        #[cfg(feature = "tracing")]
+        if shared.admission.take_unaddressed_warning() {
+            tracing::warn!(
+                target: "mqtt_scram",
+                "a handshake without a peer address (ConnectionInfo::with_peer was not set): \
+                 the per-address cap (max_handshakes_per_address) does not apply to such \
+                 connections; pass each connection's address to enable it"
+            );
+        }
         let now = shared.clock.now();
         let tracker = Tracker::start(shared, kind, &self.info, now.monotonic());
         let need = match shared.server.start(&self.info, packet, now) {

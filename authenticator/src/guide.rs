@@ -37,6 +37,10 @@
 //! [`Status::Continue`](crate::Status::Continue) wait for the client's AUTH *or* the
 //! deadline; after [`Status::Authenticated`](crate::Status::Authenticated) keep the
 //! [`ConnectionAuth`](crate::ConnectionAuth) for re-authentication and credential expiry.
+//! Build each connection's `info` with its peer address,
+//! `ConnectionInfo::new(client_id).with_peer(stream.peer_addr()?)`: the per-address cap of
+//! the admission policy counts by it (connections without one are exempt from that cap, and
+//! the authenticator warns once).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -152,7 +156,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let db = Database { pool: Arc::new(Pool { slots: Semaphore::new(8) }), checkout: Duration::from_millis(500) };
-//! let info = mqtt_scram::ConnectionInfo::new("c1");
+//! let info = mqtt_scram::ConnectionInfo::new("c1").with_peer(([192, 0, 2, 7], 51_883).into());
 //! let request = LookupRequest::new(mqtt_scram::Mechanism::ScramSha256, "alice", &info);
 //! assert!(matches!(db.lookup(&request).await, Lookup::Found(_)));
 //! # }
@@ -179,7 +183,9 @@
 //! let store = MemoryProvider::new();
 //! store.insert("alice", UserRecord::new(StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"NaCl-NaCl-NaCl!!", 4096)?));
 //! let authenticator = Authenticator::builder(ServerConfig::new([1; 32]), store).build()?;
-//! let mut auth = authenticator.connection(Arc::new(ConnectionInfo::new("c1")));
+//! // Always pass the peer address (your socket's `peer_addr()`): the admission caps count per address.
+//! let info = ConnectionInfo::new("c1").with_peer(([192, 0, 2, 7], 51_883).into());
+//! let mut auth = authenticator.connection(Arc::new(info));
 //! let mut rng = rand::rng();
 //! let (c, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rng)?;
 //! let step = auth.on_connect("SCRAM-SHA-256", Some(&first)).await;

@@ -51,6 +51,7 @@ pub use queue::{WaitForWork, WorkPermit};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -135,6 +136,10 @@ pub struct Admission {
     places: Mutex<Places>,
     queue: WorkQueue,
     notices: Mutex<NoticeLog>,
+    /// Set once a handshake without a peer address began (they are not capped per address).
+    unaddressed_seen: AtomicBool,
+    /// Set once [`Admission::take_unaddressed_warning`] has said so.
+    unaddressed_warned: AtomicBool,
 }
 
 impl fmt::Debug for Admission {
@@ -158,6 +163,8 @@ impl Admission {
                 per_address: HashMap::new(),
             }),
             notices: Mutex::new(NoticeLog::new(policy.notice_interval)),
+            unaddressed_seen: AtomicBool::new(false),
+            unaddressed_warned: AtomicBool::new(false),
             policy,
         })
     }
@@ -173,16 +180,26 @@ impl Admission {
     }
 
     /// Takes a place for a handshake from `peer`, or says why not. Never blocks.
+    ///
+    /// Connections without a peer address (`None`: a Unix socket, or a broker that did not
+    /// pass the address) are **not** capped per address: they cannot be told apart, and one
+    /// shared cap would refuse the whole broker's 65th concurrent handshake. They still count
+    /// against [`AdmissionPolicy::max_handshakes`]. [`Admission::take_unaddressed_warning`]
+    /// says once that the cap is off for them, so the operator can pass the address.
     pub fn begin(self: &Arc<Self>, peer: Option<IpAddr>) -> Result<HandshakeTicket, Refusal> {
         let key = self.key(peer);
+        let unaddressed = key == AddressKey::UNKNOWN;
         let mut places = self.lock_places();
         if places.handshakes >= self.policy.max_handshakes {
             return Err(Refusal::Capacity);
         }
         let per_address = places.per_address.entry(key).or_insert(0);
         let cap = self.policy.max_handshakes_per_address;
-        if cap > 0 && *per_address >= cap {
+        if cap > 0 && !unaddressed && *per_address >= cap {
             return Err(Refusal::PerAddress);
+        }
+        if unaddressed {
+            self.unaddressed_seen.store(true, Ordering::Relaxed);
         }
         *per_address += 1;
         places.handshakes += 1;
@@ -191,6 +208,25 @@ impl Admission {
             admission: Arc::clone(self),
             key,
         })
+    }
+
+    /// `true` exactly once, after the first handshake without a peer address began: the
+    /// caller logs (outside any lock) that the per-address cap does not apply to such
+    /// connections. See [`Admission::begin`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mqtt_scram_authenticator::admission::{Admission, AdmissionPolicy};
+    /// let admission = Arc::new(Admission::new(AdmissionPolicy::default())?);
+    /// assert!(!admission.take_unaddressed_warning());
+    /// let _ticket = admission.begin(None).map_err(|refusal| refusal.to_string())?;
+    /// assert!(admission.take_unaddressed_warning());
+    /// assert!(!admission.take_unaddressed_warning());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn take_unaddressed_warning(&self) -> bool {
+        self.unaddressed_seen.load(Ordering::Relaxed)
+            && !self.unaddressed_warned.swap(true, Ordering::Relaxed)
     }
 
     /// Waits (fairly: round robin over addresses) for a work slot. The future needs no

@@ -77,8 +77,30 @@ fn ipv6_peers_share_their_prefix() {
         Refusal::PerAddress
     );
     let _b = admission.begin(ip("2001:db8:1:3::1")).unwrap();
-    let _c = admission.begin(None).unwrap();
-    assert_eq!(admission.begin(None).unwrap_err(), Refusal::PerAddress);
+}
+
+/// Issue 21 §1: connections without a peer address cannot be told apart, so one shared
+/// per-address bucket would cap the whole broker; they are exempt (the global cap still holds)
+/// and the caller is told once.
+#[test]
+fn unaddressed_connections_are_not_capped_per_address() {
+    let admission = gate(|p| {
+        p.max_handshakes_per_address = 2;
+        p.max_handshakes = 100;
+    });
+    assert!(!admission.take_unaddressed_warning());
+    let tickets: Vec<_> = (0..100).map(|_| admission.begin(None).unwrap()).collect();
+    assert_eq!(admission.begin(None).unwrap_err(), Refusal::Capacity);
+    assert!(admission.take_unaddressed_warning());
+    assert!(!admission.take_unaddressed_warning());
+    drop(tickets);
+    // Addressed peers keep their cap.
+    let _a = admission.begin(ip("10.0.0.1")).unwrap();
+    let _b = admission.begin(ip("10.0.0.1")).unwrap();
+    assert_eq!(
+        admission.begin(ip("10.0.0.1")).unwrap_err(),
+        Refusal::PerAddress
+    );
 }
 
 /// One address with many queued steps cannot starve another: slots are granted round
