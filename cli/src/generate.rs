@@ -29,9 +29,9 @@ pub struct Args {
     #[arg(long, short = 'u')]
     user: Option<String>,
 
-    /// SCRAM hash.
+    /// SCRAM hash (repeat for both: `-m sha256 -m sha512` writes one record per hash).
     #[arg(long, short = 'm', value_enum, default_value = "sha256")]
-    mechanism: Hash,
+    mechanism: Vec<Hash>,
 
     /// PBKDF2 iteration count (at least 4096 unless --allow-weak).
     #[arg(long, short = 'i', default_value_t = DEFAULT_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..))]
@@ -97,7 +97,14 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
             args.iterations
         )));
     }
-    if args.format == Format::Postgres && args.mechanism != Hash::Sha256 {
+    // One record per hash, in the order given, each hash once.
+    let mut hashes: Vec<Hash> = Vec::with_capacity(args.mechanism.len());
+    for hash in &args.mechanism {
+        if !hashes.contains(hash) {
+            hashes.push(*hash);
+        }
+    }
+    if args.format == Format::Postgres && hashes.iter().any(|h| *h != Hash::Sha256) {
         // Checked again on the derived records; refused here before asking for a password.
         return Err(checks::postgres_refusal(args.user.as_deref()));
     }
@@ -112,12 +119,15 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
             Some(salt)
         }
     };
-    let derivation = Derivation {
-        hash: args.mechanism.into(),
-        iterations: args.iterations,
-        salt,
-        attrs: args.attrs.iter().cloned().collect::<BTreeMap<_, _>>(),
-    };
+    let derivations: Vec<Derivation> = hashes
+        .iter()
+        .map(|hash| Derivation {
+            hash: (*hash).into(),
+            iterations: args.iterations,
+            salt: salt.clone(),
+            attrs: args.attrs.iter().cloned().collect::<BTreeMap<_, _>>(),
+        })
+        .collect();
     let (entries, batch) = match args.from_csv.clone() {
         None => {
             let username = prepare_username(args.user.as_deref().unwrap_or_default())
@@ -129,7 +139,11 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
                 password,
                 is_superuser: args.is_superuser,
             };
-            (vec![derivation.derive(&row)?], None)
+            let entries = derivations
+                .iter()
+                .map(|derivation| derivation.derive(&row))
+                .collect::<Result<Vec<_>, _>>()?;
+            (entries, None)
         }
         Some(path) => {
             if args.password.password_stdin
@@ -140,15 +154,19 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
                     "--from-csv takes passwords from the CSV; drop the password option",
                 ));
             }
-            if derivation.salt.is_some() {
+            if salt.is_some() {
                 warn("--salt-hex with --from-csv gives every user the same salt");
             }
             let rows = read_rows(&path, args.is_superuser)?;
             let source = source_name(&path);
-            let (entries, took) =
-                derivation.derive_all(&source, &rows, args.threads, !args.quiet)?;
-            if !args.quiet {
-                summary(&derivation, entries.len(), took, args.output.as_deref());
+            let mut entries = Vec::with_capacity(rows.len() * derivations.len());
+            for derivation in &derivations {
+                let (mut derived, took) =
+                    derivation.derive_all(&source, &rows, args.threads, !args.quiet)?;
+                if !args.quiet {
+                    summary(derivation, derived.len(), took, args.output.as_deref());
+                }
+                entries.append(&mut derived);
             }
             (entries, Some(args.batch))
         }

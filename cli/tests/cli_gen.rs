@@ -348,3 +348,59 @@ fn username_is_spelled_the_same_in_every_subcommand() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--user"), "{}", stderr(&o));
 }
+
+/// Issue 21 §3: `-m sha256 -m sha512` in one run writes one record per hash (same password,
+/// each with its own salt), JSON lines the file store loads; a repeated hash is written once.
+#[test]
+fn gen_derives_every_mechanism_given() {
+    let out = ok(&run(
+        &[
+            "gen",
+            "--user",
+            "alice",
+            "--password-stdin",
+            "-m",
+            "sha256",
+            "-m",
+            "sha512",
+            "-m",
+            "sha256",
+        ],
+        "pencil\n",
+    ));
+    let loaded = parse_records(&out).unwrap();
+    assert_eq!(loaded.len(), 2, "{out}");
+    let mechanisms: Vec<&str> = out
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["username"], "alice");
+            match record["mechanism"].as_str().unwrap() {
+                "SCRAM-SHA-256" => "sha256",
+                "SCRAM-SHA-512" => "sha512",
+                other => panic!("unexpected mechanism {other}"),
+            }
+        })
+        .collect();
+    assert_eq!(mechanisms, ["sha256", "sha512"]);
+    for (_, record) in &loaded {
+        assert!(record.credentials.verify_password("pencil").unwrap());
+    }
+    // PostgreSQL only knows SCRAM-SHA-256: any sha512 among several is refused.
+    let refused = run(
+        &[
+            "gen",
+            "--user",
+            "alice",
+            "--password-stdin",
+            "-m",
+            "sha256",
+            "-m",
+            "sha512",
+            "-f",
+            "postgres",
+        ],
+        "pencil\n",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+}
