@@ -9,7 +9,7 @@
 //! - [`Backend::lookup`]: the store's answer for a user and mechanism, bounded by
 //!   `lookup_timeout` (timeout → [`Lookup::Ignore`]).
 //! - [`Backend::check_password`]: [`PasswordVerdict`] for a clear password.
-//! - [`Backend::superuser`]: [`SuperuserVerdict`].
+//! - [`Backend::superuser`] — [`SuperuserVerdict`].
 //! - [`Backend::authorize`]: [`AclVerdict`] for an [`AclRequest`].
 //! - [`Backend::scram`]: the engine, configured with the mock key, for `on_auth_m5`.
 //! - [`Backend::mock_salt`]: the keyed salt the engine gives an unknown user.

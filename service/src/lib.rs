@@ -3,7 +3,7 @@
 //! ([`amqtt`]) and VerneMQ (`vmq_webhooks`, [`vernemq`]) from the workspace's credential
 //! stores and ACLs.
 //!
-//! - [`config`]: `service.toml`.
+//! - [`config`] — `service.toml`.
 //! - [`backend`]: lookups, clear-password checks behind a fair work queue, superuser
 //!   flags, ACLs, the SCRAM engine — the interface the contract modules use.
 //! - [`router`]: the routes of every configured contract, the shared-secret check, the body
