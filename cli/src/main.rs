@@ -10,6 +10,7 @@ mod generate;
 mod import;
 mod password;
 mod probe;
+mod serve;
 mod verify;
 
 use std::fmt;
@@ -45,7 +46,9 @@ Examples:
   # Log in to a broker with SCRAM, re-authenticate, show each step:
   mqtt-scram probe broker.example:8883 --tls --user alice --reauth
   # The same with SCRAM-SHA-256-PLUS, bound to the TLS 1.3 connection (tls-exporter):
-  mqtt-scram probe broker.example:8883 --tls --plus --user alice --reauth";
+  mqtt-scram probe broker.example:8883 --tls --plus --user alice --reauth
+  # The auth service for EMQX 5/4, amqtt and VerneMQ (SIGHUP reloads, SIGTERM stops):
+  mqtt-scram serve --config service.toml";
 
 /// Derive, verify and convert SCRAM-SHA-256/512 credentials for MQTT 5 enhanced
 /// authentication, and probe a broker's SCRAM login.
@@ -75,6 +78,8 @@ enum Command {
     Import(import::Args),
     /// Read users back from PostgreSQL or Redis in any format.
     Export(export::Args),
+    /// Run the auth service for EMQX 5, EMQX 4, amqtt and VerneMQ (HTTP, foreground).
+    Serve(serve::Args),
 }
 
 /// SCRAM hash, as `--mechanism` takes it.
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe::run(args),
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(status) => ExitCode::from(status.code()),
