@@ -85,6 +85,8 @@ pub struct TlsConfig {
     /// Whether to send SNI at all (default true).
     pub enable_sni: bool,
     /// Accept any server certificate. For tests only: it removes all protection TLS gives.
+    /// Also read as `dangerous_accept_invalid_certs`, the stores' name for it.
+    #[serde(alias = "dangerous_accept_invalid_certs")]
     pub danger_accept_invalid_certs: bool,
 }
 

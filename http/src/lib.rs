@@ -2,7 +2,8 @@
 //! feature `http`) and HTTP authorizer (`mqtt-scram-authz`, feature `http`): request
 //! configuration, placeholder templates (EMQX `${name}` and v4/amqtt `%x` forms), the
 //! request plan built from them, the rustls client (CA file, mutual TLS, SNI override),
-//! retries with back-off, and size-capped body reads.
+//! retries with back-off, and size-capped body reads (feature `client`, default), and the
+//! workspace's one TLS root-certificate policy ([`trust`], also without `client`).
 //!
 //! Brokers use the store and the authorizer, not this package directly; its API follows
 //! their needs.
@@ -16,10 +17,14 @@
 //! # Ok::<(), mqtt_scram_http::config::HttpConfigError>(())
 //! ```
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod config;
 pub mod insecure_tls;
 pub mod redact;
+#[cfg(feature = "client")]
 pub mod request;
 pub mod template;
+#[cfg(feature = "client")]
 pub mod tls;
+pub mod trust;

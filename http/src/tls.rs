@@ -1,13 +1,13 @@
-//! The rustls client configuration: trust (system roots or a CA file), client
-//! certificate for mutual TLS, SNI, ALPN, and the test-only "accept anything" verifier.
+//! The rustls client configuration of HTTP: trust from the workspace's one root policy
+//! ([`crate::trust`]: a CA file or the system roots, or with `danger_accept_invalid_certs`
+//! nothing), client certificate for mutual TLS, SNI, ALPN.
 
 use std::string::{String, ToString};
-use std::sync::Arc;
 use std::vec::Vec;
 
+use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
 
 use crate::config::{HttpConfigError, HttpVersion, TlsConfig};
 
@@ -16,42 +16,12 @@ pub fn client_config(
     tls: &TlsConfig,
     version: HttpVersion,
 ) -> Result<ClientConfig, HttpConfigError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let err =
         |what: &str, e: &dyn core::fmt::Display| HttpConfigError::Tls(std::format!("{what}: {e}"));
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err("protocol versions", &e))?;
-    let builder = if tls.danger_accept_invalid_certs {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(crate::insecure_tls::AcceptAnyServerCert(
-                provider,
-            )))
-    } else if let Some(ca_file) = &tls.ca_file {
-        let mut roots = RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(ca_file)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| err(&std::format!("reading ca_file {}", ca_file.display()), &e))?;
-        if certs.is_empty() {
-            return Err(HttpConfigError::Tls(std::format!(
-                "ca_file {} holds no certificate",
-                ca_file.display()
-            )));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| err("ca_file certificate", &e))?;
-        }
-        builder.with_root_certificates(roots)
-    } else {
-        let verifier = rustls_platform_verifier::Verifier::new(provider)
-            .map_err(|e| err("system roots", &e))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-    };
+    // The workspace's one root policy (crate::trust): the CA file, else the system's
+    // roots, else the built-in Mozilla roots; no check at all only when dangerous.
+    let builder = crate::trust::builder(tls.ca_file.as_deref(), tls.danger_accept_invalid_certs)
+        .map_err(|e| HttpConfigError::Tls(e.to_string()))?;
     let mut config = match (&tls.cert_file, &tls.key_file) {
         (Some(cert_file), Some(key_file)) => {
             let chain = CertificateDer::pem_file_iter(cert_file)

@@ -1,61 +1,30 @@
-//! TLS for `probe --tls`: rustls with the built-in web roots, a CA file, or no checks; the
-//! RFC 9266 `tls-exporter` channel binding for `--plus`.
+//! TLS for `probe --tls`: rustls with the workspace's root policy (a CA file, the system's
+//! roots or the built-in Mozilla roots, or no checks); the RFC 9266 `tls-exporter` channel
+//! binding for `--plus`.
 
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
 use mqtt_scram::{ChannelBinding, ChannelBindingType};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConnection, ProtocolVersion, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, ProtocolVersion, StreamOwned};
 
 use super::Stop;
 use super::link::Transport;
 use crate::Failure;
 
-/// The client configuration: roots from `ca` (PEM) or the web roots; `insecure` skips
-/// certificate checks but still verifies handshake signatures.
+/// The client configuration from the workspace's one root policy
+/// ([`mqtt_scram_http::trust`]): the CAs of `ca` (PEM), else the system's roots, else the
+/// built-in Mozilla roots; `insecure` skips certificate checks but still verifies
+/// handshake signatures.
 pub fn client_config(
     ca: Option<&Path>,
     insecure: bool,
 ) -> Result<Arc<rustls::ClientConfig>, Failure> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Failure::usage(format!("TLS setup: {e}")))?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(
-                mqtt_scram_http::insecure_tls::AcceptAnyServerCert(provider),
-            ))
-            .with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        match ca {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
-                    Failure::usage(format!("cannot read --ca {}: {e}", path.display()))
-                })?;
-                for cert in certs {
-                    let cert =
-                        cert.map_err(|e| Failure::usage(format!("--ca {}: {e}", path.display())))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| Failure::usage(format!("--ca {}: {e}", path.display())))?;
-                }
-                if roots.is_empty() {
-                    return Err(Failure::usage(format!(
-                        "--ca {}: no certificate found",
-                        path.display()
-                    )));
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
+    let config = mqtt_scram_http::trust::builder(ca, insecure)
+        .map_err(|e| Failure::usage(format!("--ca: {e}")))?
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 

@@ -1,6 +1,7 @@
 //! The connection pool: libpq-style configuration, TLS through rustls, the statement
 //! timeout, and failover across hosts (tokio-postgres tries them in order).
 
+use std::path::PathBuf;
 use std::string::{String, ToString};
 use std::time::Duration;
 
@@ -8,15 +9,19 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::{PostgresConfig, PostgresConfigError};
-use super::tls::client_config;
+use super::sslmode::{self, Policy};
 
-/// The tokio-postgres configuration for `config` (password and statement timeout applied).
-pub(crate) fn pg_config(
+/// The tokio-postgres configuration for `config` (password, statement timeout and TLS
+/// mode applied), the TLS policy, and the CA file named by `sslrootcert`.
+fn pg_config(
     config: &PostgresConfig,
-) -> Result<tokio_postgres::Config, PostgresConfigError> {
+) -> Result<(tokio_postgres::Config, Policy, Option<PathBuf>), PostgresConfigError> {
+    // sslmode and sslrootcert are ours (tokio-postgres knows no verify-full); the driver
+    // gets the rest and the mode decided below.
+    let split = sslmode::split(&config.url).map_err(|e| PostgresConfigError::setting("url", &e))?;
     // tokio-postgres's parse errors echo an unknown key (`unknown option `…``), which may
     // be a piece of a password that split the string: quoted spans are redacted.
-    let mut pg: tokio_postgres::Config = config.url.parse().map_err(|e: tokio_postgres::Error| {
+    let mut pg: tokio_postgres::Config = split.rest.parse().map_err(|e: tokio_postgres::Error| {
         PostgresConfigError::setting("url", &crate::remote::redact_message(&e.to_string()))
     })?;
     if pg.get_hosts().is_empty() {
@@ -40,19 +45,45 @@ pub(crate) fn pg_config(
         _ => timeout,
     };
     pg.options(&options);
-    Ok(pg)
+    if split.sslrootcert.is_some() && config.tls.ca_file.is_some() {
+        return Err(PostgresConfigError::setting(
+            "tls.ca_file",
+            "give tls.ca_file or sslrootcert in url, not both",
+        ));
+    }
+    let policy = sslmode::policy(
+        split.sslmode,
+        config.tls.dangerous_plaintext,
+        config.tls.dangerous_accept_invalid_certs,
+        sslmode::all_loopback(&pg),
+    )
+    .map_err(|(setting, reason)| {
+        PostgresConfigError::setting(
+            if setting == "dangerous_plaintext" {
+                "tls.dangerous_plaintext"
+            } else {
+                "tls.dangerous_accept_invalid_certs"
+            },
+            &reason,
+        )
+    })?;
+    pg.ssl_mode(policy.mode);
+    Ok((pg, policy, split.sslrootcert))
 }
 
 /// The pool (no connection is opened until the first lookup).
 pub(crate) fn pool(config: &PostgresConfig) -> Result<Pool, PostgresConfigError> {
-    let pg = pg_config(config)?;
-    // libpq's rules: `prefer` (the default) encrypts when the server offers TLS and checks
-    // its certificate only against a configured CA; `require` always checks it (against
-    // `tls.ca_file` or the system roots). tokio-postgres has no verify-ca/verify-full.
-    let verify = config.tls.ca_file.is_some()
-        || pg.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
-    let tls =
-        client_config(&config.tls, verify).map_err(|e| PostgresConfigError::setting("tls", &e))?;
+    let (pg, policy, sslrootcert) = pg_config(config)?;
+    // Verified TLS (chain, validity, host name) unless a `dangerous` switch said otherwise;
+    // with `require` tokio-postgres refuses a server without TLS (no downgrade).
+    let mut settings = config.tls.clone();
+    settings.dangerous_accept_invalid_certs = !policy.verify;
+    let tls = settings
+        .client_config(sslrootcert.as_deref())
+        .map_err(|e| PostgresConfigError::setting("tls", &e))?;
+    if let Some(warning) = policy.warning {
+        tracing::warn!(store = %crate::remote::redact_url(&config.url), "{warning}");
+    }
     let manager = Manager::from_config(
         pg,
         MakeRustlsConnect::new(tls),

@@ -35,7 +35,7 @@ mod connect;
 mod query;
 mod row;
 mod schema;
-mod tls;
+mod sslmode;
 mod writer;
 
 pub use config::{

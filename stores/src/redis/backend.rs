@@ -13,13 +13,13 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Client, ClientTlsConfig, Cmd, ConnectionInfo, IntoConnectionInfo,
-    Pipeline, RedisError, TlsCertificates, TlsMode, Value,
+    AsyncConnectionConfig, Client, ClientTlsConfig, Cmd, ConnectionAddr, ConnectionInfo,
+    IntoConnectionInfo, Pipeline, RedisError, TlsCertificates, TlsMode, Value,
 };
 use zeroize::Zeroizing;
 
 use super::config::{RedisConfig, RedisConfigError, RedisMode};
-use crate::remote::redact_url;
+use crate::remote::{TlsSettings, redact_url};
 
 /// One live connection of any mode (all are cheap clones of a shared multiplexer).
 #[derive(Clone)]
@@ -83,7 +83,15 @@ impl Backend {
                     &std::format!("{}: {}", redact_url(&url), e.kind_name()),
                 )
             })?;
+            let info = transport_policy(info, config, &url)?;
             infos.push(info);
+        }
+        if config.uses_tls() && config.tls.dangerous_accept_invalid_certs {
+            tracing::warn!(
+                store = %describe_servers(config),
+                "redis store: the server's certificate is not checked \
+                 (tls.dangerous_accept_invalid_certs): anyone on the path can impersonate the store"
+            );
         }
         let target = match config.mode {
             RedisMode::Single => {
@@ -118,7 +126,7 @@ impl Backend {
                     builder = builder.password(password.as_str());
                 }
                 if let Some(certs) = certs {
-                    builder = builder.tls(TlsMode::Secure).certs(certs);
+                    builder = builder.tls(tls_mode(config)).certs(certs);
                 }
                 Target::Cluster(
                     builder
@@ -158,8 +166,8 @@ impl Backend {
                 }
                 if let Some(certs) = certs {
                     builder = builder
-                        .set_client_to_redis_tls_mode(TlsMode::Secure)
-                        .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+                        .set_client_to_redis_tls_mode(tls_mode(config))
+                        .set_client_to_sentinel_tls_mode(tls_mode(config))
                         .set_client_to_redis_certificates(clone_certs(&certs))
                         .set_client_to_sentinel_certificates(certs);
                 }
@@ -229,6 +237,86 @@ impl Backend {
     }
 }
 
+/// The store's TLS rules for one server: plaintext (`redis://`) only to a loopback host
+/// unless `tls.dangerous_plaintext`; `rediss://` always verified unless
+/// `tls.dangerous_accept_invalid_certs` (the redis crate's `#insecure` fragment counts as
+/// asking for it). Returns the connection info with the verification decided.
+fn transport_policy(
+    info: ConnectionInfo,
+    config: &RedisConfig,
+    url: &str,
+) -> Result<ConnectionInfo, RedisConfigError> {
+    match info.addr().clone() {
+        ConnectionAddr::Tcp(host, _) => {
+            if !TlsSettings::is_loopback_host(&host) {
+                if !config.tls.dangerous_plaintext {
+                    return Err(RedisConfigError::setting(
+                        "tls.dangerous_plaintext",
+                        &std::format!(
+                            "{} sends credentials in plaintext to a host that is not \
+                             loopback; use rediss:// (verified TLS), or add \
+                             tls.dangerous_plaintext = true to allow it",
+                            redact_url(url)
+                        ),
+                    ));
+                }
+                tracing::warn!(
+                    store = %redact_url(url),
+                    "redis store: plaintext to a host that is not loopback \
+                     (tls.dangerous_plaintext): anyone on the path can read and rewrite credentials"
+                );
+            }
+            Ok(info)
+        }
+        ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure,
+            tls_params,
+        } => {
+            if insecure && !config.tls.dangerous_accept_invalid_certs {
+                return Err(RedisConfigError::setting(
+                    "tls.dangerous_accept_invalid_certs",
+                    &std::format!(
+                        "{} asks for TLS without a certificate check (#insecure); remove \
+                         #insecure, or add tls.dangerous_accept_invalid_certs = true to allow it",
+                        redact_url(url)
+                    ),
+                ));
+            }
+            if insecure == config.tls.dangerous_accept_invalid_certs {
+                return Ok(info);
+            }
+            let settings = info.redis_settings().clone();
+            let addr = ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: config.tls.dangerous_accept_invalid_certs,
+                tls_params,
+            };
+            Ok(addr
+                .into_connection_info()
+                .map_err(|e| RedisConfigError::setting("servers", &e.kind_name()))?
+                .set_redis_settings(settings))
+        }
+        _ => Ok(info),
+    }
+}
+
+/// Secure (verified) TLS, or with `tls.dangerous_accept_invalid_certs` none.
+fn tls_mode(config: &RedisConfig) -> TlsMode {
+    if config.tls.dangerous_accept_invalid_certs {
+        TlsMode::Insecure
+    } else {
+        TlsMode::Secure
+    }
+}
+
+fn describe_servers(config: &RedisConfig) -> String {
+    let servers: Vec<String> = config.server_urls().iter().map(|u| redact_url(u)).collect();
+    servers.join(",")
+}
+
 fn with_credentials(
     info: ConnectionInfo,
     config: &RedisConfig,
@@ -256,19 +344,16 @@ fn certificates(config: &RedisConfig) -> Result<TlsCertificates, RedisConfigErro
             )
         })
     };
-    // Check the files the way rustls will read them (and name the bad one).
-    config
-        .tls
-        .ca_certificates()
-        .map_err(|e| RedisConfigError::setting("tls", &e))?;
+    // Check the client files the way rustls will read them (and name the bad one).
     config
         .tls
         .client_identity_files()
         .map_err(|e| RedisConfigError::setting("tls", &e))?;
-    let root_cert = match &config.tls.ca_file {
-        Some(path) => Some(read("tls.ca_file", path)?.to_vec()),
-        None => None,
-    };
+    // The workspace's one root policy: the CA file, else the system's roots (as PEM for
+    // the redis crate), else (None) the built-in Mozilla roots the crate falls back to.
+    let root_cert = mqtt_scram_http::trust::root_certificates(config.tls.ca_file.as_deref())
+        .map_err(|e| RedisConfigError::setting("tls", &std::format!("tls.{e}")))?
+        .map(|certs| pem(&certs));
     let client_tls = match (&config.tls.client_cert_file, &config.tls.client_key_file) {
         (Some(cert), Some(key)) => Some(ClientTlsConfig {
             client_cert: read("tls.client_cert_file", cert)?.to_vec(),
@@ -280,6 +365,22 @@ fn certificates(config: &RedisConfig) -> Result<TlsCertificates, RedisConfigErro
         client_tls,
         root_cert,
     })
+}
+
+/// Certificates as one PEM text.
+fn pem(certs: &[rustls::pki_types::CertificateDer<'_>]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = String::new();
+    for cert in certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(core::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out.into_bytes()
 }
 
 fn clone_certs(certs: &TlsCertificates) -> TlsCertificates {

@@ -8,10 +8,23 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 
-/// Trust and client identity for a store's TLS connections.
+/// Trust and client identity for a store's TLS connections, and the two `dangerous`
+/// switches that weaken them.
 ///
-/// Without `ca_file` the system's trusted roots are used. Whether TLS is used at all is
-/// said by the connection string (`sslmode=require` for PostgreSQL, `rediss://` for Redis).
+/// TLS to a store is verified by default: the server's certificate chain, validity period
+/// and host name (libpq's `sslmode=verify-full`) are checked against `ca_file`, else the
+/// system's roots, else the built-in Mozilla roots (the workspace's one root policy,
+/// [`mqtt_scram_http::trust`]). A host that is not loopback (127.0.0.0/8, `::1`,
+/// `localhost`, a Unix socket) is only reached over verified TLS (PostgreSQL) or
+/// `rediss://` (Redis) unless an operator sets:
+///
+/// - `dangerous_plaintext`: plaintext is allowed (PostgreSQL `sslmode=disable|prefer`,
+///   Redis `redis://` to another host); anyone on the path reads and rewrites the records;
+/// - `dangerous_accept_invalid_certs`: TLS without any certificate check (PostgreSQL
+///   `sslmode=require`, `rediss://`); anyone on the path can impersonate the store.
+///
+/// Either logs one WARN when the store is built. Loopback hosts may use plaintext without
+/// them.
 ///
 /// ```
 /// use mqtt_scram_stores::remote::TlsSettings;
@@ -32,6 +45,12 @@ pub struct TlsSettings {
     /// PEM private key of the client certificate.
     #[serde(default)]
     pub client_key_file: Option<PathBuf>,
+    /// Allow plaintext to a host that is not loopback (see the type's docs).
+    #[serde(default)]
+    pub dangerous_plaintext: bool,
+    /// Accept any server certificate: TLS without authentication (see the type's docs).
+    #[serde(default)]
+    pub dangerous_accept_invalid_certs: bool,
 }
 
 impl TlsSettings {
@@ -48,21 +67,46 @@ impl TlsSettings {
         self
     }
 
-    /// The CA certificates from `ca_file`, if set.
-    pub(crate) fn ca_certificates(&self) -> Result<Option<Vec<CertificateDer<'static>>>, String> {
-        let Some(path) = &self.ca_file else {
-            return Ok(None);
-        };
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| std::format!("tls.ca_file {}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(std::format!(
-                "tls.ca_file {} holds no certificate",
-                path.display()
-            ));
+    /// Allow plaintext to a host that is not loopback (logged as a WARN).
+    pub fn dangerous_plaintext(mut self, allow: bool) -> Self {
+        self.dangerous_plaintext = allow;
+        self
+    }
+
+    /// Accept any server certificate (logged as a WARN).
+    pub fn dangerous_accept_invalid_certs(mut self, allow: bool) -> Self {
+        self.dangerous_accept_invalid_certs = allow;
+        self
+    }
+
+    /// The rustls configuration of the workspace's root policy for these settings:
+    /// `ca_file` (or `ca_override`, e.g. libpq's `sslrootcert`) or the system roots, the
+    /// client identity, no certificate check with `dangerous_accept_invalid_certs`.
+    pub(crate) fn client_config(
+        &self,
+        ca_override: Option<&std::path::Path>,
+    ) -> Result<rustls::ClientConfig, String> {
+        let ca = ca_override.or(self.ca_file.as_deref());
+        let builder = mqtt_scram_http::trust::builder(ca, self.dangerous_accept_invalid_certs)
+            .map_err(|e| std::format!("tls.{e}"))?;
+        match self.client_identity_files()? {
+            None => Ok(builder.with_no_client_auth()),
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| std::format!("tls client certificate: {e}")),
         }
-        Ok(Some(certs))
+    }
+
+    /// Whether a host name or address is loopback: 127.0.0.0/8, `::1` (bracketed or not),
+    /// `localhost` or a name under `.localhost` (RFC 6761). The only hosts a store may reach
+    /// in plaintext without `dangerous_plaintext`.
+    pub(crate) fn is_loopback_host(name: &str) -> bool {
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            return ip.is_loopback();
+        }
+        let lower = bare.trim_end_matches('.').to_ascii_lowercase();
+        lower == "localhost" || lower.ends_with(".localhost")
     }
 
     /// The client certificate chain and key, if set (both or neither).
