@@ -12,6 +12,7 @@ use crate::admission::{Admission, AdmissionPolicy, NoticeSummary};
 use crate::connection::ConnectionAuth;
 use crate::observe::Metrics;
 use crate::runtime::Runtime;
+use crate::step::WithoutMethod;
 
 /// Default time budget of one credential lookup.
 pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +45,7 @@ pub(crate) struct Shared {
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) lookup_timeout: Duration,
     pub(crate) metrics: Metrics,
+    pub(crate) without_method: WithoutMethod,
 }
 
 impl Shared {
@@ -157,6 +159,7 @@ pub struct Builder {
     runtime: Option<Arc<dyn Runtime>>,
     lookup_timeout: Duration,
     name: String,
+    without_method: WithoutMethod,
 }
 
 impl fmt::Debug for Builder {
@@ -180,6 +183,7 @@ impl Builder {
             runtime: None,
             lookup_timeout: DEFAULT_LOOKUP_TIMEOUT,
             name: "default".into(),
+            without_method: WithoutMethod::default(),
         }
     }
 
@@ -228,6 +232,14 @@ impl Builder {
         self
     }
 
+    /// What a CONNECT without an Authentication Method gets from
+    /// [`ConnectionAuth::on_connect_without_method`] (default
+    /// [`WithoutMethod::NotAuthorized`]: CONNACK 0x87).
+    pub fn without_method(mut self, answer: WithoutMethod) -> Self {
+        self.without_method = answer;
+        self
+    }
+
     /// Checks the configuration and builds.
     pub fn build(self) -> Result<Authenticator, BuildError> {
         let server = ScramServer::new(self.config).map_err(BuildError::Server)?;
@@ -249,6 +261,7 @@ impl Builder {
                 runtime,
                 lookup_timeout: self.lookup_timeout,
                 metrics: Metrics::new(&self.name),
+                without_method: self.without_method,
             }),
         })
     }

@@ -16,7 +16,7 @@ use crate::admission::{HandshakeTicket, Notice, Refusal};
 use crate::authenticator::Shared;
 use crate::observe::HandshakeKind;
 use crate::runtime::within;
-use crate::step::{Failure, Status, Step};
+use crate::step::{Failure, Status, Step, WithoutMethod};
 use crate::tracker::Tracker;
 
 /// DISCONNECT reason code when the session's credentials expire (MQTT 5.0: 0xA0 Maximum
@@ -160,10 +160,59 @@ impl ConnectionAuth {
         self.info.peer.map(|peer| peer.ip())
     }
 
+    /// A CONNECT arrived **without** an Authentication Method: not enhanced authentication.
+    /// Returns what [`Builder::without_method`](crate::Builder::without_method) configured:
+    /// CONNACK 0x87 (default) or 0x8C, which end the connection, or
+    /// [`Status::PasswordPath`] (check the CONNECT's username/password your own way; the
+    /// step's packet is CONNACK 0x87, so sending it by mistake still refuses). Either way
+    /// this object takes no AUTH afterwards (re-authentication needs a SCRAM login).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mqtt_scram::{ConnectionInfo, PacketType, ServerConfig};
+    /// use mqtt_scram::provider::MemoryProvider;
+    /// use mqtt_scram_authenticator::{Authenticator, Status, WithoutMethod};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let authenticator = Authenticator::builder(ServerConfig::new([0x5a; 32]), MemoryProvider::new())
+    ///     .without_method(WithoutMethod::PasswordPath)
+    ///     .build()?;
+    /// let info = ConnectionInfo::new("c1").with_peer(([192, 0, 2, 7], 51_883).into());
+    /// let mut auth = authenticator.connection(Arc::new(info));
+    /// let step = auth.on_connect_without_method();
+    /// assert_eq!(step.status, Status::PasswordPath);              // your password check decides
+    /// assert_eq!((step.packet, step.reason_code), (PacketType::Connack, 0x87)); // fail closed
+    /// # Ok(()) }
+    /// ```
+    pub fn on_connect_without_method(&mut self) -> Step {
+        if !matches!(self.state, State::New) {
+            return self.out_of_sequence();
+        }
+        self.state = State::Closed;
+        let answer = self.shared.without_method;
+        let step = match answer {
+            WithoutMethod::PasswordPath => Step {
+                packet: PacketType::Connack,
+                reason_code: answer.reason_code(),
+                method: None,
+                data: None,
+                status: Status::PasswordPath,
+            },
+            _ => Step::failed(PacketType::Connack, answer.reason_code(), Failure::NoMethod),
+        };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            target: "mqtt_scram",
+            client_id = %self.info.client_id,
+            ?answer,
+            "CONNECT without an Authentication Method"
+        );
+        step
+    }
+
     /// CONNECT arrived with Authentication Method `method` and Authentication Data `data`.
     /// Returns AUTH 0x18 (continue), or a CONNACK that ends the connection (0x87, 0x8C, 0x89).
-    /// (A CONNECT without an Authentication Method is not enhanced authentication: the
-    /// broker decides what to do with it.)
+    /// (A CONNECT without an Authentication Method goes to
+    /// [`on_connect_without_method`](Self::on_connect_without_method).)
     pub async fn on_connect(&mut self, method: &str, data: Option<&[u8]>) -> Step {
         if !matches!(self.state, State::New) {
             return self.out_of_sequence();

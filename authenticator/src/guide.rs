@@ -33,7 +33,9 @@
 //! ## 2. The packet loop (tokio)
 //!
 //! `Wire` below stands for your MQTT codec. The loop is the same for every connection:
-//! CONNECT with an Authentication Method starts the exchange; while a step says
+//! CONNECT with an Authentication Method starts the exchange (a CONNECT without one goes to
+//! [`ConnectionAuth::on_connect_without_method`](crate::ConnectionAuth::on_connect_without_method):
+//! 0x87, 0x8C or your password path, as [`WithoutMethod`](crate::WithoutMethod) says); while a step says
 //! [`Status::Continue`](crate::Status::Continue) wait for the client's AUTH *or* the
 //! deadline; after [`Status::Authenticated`](crate::Status::Authenticated) keep the
 //! [`ConnectionAuth`](crate::ConnectionAuth) for re-authentication and credential expiry.

@@ -48,4 +48,4 @@ pub use connection::{ConnectionAuth, MAXIMUM_CONNECT_TIME, PROTOCOL_ERROR};
 #[cfg(feature = "tokio")]
 pub use runtime::TokioRuntime;
 pub use runtime::{Runtime, Sleep};
-pub use step::{Failure, Status, Step};
+pub use step::{Failure, Status, Step, WithoutMethod};

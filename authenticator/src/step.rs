@@ -7,6 +7,38 @@ use mqtt_scram::{Error, Identity, Mechanism, PacketType, Reply};
 
 use crate::admission::Refusal;
 
+/// What [`ConnectionAuth::on_connect_without_method`](crate::ConnectionAuth::on_connect_without_method)
+/// answers to a CONNECT without an Authentication Method (set with
+/// [`Builder::without_method`](crate::Builder::without_method)).
+///
+/// ```
+/// use mqtt_scram_authenticator::WithoutMethod;
+/// assert_eq!(WithoutMethod::default(), WithoutMethod::NotAuthorized);
+/// assert_eq!(WithoutMethod::BadAuthenticationMethod.reason_code(), 0x8C);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WithoutMethod {
+    /// CONNACK 0x87 Not authorized (the default: this listener requires SCRAM).
+    #[default]
+    NotAuthorized,
+    /// CONNACK 0x8C Bad authentication method.
+    BadAuthenticationMethod,
+    /// Hand the CONNECT to the broker's own username/password check: the step's status is
+    /// [`Status::PasswordPath`] (its packet is CONNACK 0x87, so sending it still refuses).
+    PasswordPath,
+}
+
+impl WithoutMethod {
+    /// The CONNACK reason code of the step (0x87 for `PasswordPath`, which fails closed).
+    pub fn reason_code(self) -> u8 {
+        match self {
+            Self::NotAuthorized | Self::PasswordPath => 0x87,
+            Self::BadAuthenticationMethod => 0x8C,
+        }
+    }
+}
+
 /// The packet to send, and what it means for the connection.
 ///
 /// Every step of one exchange carries the client's Authentication Method
@@ -74,7 +106,7 @@ impl Step {
     pub fn identity(&self) -> Option<&Identity> {
         match &self.status {
             Status::Authenticated(identity) | Status::Reauthenticated(identity) => Some(identity),
-            Status::Continue | Status::Failed(_) => None,
+            Status::Continue | Status::Failed(_) | Status::PasswordPath => None,
         }
     }
 }
@@ -106,6 +138,12 @@ pub enum Status {
     /// Send the packet, then close the connection (MQTT 5.0 §4.12: a failed authentication or
     /// re-authentication ends the connection).
     Failed(Failure),
+    /// A CONNECT without an Authentication Method, with
+    /// [`WithoutMethod::PasswordPath`](crate::WithoutMethod::PasswordPath) configured: this is
+    /// not enhanced authentication. Check the CONNECT's username and password your own way
+    /// (e.g. `mqtt_scram_authz::fallback`) and send your own CONNACK. The step carries
+    /// CONNACK 0x87, so sending it by mistake still refuses the client (fail closed).
+    PasswordPath,
 }
 
 /// Why a connection is refused or ended: for the operator (logs, metrics). The client sees
@@ -134,6 +172,9 @@ pub enum Failure {
     /// An AUTH packet arrived when no exchange could take it (before CONNECT, after the
     /// connection failed): 0x82 Protocol Error.
     OutOfSequence,
+    /// A CONNECT without an Authentication Method, refused as
+    /// [`WithoutMethod`](crate::WithoutMethod) says (0x87 or 0x8C).
+    NoMethod,
 }
 
 impl Failure {
@@ -155,6 +196,7 @@ impl Failure {
             Self::Busy(refusal) => refusal.label(),
             Self::CredentialsExpired => "credentials_expired",
             Self::OutOfSequence => "out_of_sequence",
+            Self::NoMethod => "no_method",
         }
     }
 }
@@ -166,6 +208,9 @@ impl fmt::Display for Failure {
             Self::Busy(refusal) => write!(f, "server busy: {refusal}"),
             Self::CredentialsExpired => f.write_str("credentials expired (expire_at)"),
             Self::OutOfSequence => f.write_str("AUTH packet out of sequence"),
+            Self::NoMethod => f.write_str(
+                "CONNECT without an Authentication Method on a listener that requires SCRAM",
+            ),
         }
     }
 }

@@ -39,6 +39,18 @@ fn server_config_mock_key_from_a_file() {
     let file = dir.join("mock.key");
     std::fs::write(&file, format!("{KEY}\n")).unwrap();
     let json = serde_json::json!({ "mock_key_file": file, "handshake_timeout": 5 }).to_string();
+    #[cfg(unix)]
+    {
+        // A key file others can read is refused (MockKey::from_file), with the fix.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = server(&json).unwrap_err();
+        assert!(
+            error.contains("mock_key_file") && error.contains("chmod 600"),
+            "{error}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     assert_eq!(server(&json).unwrap().timeout(), Duration::from_secs(5));
     std::fs::write(&file, "not hex").unwrap();
     let error = server(&json).unwrap_err();

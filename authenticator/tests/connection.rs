@@ -350,3 +350,42 @@ async fn work_slot_waits_are_time_boxed() {
     release.await.unwrap();
     assert_eq!(authenticator.admission().stats().work_in_progress, 0);
 }
+
+/// Issue 21 §3: a CONNECT without an Authentication Method gets the configured answer: 0x87
+/// by default, 0x8C, or the broker's password path (which still carries a refusing CONNACK);
+/// no AUTH is taken afterwards.
+#[tokio::test]
+async fn connect_without_method_is_answered_as_configured() {
+    use mqtt_scram_authenticator::WithoutMethod;
+    for (answer, code, password_path) in [
+        (None, 0x87, false),
+        (Some(WithoutMethod::NotAuthorized), 0x87, false),
+        (Some(WithoutMethod::BadAuthenticationMethod), 0x8C, false),
+        (Some(WithoutMethod::PasswordPath), 0x87, true),
+    ] {
+        let mut builder = Authenticator::builder(ServerConfig::new([1; 32]), MemoryProvider::new());
+        if let Some(answer) = answer {
+            builder = builder.without_method(answer);
+        }
+        let authenticator = builder.build().unwrap();
+        let mut auth = authenticator.connection(info("192.0.2.1:1883"));
+        let step = auth.on_connect_without_method();
+        assert_eq!(
+            (step.packet, step.reason_code),
+            (PacketType::Connack, code),
+            "{answer:?}"
+        );
+        if password_path {
+            assert_eq!(step.status, Status::PasswordPath);
+            assert!(!step.closes(), "the broker's password check decides");
+        } else {
+            assert_eq!(step.status, Status::Failed(Failure::NoMethod));
+            assert!(step.closes());
+        }
+        assert!(step.identity().is_none());
+        let after = auth
+            .on_auth(0x19, Some("SCRAM-SHA-256"), Some(b"n,,n=a,r=x"))
+            .await;
+        assert_eq!(after.status, Status::Failed(Failure::OutOfSequence));
+    }
+}
