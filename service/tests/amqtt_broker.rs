@@ -49,13 +49,21 @@ fn scenarios(params: ParamsMode, response: ResponseMode, method: Method) {
         "{}",
         log()
     );
-    assert_eq!(subscribe_granted(b, "root", PASSWORD, &["#"]), [0], "{}", log());
+    assert_eq!(
+        subscribe_granted(b, "root", PASSWORD, &["#"]),
+        [0],
+        "{}",
+        log()
+    );
 
     // Publishes: the denied one is dropped; the allowed one that follows it is the first
     // message the (superuser) subscriber gets.
     let watcher = Subscriber::start(b, "root", PASSWORD, "#");
     let denied = amqtt_support::publish(b, "alice", PASSWORD, "other/x", "denied");
-    assert!(denied.status.success(), "a dropped publish is still acknowledged");
+    assert!(
+        denied.status.success(),
+        "a dropped publish is still acknowledged"
+    );
     assert_connects(b, "alice", PASSWORD, "alice/allowed");
     assert_eq!(watcher.first_message(), "alice/allowed hello", "{}", log());
 

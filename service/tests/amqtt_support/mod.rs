@@ -5,10 +5,9 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_scram_service::backend::{AppState, Backend};
+use mqtt_scram_service::Service as AuthService;
 use mqtt_scram_service::config::ServiceConfig;
 use mqtt_scram_testkit::process::output_within;
 use mqtt_scram_testkit::redis::Single;
@@ -68,11 +67,10 @@ impl Service {
             .build()
             .unwrap();
         let addr = runtime.block_on(async {
-            let backend = Arc::new(Backend::new(&config).unwrap());
-            let app = mqtt_scram_service::router::router(AppState::new(backend), &config);
+            let service = AuthService::new(&config).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            tokio::spawn(service.serve(listener, std::future::pending()));
             addr
         });
         Some(Self {
@@ -133,7 +131,12 @@ pub fn assert_refused(broker: SocketAddr, user: &str, password: &str) {
 
 /// Subscribes to `filters` (QoS 0), exits once acknowledged (`-E`), and returns the
 /// granted QoS list of the SUBACK (`128` for a refused filter).
-pub fn subscribe_granted(broker: SocketAddr, user: &str, password: &str, filters: &[&str]) -> Vec<u8> {
+pub fn subscribe_granted(
+    broker: SocketAddr,
+    user: &str,
+    password: &str,
+    filters: &[&str],
+) -> Vec<u8> {
     let mut c = base("mosquitto_sub", broker, user, password);
     c.args(["-E", "-d"]);
     for f in filters {
@@ -145,7 +148,12 @@ pub fn subscribe_granted(broker: SocketAddr, user: &str, password: &str, filters
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("Subscribed (mid: "))
-        .unwrap_or_else(|| panic!("no SUBACK for {user}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no SUBACK for {user}: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let granted = line.split_once("): ").map_or("", |(_, g)| g);
     granted
         .split(',')
@@ -171,7 +179,10 @@ impl Subscriber {
         let mut lines = BufReader::new(child.stdout.take().unwrap());
         loop {
             let mut line = String::new();
-            assert!(lines.read_line(&mut line).unwrap() > 0, "mosquitto_sub ended before SUBACK");
+            assert!(
+                lines.read_line(&mut line).unwrap() > 0,
+                "mosquitto_sub ended before SUBACK"
+            );
             if line.starts_with("Subscribed (mid: ") {
                 assert!(!line.contains("128"), "subscription refused: {line}");
                 break;
@@ -184,7 +195,10 @@ impl Subscriber {
     pub fn first_message(mut self) -> String {
         loop {
             let mut line = String::new();
-            assert!(self.lines.read_line(&mut line).unwrap() > 0, "mosquitto_sub ended without a message");
+            assert!(
+                self.lines.read_line(&mut line).unwrap() > 0,
+                "mosquitto_sub ended without a message"
+            );
             // Debug lines start with "Client "; the -v message line is "topic payload".
             if !line.starts_with("Client ") && !line.trim().is_empty() {
                 let _ = self.child.wait();
