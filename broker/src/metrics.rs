@@ -2,25 +2,26 @@
 //! `metrics-exporter-prometheus`) plus the broker's own gauges, on `GET /metrics`.
 //!
 //! The recorder is process-wide (the facade has one); each broker's series carry its
-//! `authenticator` label. The HTTP side is deliberately tiny: one request per connection,
-//! requests bounded in size and time, any other path is 404.
+//! `authenticator` label. The HTTP side is axum (hyper): `GET /metrics`, anything else 404.
+//! Not the exporter's own `with_http_listener`: it cannot say which port it bound (`:0` in
+//! tests and side-by-side brokers) and cannot be stopped with the broker.
 
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::listener::Shared;
-
-const MAX_REQUEST: usize = 8 * 1024;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle; `None` if
 /// another recorder was installed first (then only the broker's gauges are served).
@@ -50,70 +51,31 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let mut shutdown = shared.shutdown.clone();
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; try GET /metrics\n") })
+        .with_state((shared, handle));
     let task = tokio::spawn(async move {
-        loop {
-            let socket = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => socket,
-                    Err(e) => {
-                        debug!(error = %e, "metrics accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.changed() => return,
-            };
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                if let Err(e) = answer(socket, &shared, handle).await {
-                    debug!(error = %e, "metrics request failed");
-                }
-            });
+        let stopped = async move {
+            let _ = shutdown.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            debug!(error = %e, "metrics endpoint stopped");
         }
     });
     Ok((local, task))
 }
 
-async fn answer(
-    mut socket: TcpStream,
-    shared: &Shared,
-    handle: Option<&PrometheusHandle>,
-) -> io::Result<()> {
-    let mut request = Vec::with_capacity(512);
-    let read = async {
-        let mut chunk = [0u8; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = socket.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
-            }
-            request.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            if request.len() > MAX_REQUEST {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "request too large",
-                ));
-            }
-        }
-        Ok(())
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, read)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request too slow"))??;
-    let line = request.split(|b| *b == b'\r').next().unwrap_or_default();
-    let mut parts = line.split(|b| *b == b' ');
-    let (method, path) = (parts.next(), parts.next());
-    let (status, body) = match (method, path) {
-        (Some(b"GET"), Some(b"/metrics")) => ("200 OK", render(shared, handle)),
-        _ => ("404 Not Found", "not found; try GET /metrics\n".to_string()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    socket.write_all(head.as_bytes()).await?;
-    socket.write_all(body.as_bytes()).await?;
-    socket.shutdown().await
+async fn scrape(
+    State((shared, handle)): State<(Arc<Shared>, Option<&'static PrometheusHandle>)>,
+) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render(&shared, handle),
+    )
 }
 
 /// The recorder's series followed by the broker's own gauges and counters.

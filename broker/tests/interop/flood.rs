@@ -160,7 +160,7 @@ async fn prometheus_endpoint_after_a_few_logins() {
     let addr = h.broker.metrics_addr().unwrap();
     let mut socket = TcpStream::connect(addr).await.unwrap();
     socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut response = String::new();
@@ -200,9 +200,15 @@ async fn prometheus_endpoint_after_a_few_logins() {
     assert_eq!(value("mqtt_scram_broker_connect_rejected_total", &[]), 2.0);
     // Anything else is 404.
     let mut socket = TcpStream::connect(addr).await.unwrap();
-    socket.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    socket
+        .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut response = String::new();
-    socket.read_to_string(&mut response).await.unwrap();
+    tokio::time::timeout(STEP, socket.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     h.finish().await;
 }
