@@ -198,11 +198,19 @@ impl Cluster {
     /// `localhost`, and restarts the server. Plain connections keep working.
     pub fn enable_tls(&self) -> TlsFiles {
         let files = tls_files(&self.dir.join("tls"), &["127.0.0.1", "localhost"]);
+        self.use_tls_files(&files);
+        files
+    }
+
+    /// Turns TLS on with these files (e.g. [`expired_tls_files`], or another CA's), or
+    /// swaps them in, and restarts the server.
+    pub fn use_tls_files(&self, files: &TlsFiles) {
+        let dir = files.server_cert.parent().unwrap().to_path_buf();
         if is_root() {
             check(
                 &Command::new("chown")
                     .args(["-R", "postgres:postgres"])
-                    .arg(self.dir.join("tls"))
+                    .arg(&dir)
                     .output()
                     .unwrap(),
                 "chown",
@@ -221,7 +229,6 @@ impl Cluster {
             .unwrap();
         self.stop();
         self.restart();
-        files
     }
 
     /// The data directory.
@@ -284,6 +291,15 @@ pub struct TlsFiles {
 
 /// Writes a fresh CA, a server certificate for `names` and a client certificate into `dir`.
 pub fn tls_files(dir: &Path, names: &[&str]) -> TlsFiles {
+    write_tls_files(dir, names, false)
+}
+
+/// Like [`tls_files`], but the server certificate expired (valid in 2000 only).
+pub fn expired_tls_files(dir: &Path, names: &[&str]) -> TlsFiles {
+    write_tls_files(dir, names, true)
+}
+
+fn write_tls_files(dir: &Path, names: &[&str], expired: bool) -> TlsFiles {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     std::fs::create_dir_all(dir).unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -291,10 +307,12 @@ pub fn tls_files(dir: &Path, names: &[&str]) -> TlsFiles {
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let server_key = KeyPair::generate().unwrap();
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let server_cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
+    let mut server_params = CertificateParams::new(names).unwrap();
+    if expired {
+        server_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        server_params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+    }
+    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
     let client_key = KeyPair::generate().unwrap();
     let mut client_params = CertificateParams::new(vec!["client".to_string()]).unwrap();
     client_params
