@@ -7,6 +7,7 @@
 //! - [`pki`]: a throw-away CA, server and client certificates.
 //! - [`redis`]: throw-away Redis servers: one node, a three-master Cluster, a Sentinel.
 //! - [`mosquitto`]: a throw-away Mosquitto broker (usually with the mqtt-scram plugin).
+//! - [`amqtt`]: a throw-away amqtt broker with its HTTP auth plugins pointed at a service.
 //! - [`process`]: peer programs run to completion within a time limit.
 //! - [`mqttjs`]: the mqtt.js client script (`peers/mqttjs_client.js`) shared by the broker
 //!   and Mosquitto plugin tests.
@@ -20,6 +21,7 @@
     missing_docs
 )]
 
+pub mod amqtt;
 #[cfg(feature = "https")]
 pub mod https;
 pub mod mosquitto;
