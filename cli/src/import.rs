@@ -36,9 +36,20 @@ pub struct StoreArgs {
     #[arg(long, value_name = "VAR")]
     pub store_password_env: Option<String>,
 
-    /// Trust this CA (PEM) for the store's TLS (`sslmode=require`, `rediss://`).
+    /// Trust this CA (PEM) for the store's TLS instead of the system's roots. TLS to a store
+    /// that is not on loopback is verified (chain and host name) by default.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+
+    /// Allow plaintext to a store that is not on loopback (`sslmode=disable|prefer`,
+    /// `redis://`): anyone on the path reads and rewrites the records. Warned about.
+    #[arg(long)]
+    pub dangerous_plaintext: bool,
+
+    /// Accept any certificate from the store (`sslmode=require`, `rediss://…#insecure`):
+    /// anyone on the path can impersonate it. Warned about.
+    #[arg(long)]
+    pub dangerous_accept_invalid_certs: bool,
 
     /// Client certificate (PEM) for the store's mutual TLS, with --client-key.
     #[arg(long, value_name = "FILE", requires = "client_key")]
@@ -74,6 +85,15 @@ impl StoreArgs {
         if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
             tls = tls.client_identity(cert, key);
         }
+        if self.dangerous_plaintext {
+            crate::warn("--dangerous-plaintext: the store may be reached in plaintext");
+        }
+        if self.dangerous_accept_invalid_certs {
+            crate::warn("--dangerous-accept-invalid-certs: the store's certificate is not checked");
+        }
+        tls = tls
+            .dangerous_plaintext(self.dangerous_plaintext)
+            .dangerous_accept_invalid_certs(self.dangerous_accept_invalid_certs);
         match StoreConfig::from_url(url).map_err(Failure::usage)? {
             StoreConfig::Postgres(mut c) => {
                 c.table.clone_from(&self.table);

@@ -13,7 +13,7 @@
 //!     "stores": [
 //!         {"kind": "file", "path": "/etc/mqtt/local-users.json", "reload_interval": "5s"},
 //!         {"kind": "cached", "ttl": "30s", "inner":
-//!             {"kind": "postgres", "url": "postgres://mqtt@db1,db2/mqtt?sslmode=require"}}
+//!             {"kind": "postgres", "url": "postgres://mqtt@db1,db2/mqtt?sslmode=verify-full"}}
 //!     ]
 //! }"#)?;
 //! assert!(matches!(config, StoreConfig::Chain(_)));

@@ -25,8 +25,8 @@ pub const DEFAULT_LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 /// How the PostgreSQL provider connects and what it asks.
 ///
 /// `url` is a libpq connection string, as a URL
-/// (`postgres://user:password@db1:5432,db2:5432/mqtt?sslmode=require&target_session_attrs=read-write`)
-/// or as key=value pairs (`host=db1,db2 port=5432 user=mqtt dbname=mqtt sslmode=require`).
+/// (`postgres://user:password@db1:5432,db2:5432/mqtt?sslmode=verify-full&target_session_attrs=read-write`)
+/// or as key=value pairs (`host=db1,db2 port=5432 user=mqtt dbname=mqtt sslmode=verify-full`).
 /// Several hosts are tried in order (failover). The password may come from `url`,
 /// `password` or `password_file`; it never appears in `Debug` output, errors or logs.
 ///
@@ -37,18 +37,24 @@ pub const DEFAULT_LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 /// one row holding the default schema's columns or one `verifier` column in PostgreSQL's
 /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` format.
 ///
-/// TLS follows libpq's `sslmode` (tokio-postgres knows `disable`, `prefer`, `require`):
-/// with `prefer` (the default) the connection is encrypted when the server offers TLS and
-/// the server's certificate is checked only if `tls.ca_file` is set (as libpq does without
-/// a root certificate); with `require` TLS is mandatory and the certificate is always
-/// checked, against `tls.ca_file` or the system's roots, host name included. Use
-/// `sslmode=require` with `tls.ca_file` in production.
+/// TLS is verified by default (libpq's `sslmode=verify-full`: chain, validity and host
+/// name, against `tls.ca_file` or `sslrootcert`, else the system's roots) for every host
+/// that is not loopback, and a server without TLS is then an error, never plaintext.
+/// Loopback hosts (127.0.0.0/8, `::1`, `localhost`, Unix sockets; `hostaddr` too) are
+/// reached in plaintext unless `sslmode=verify-full` (or `verify-ca`, checked as
+/// `verify-full`, or `require`) asks for TLS. libpq's `sslmode=disable` and `prefer` need
+/// `tls.dangerous_plaintext`, `require` (no certificate check)
+/// `tls.dangerous_accept_invalid_certs` (see [`TlsSettings`]); without them
+/// [`PostgresProvider::new`] refuses the configuration naming the setting, with them it
+/// logs one WARN.
+///
+/// [`PostgresProvider::new`]: super::PostgresProvider::new
 ///
 /// ```
 /// use std::time::Duration;
 /// use mqtt_scram_stores::postgres::PostgresConfig;
 /// let config: PostgresConfig = serde_json::from_str(r#"{
-///     "url": "postgres://mqtt@db1,db2/mqtt?sslmode=require",
+///     "url": "postgres://mqtt@db1,db2/mqtt?sslmode=verify-full",
 ///     "password_file": "/run/secrets/db-password",
 ///     "query": "SELECT rolpassword AS verifier FROM pg_authid WHERE rolname = ${username}",
 ///     "statement_timeout": "500ms",
@@ -80,7 +86,7 @@ pub struct PostgresConfig {
     /// Encoding of salts and keys in text columns of a user-written query.
     #[serde(default)]
     pub encoding: Encoding,
-    /// TLS trust and client identity (`sslmode` in `url` decides whether TLS is used).
+    /// TLS trust, client identity and the `dangerous` switches (see the type's docs).
     #[serde(default)]
     pub tls: TlsSettings,
     /// Most connections kept open.

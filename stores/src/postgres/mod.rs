@@ -20,7 +20,7 @@
 //! use mqtt_scram_stores::postgres::{PostgresConfig, PostgresProvider};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = PostgresConfig::new("postgres://mqtt@db1,db2/mqtt?sslmode=require")
+//! let config = PostgresConfig::new("postgres://mqtt@db1,db2/mqtt?sslmode=verify-full")
 //!     .password("from-a-secret-store");
 //! let provider = Cached::new(PostgresProvider::new(config)?);
 //! let connection = ConnectionInfo::new("client-1");

@@ -43,6 +43,10 @@ pub enum RedisMode {
 /// for TLS. [`RedisConfig::from_url`] also reads the one-string forms
 /// `redis+cluster://[user:password@]h1:p1,h2:p2` and
 /// `redis+sentinel://[user:password@]s1:p1,s2:p2/<master>[/db]` (`rediss+…` for TLS).
+/// TLS is always verified (chain, validity, host name; `tls.ca_file` for a private CA);
+/// `redis://` to a host that is not loopback needs `tls.dangerous_plaintext`, and
+/// the `#insecure` URL fragment `tls.dangerous_accept_invalid_certs`
+/// (see [`TlsSettings`]).
 /// `username`/`password`/`password_file` (Redis 6 ACL users) override the URLs'
 /// credentials for the data nodes. Secrets never appear in `Debug` output, errors or logs.
 ///
@@ -59,7 +63,7 @@ pub enum RedisMode {
 /// use mqtt_scram_stores::redis::{RedisConfig, RedisMode};
 /// let config: RedisConfig = serde_json::from_str(r#"{
 ///     "mode": "cluster",
-///     "servers": ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"],
+///     "servers": ["rediss://10.0.0.1:7000", "rediss://10.0.0.2:7000"],
 ///     "username": "mqtt", "password_file": "/run/secrets/redis",
 ///     "command": "HMGET mqtt_user:${username} salt stored_key server_key iterations is_superuser",
 ///     "encoding": "hex"
@@ -106,7 +110,7 @@ pub struct RedisConfig {
     /// Encoding of salts and keys in a user-written command's fields.
     #[serde(default)]
     pub encoding: Encoding,
-    /// TLS trust and client identity (used with `rediss://` URLs).
+    /// TLS trust, client identity (used with `rediss://` URLs) and the `dangerous` switches.
     #[serde(default)]
     pub tls: TlsSettings,
     /// Time to open one connection.
