@@ -124,3 +124,38 @@ pub fn builder(
     }
     Ok(builder.with_root_certificates(root_store(ca_file)?))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn a_bad_ca_file_is_named_and_never_replaced_by_the_system_roots() {
+        let dir = std::env::temp_dir().join(format!("trust-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        let e = root_store(Some(&missing)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ca_file ") && e.contains("missing.pem"),
+            "{e}"
+        );
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = root_certificates(Some(&empty)).unwrap_err().to_string();
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        // The dangerous switch still reads the file, so a typo is reported either way.
+        assert!(builder(Some(&empty), true).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn without_a_ca_file_some_roots_are_trusted() {
+        // The system's, or the built-in Mozilla roots when the system has none.
+        assert!(!root_store(None).unwrap().is_empty());
+        let config = builder(None, false).unwrap().with_no_client_auth();
+        assert!(config.alpn_protocols.is_empty());
+        builder(None, true).unwrap().with_no_client_auth();
+    }
+}
