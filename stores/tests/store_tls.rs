@@ -307,8 +307,11 @@ async fn redis_tls_is_verified_unless_dangerous() {
     );
     let (built, warned) = warnings(|| {
         RedisProvider::new(
-            RedisConfig::new(RedisMode::Cluster, ["redis://10.0.0.1:7000"])
-                .tls(TlsSettings::default().dangerous_plaintext(true)),
+            RedisConfig::new(
+                RedisMode::Cluster,
+                ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"],
+            )
+            .tls(TlsSettings::default().dangerous_plaintext(true)),
         )
     });
     assert!(built.is_ok());

@@ -76,6 +76,7 @@ impl Backend {
             None
         };
         let mut infos = Vec::new();
+        let mut plaintext = false;
         for url in config.server_urls() {
             let info = url.as_str().into_connection_info().map_err(|e| {
                 bad(
@@ -83,8 +84,16 @@ impl Backend {
                     &std::format!("{}: {}", redact_url(&url), e.kind_name()),
                 )
             })?;
-            let info = transport_policy(info, config, &url)?;
+            let (info, remote_plaintext) = transport_policy(info, config, &url)?;
+            plaintext |= remote_plaintext;
             infos.push(info);
+        }
+        if plaintext {
+            tracing::warn!(
+                store = %describe_servers(config),
+                "redis store: plaintext to a host that is not loopback \
+                 (tls.dangerous_plaintext): anyone on the path can read and rewrite credentials"
+            );
         }
         if config.uses_tls() && config.tls.dangerous_accept_invalid_certs {
             tracing::warn!(
@@ -240,12 +249,13 @@ impl Backend {
 /// The store's TLS rules for one server: plaintext (`redis://`) only to a loopback host
 /// unless `tls.dangerous_plaintext`; `rediss://` always verified unless
 /// `tls.dangerous_accept_invalid_certs` (the redis crate's `#insecure` fragment counts as
-/// asking for it). Returns the connection info with the verification decided.
+/// asking for it). Returns the connection info with the verification decided, and whether
+/// it is plaintext to a host that is not loopback (allowed, to be warned about).
 fn transport_policy(
     info: ConnectionInfo,
     config: &RedisConfig,
     url: &str,
-) -> Result<ConnectionInfo, RedisConfigError> {
+) -> Result<(ConnectionInfo, bool), RedisConfigError> {
     match info.addr().clone() {
         ConnectionAddr::Tcp(host, _) => {
             if !TlsSettings::is_loopback_host(&host) {
@@ -260,13 +270,9 @@ fn transport_policy(
                         ),
                     ));
                 }
-                tracing::warn!(
-                    store = %redact_url(url),
-                    "redis store: plaintext to a host that is not loopback \
-                     (tls.dangerous_plaintext): anyone on the path can read and rewrite credentials"
-                );
+                return Ok((info, true));
             }
-            Ok(info)
+            Ok((info, false))
         }
         ConnectionAddr::TcpTls {
             host,
@@ -285,7 +291,7 @@ fn transport_policy(
                 ));
             }
             if insecure == config.tls.dangerous_accept_invalid_certs {
-                return Ok(info);
+                return Ok((info, false));
             }
             let settings = info.redis_settings().clone();
             let addr = ConnectionAddr::TcpTls {
@@ -294,12 +300,13 @@ fn transport_policy(
                 insecure: config.tls.dangerous_accept_invalid_certs,
                 tls_params,
             };
-            Ok(addr
+            let info = addr
                 .into_connection_info()
                 .map_err(|e| RedisConfigError::setting("servers", &e.kind_name()))?
-                .set_redis_settings(settings))
+                .set_redis_settings(settings);
+            Ok((info, false))
         }
-        _ => Ok(info),
+        _ => Ok((info, false)),
     }
 }
 
