@@ -13,8 +13,12 @@ use mqtt_scram::HashAlgorithm;
 use mqtt_scram::credentials::DEFAULT_ITERATIONS;
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_stores::config::StoreConfig;
-use mqtt_scram_stores::postgres::{PostgresConfig, PostgresWriter, schema_sql};
-use mqtt_scram_stores::redis::{RedisConfig, RedisMode, RedisWriter};
+use mqtt_scram_stores::postgres::{
+    PostgresConfig, PostgresConfigError, PostgresProvider, PostgresWriter, schema_sql,
+};
+use mqtt_scram_stores::redis::{
+    RedisConfig, RedisConfigError, RedisMode, RedisProvider, RedisWriter,
+};
 use mqtt_scram_stores::remote::TlsSettings;
 
 use crate::batch::{Derivation, read_rows, source_name};
@@ -100,6 +104,12 @@ impl StoreArgs {
                 c.tls = tls;
                 c.password = password;
                 c.lookup_deadline = Duration::from_secs(30);
+                if let Err(PostgresConfigError::InvalidSetting {
+                    setting, reason, ..
+                }) = PostgresProvider::new(c.clone())
+                {
+                    dangerous_hint(&format!("postgres.{setting}"), setting, &reason)?;
+                }
                 Ok(Store::Postgres(c))
             }
             StoreConfig::Redis(mut c) => {
@@ -108,6 +118,12 @@ impl StoreArgs {
                 if password.is_some() {
                     c.password = password;
                 }
+                if let Err(RedisConfigError::InvalidSetting {
+                    setting, reason, ..
+                }) = RedisProvider::new(c.clone())
+                {
+                    dangerous_hint(&format!("redis.{setting}"), setting, &reason)?;
+                }
                 Ok(Store::Redis(c))
             }
             _ => Err(Failure::usage(
@@ -115,6 +131,20 @@ impl StoreArgs {
             )),
         }
     }
+}
+
+/// A store refused for its transport (plaintext or unchecked TLS to a host that is not
+/// loopback) is a usage error naming the command-line switch; other configuration errors
+/// are reported when the store is opened, as before.
+fn dangerous_hint(name: &str, setting: &str, reason: &str) -> Result<(), Failure> {
+    let flag = match setting {
+        "tls.dangerous_plaintext" => "--dangerous-plaintext",
+        "tls.dangerous_accept_invalid_certs" => "--dangerous-accept-invalid-certs",
+        _ => return Ok(()),
+    };
+    Err(Failure::usage(format!(
+        "{name}: {reason} (on the command line: {flag})"
+    )))
 }
 
 impl Store {
