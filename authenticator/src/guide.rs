@@ -115,7 +115,38 @@
 //! `timeout()`; a plugin whose callbacks cannot wait at all uses the
 //! [`admission`](crate::admission) module directly with the engine.
 //!
-//! ## 3. Your own provider: a database behind a pool, with a timeout
+//! ## 3. Credentials from a file that reloads itself
+//!
+//! [`mqtt_scram_stores::FileProvider`](https://docs.rs/mqtt-scram-stores) loads the records
+//! `mqtt-scram gen` writes (JSON or CSV); one call starts a thread that re-reads the file when
+//! its content changes. A file that fails to load keeps the previous set in force, and the
+//! callback says why (file and line, never key material). Stores that live elsewhere
+//! (PostgreSQL, Redis, HTTP) come from `mqtt_scram_stores::StoreConfig` the same way.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use mqtt_scram::ServerConfig;
+//! use mqtt_scram_authenticator::Authenticator;
+//! use mqtt_scram_stores::FileProvider;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let path = std::env::temp_dir().join(format!("guide-users-{}.csv", std::process::id()));
+//! # std::fs::write(&path, "username,mechanism,iterations,salt,stored_key,server_key\n\
+//! #     user,SCRAM-SHA-256,4096,W22ZaJ0SNY7soEsUEjb6gQ==,\
+//! #     WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=\n")?;
+//! let users = Arc::new(FileProvider::open(&path)?);
+//! // Checked every 2 s; keep the watcher for as long as the broker runs (dropping it stops it).
+//! let _watcher = users.watch(Duration::from_secs(2), |result| match result {
+//!     Ok(_) => eprintln!("credentials reloaded"),
+//!     Err(e) => eprintln!("credentials not reloaded, the previous set stays: {e}"),
+//! });
+//! let authenticator = Authenticator::builder_shared(ServerConfig::new([0x5a; 32]), users).build()?;
+//! # let _ = authenticator;
+//! # std::fs::remove_file(&path)?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## 4. Your own provider: a database behind a pool, with a timeout
 //!
 //! A provider answers [`Lookup::Found`](mqtt_scram::provider::Lookup::Found),
 //! [`NotFound`](mqtt_scram::provider::Lookup::NotFound) or
@@ -166,7 +197,7 @@
 //! Wrap it in [`Cached`](mqtt_scram::provider::Cached) for a TTL cache with single-flight
 //! lookups, or put it in a [`Chain`](mqtt_scram::provider::Chain) after local overrides.
 //!
-//! ## 4. Re-authentication
+//! ## 5. Re-authentication
 //!
 //! MQTT 5.0 §4.12.1: an authenticated client sends AUTH 0x19 with a new client-first-message;
 //! the exchange runs like the first one and ends in AUTH 0x00 (success: the session goes on
@@ -207,7 +238,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## 5. Observability
+//! ## 6. Observability
 //!
 //! Enable `tracing` for one span per handshake (`mqtt_scram.handshake`: kind, peer,
 //! client id, mechanism, username, mock, outcome, reason; never a secret) and `metrics` for
