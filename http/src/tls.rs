@@ -22,6 +22,12 @@ pub fn client_config(
     // roots, else the built-in Mozilla roots; no check at all only when dangerous.
     let builder = crate::trust::builder(tls.ca_file.as_deref(), tls.danger_accept_invalid_certs)
         .map_err(|e| HttpConfigError::Tls(e.to_string()))?;
+    if tls.danger_accept_invalid_certs {
+        tracing::warn!(
+            "https: the server's certificate is not checked (tls.danger_accept_invalid_certs): \
+             anyone on the path can impersonate the server"
+        );
+    }
     let mut config = match (&tls.cert_file, &tls.key_file) {
         (Some(cert_file), Some(key_file)) => {
             let chain = CertificateDer::pem_file_iter(cert_file)
