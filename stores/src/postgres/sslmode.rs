@@ -287,14 +287,13 @@ pub(crate) fn policy(
             "dangerous_plaintext",
             "sends credentials in plaintext",
         ),
+        // libpq's `prefer`: TLS without a certificate check when the server offers it,
+        // else plaintext. Checking the certificate would protect nothing (whoever is on the
+        // path can refuse TLS instead), so it is not checked, as libpq does.
         Some(SslMode::Prefer) if loopback || dangerous_plaintext => Ok(Policy {
             mode: DriverMode::Prefer,
-            verify: !dangerous_accept_invalid_certs,
-            warning: if dangerous_accept_invalid_certs {
-                Some(UNVERIFIED)
-            } else {
-                (!loopback).then_some(PLAIN)
-            },
+            verify: false,
+            warning: (!loopback).then_some(PLAIN),
         }),
         Some(SslMode::Prefer) => needs(
             "prefer",
@@ -379,6 +378,10 @@ mod tests {
             assert_eq!(named, setting);
             assert!(reason.contains(setting), "{reason}");
         }
+        let prefer = remote(Some(SslMode::Prefer), true, false).unwrap();
+        assert!(prefer.mode == DriverMode::Prefer && !prefer.verify && prefer.warning.is_some());
+        let local = policy(Some(SslMode::Prefer), false, false, true).unwrap();
+        assert!(local.mode == DriverMode::Prefer && local.warning.is_none());
         let plain = remote(Some(SslMode::Disable), true, false).unwrap();
         assert_eq!(plain.mode, DriverMode::Disable);
         assert!(plain.warning.is_some());
