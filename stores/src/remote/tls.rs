@@ -82,6 +82,7 @@ impl TlsSettings {
     /// The rustls configuration of the workspace's root policy for these settings:
     /// `ca_file` (or `ca_override`, e.g. libpq's `sslrootcert`) or the system roots, the
     /// client identity, no certificate check with `dangerous_accept_invalid_certs`.
+    #[cfg(feature = "postgres")]
     pub(crate) fn client_config(
         &self,
         ca_override: Option<&std::path::Path>,
