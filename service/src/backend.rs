@@ -21,14 +21,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mqtt_scram::credentials::StoredCredentials;
 use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest, UserRecord};
 use mqtt_scram::{
-    ConnectionInfo, HashAlgorithm, Mechanism, RecordPolicy, ScramServer, ServerConfig,
+    ConnectionInfo, HashAlgorithm, Mechanism, RecordPolicy, ScramServer, ServerConfig, StartPacket,
+    Timestamp,
 };
 use mqtt_scram_authenticator::admission::{Admission, AdmissionPolicy};
 use mqtt_scram_authz::file::{FileAuthorizer, ParseOptions};
 use mqtt_scram_authz::{Access, Client, Decision, Request, RuleSet};
 use mqtt_scram_stores::config::Store;
 use sha2::Digest as _;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::config::ServiceConfig;
 use crate::secret::SharedSecret;
@@ -143,7 +144,7 @@ pub struct Backend {
     acl_from_records: bool,
     lookup_timeout: Duration,
     policy: RecordPolicy,
-    mock_key: Zeroizing<[u8; 32]>,
+    mock_connection: Arc<ConnectionInfo>,
     mock_iterations: u32,
     admission: Arc<Admission>,
     max_wait: Duration,
@@ -211,7 +212,7 @@ impl Backend {
             acl_from_records: config.acl_from_records,
             lookup_timeout: config.lookup_timeout,
             policy,
-            mock_key,
+            mock_connection: Arc::new(ConnectionInfo::default()),
             mock_iterations: work.mock_iterations,
             admission,
             max_wait: work.max_wait,
@@ -284,7 +285,10 @@ impl Backend {
             Some(r) => (r.credentials.hash(), None, r.credentials.iterations()),
             None => (
                 HashAlgorithm::Sha256,
-                Some(self.mock_salt(HashAlgorithm::Sha256, request.username)),
+                Some(
+                    self.mock_salt(HashAlgorithm::Sha256, request.username)
+                        .unwrap_or_else(|| vec![0u8; 16]),
+                ),
                 self.mock_iterations,
             ),
         };
@@ -390,22 +394,36 @@ impl Backend {
         &self.policy
     }
 
-    /// The salt the engine gives unknown user `username` for `hash`: the first 16 bytes of
-    /// SHA-256(mock key ‖ "mqtt-scram mock salt\0" ‖ 0… (to 64 bytes) ‖ hash name ‖ 0 ‖
-    /// username), so the same user gets the same salt here as from the engine.
-    pub fn mock_salt(&self, hash: HashAlgorithm, username: &str) -> [u8; 16] {
-        const TAG: &[u8] = b"mqtt-scram mock salt\0";
-        let mut digest = sha2::Sha256::new();
-        digest.update(&self.mock_key[..]);
-        digest.update(TAG);
-        digest.update([0u8; 64 - 32 - TAG.len()]);
-        digest.update(hash.short_name().as_bytes());
-        digest.update([0u8]);
-        digest.update(username.as_bytes());
-        let out = digest.finalize();
-        let mut salt = [0u8; 16];
-        salt.copy_from_slice(out.get(..16).unwrap_or(&[0u8; 16]));
-        salt
+    /// The salt the engine gives unknown user `username` for `hash` (keyed by the mock
+    /// key), taken from the engine itself so both always agree. A name the engine refuses
+    /// (SASLprep, length) gets the salt of a stand-in name derived from its SHA-256.
+    pub fn mock_salt(&self, hash: HashAlgorithm, username: &str) -> Option<Vec<u8>> {
+        self.engine_mock_salt(hash, username).or_else(|| {
+            let digest = sha2::Sha256::digest(username.as_bytes());
+            let stand_in = format!("mqtt-scram-service:{}", hex::encode(digest));
+            self.engine_mock_salt(hash, &stand_in)
+        })
+    }
+
+    fn engine_mock_salt(&self, hash: HashAlgorithm, username: &str) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let escaped = username.replace('=', "=3D").replace(',', "=2C");
+        let client_first = format!("n,,n={escaped},r=mqtt-scram-service-mock-salt");
+        let pending = self
+            .scram
+            .start(
+                &self.mock_connection,
+                StartPacket::Connect {
+                    method: hash.mechanism().name(),
+                    data: Some(client_first.as_bytes()),
+                },
+                Timestamp::new(Duration::ZERO, now_unix()),
+            )
+            .ok()?;
+        let (_, reply) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
+        let server_first = String::from_utf8(reply.data?).ok()?;
+        let salt = server_first.split(',').find_map(|a| a.strip_prefix("s="))?;
+        base64::engine::general_purpose::STANDARD.decode(salt).ok()
     }
 
     /// Keyed mock credentials for an unknown user: the engine's mock salt, `iterations`, and
@@ -416,17 +434,17 @@ impl Backend {
         username: &str,
         iterations: u32,
     ) -> Option<StoredCredentials> {
-        let salt = self.mock_salt(hash, username);
-        let key = |label: &[u8]| -> Vec<u8> {
-            let mut out = Vec::with_capacity(hash.output_len());
+        let salt = self.mock_salt(hash, username)?;
+        // Keys that look like any others; derived from the keyed salt, so stable. They never
+        // reach a client (EMQX sends a server signature only after a valid proof).
+        let key = |label: &[u8]| -> Zeroizing<Vec<u8>> {
+            let mut out = Zeroizing::new(Vec::with_capacity(hash.output_len() + 32));
             let mut counter = 0u8;
             while out.len() < hash.output_len() {
                 let mut d = sha2::Sha256::new();
-                d.update(&self.mock_key[..]);
+                d.update(&salt);
                 d.update(label);
                 d.update([counter]);
-                d.update(hash.short_name().as_bytes());
-                d.update([0u8]);
                 d.update(username.as_bytes());
                 out.extend_from_slice(&d.finalize());
                 counter = counter.wrapping_add(1);
@@ -434,13 +452,9 @@ impl Backend {
             out.truncate(hash.output_len());
             out
         };
-        let mut stored = key(b"mqtt-scram mock stored key\0");
-        let mut server = key(b"mqtt-scram mock server key\0");
-        let credentials =
-            StoredCredentials::from_parts(hash, &salt, iterations, &stored, &server).ok();
-        stored.zeroize();
-        server.zeroize();
-        credentials
+        let stored = key(b"mqtt-scram-service mock stored key\0");
+        let server = key(b"mqtt-scram-service mock server key\0");
+        StoredCredentials::from_parts(hash, &salt, iterations, &stored, &server).ok()
     }
 
     /// The shared-secret header, when configured.
