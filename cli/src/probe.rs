@@ -74,8 +74,8 @@ pub struct Args {
     #[arg(long, value_name = "PEM", requires = "tls")]
     ca: Option<PathBuf>,
 
-    /// Do not check the broker's certificate (testing only).
-    #[arg(long, requires = "tls")]
+    /// Do not check the broker's certificate (testing only; `--insecure` is the old name).
+    #[arg(long = "dangerous-accept-invalid-certs", alias = "insecure", requires = "tls")]
     insecure: bool,
 
     /// TLS server name, when it differs from HOST.
@@ -144,7 +144,7 @@ pub fn run(mut args: Args) -> Result<Status, Failure> {
         None
     };
     if args.insecure {
-        warn("--insecure: the broker's certificate is not checked");
+        warn("--dangerous-accept-invalid-certs: the broker's certificate is not checked");
     }
     let hash: HashAlgorithm = args.mechanism.into();
     let mechanism = if args.plus {

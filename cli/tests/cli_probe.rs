@@ -214,7 +214,7 @@ fn probe_over_tls_checks_the_certificate() {
     let (ca_pem, config) = probe_server::tls_config();
     let dir = TempDir::new("cli-tls");
     let ca = dir.write("ca.pem", &ca_pem);
-    let server = probe_server::ProbeServer::start_with(provider(), 3, Some(config));
+    let server = probe_server::ProbeServer::start_with(provider(), 4, Some(config));
     let ca_arg = ca.to_str().unwrap();
     let o = probe(
         &server,
@@ -235,9 +235,16 @@ fn probe_over_tls_checks_the_certificate() {
         out.contains("TLS handshake done") && out.contains("server signature: verified"),
         "{out}"
     );
-    let o = probe(&server, &["-u", "alice", "--tls", "--insecure"], "secret");
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--insecure"), "warns: {}", stderr(&o));
+    // The risky option says so in its name (issue 21 §6); the old name still works.
+    for flag in ["--dangerous-accept-invalid-certs", "--insecure"] {
+        let o = probe(&server, &["-u", "alice", "--tls", flag], "secret");
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--dangerous-accept-invalid-certs"),
+            "warns: {}",
+            stderr(&o)
+        );
+    }
     // Not signed by any built-in root: the handshake fails, a connection error.
     let o = probe(
         &server,
