@@ -1,5 +1,12 @@
 //! `mqtt-scram serve` as a process: it answers on `--listen`, SIGHUP with a bad credential
 //! file keeps the old set (and a good one replaces it), SIGTERM exits 0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -9,6 +9,13 @@
 //! (auth: POST form `clientid=%c,username=%u,password=%P`; acl: GET
 //! `access=%A,username=%u,clientid=%c,ipaddr=%a,topic=%t,mountpoint=%m`) and the test suite
 //! `test/emqx_auth_http_SUITE.erl` (every request POST `application/json`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod support;
 

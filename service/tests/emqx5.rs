@@ -11,6 +11,13 @@
 //! `apps/emqx_auth_http/test/emqx_authn_scram_restapi_SUITE.erl` configures
 //! (`method = get`, `body = {username = "${username}"}`, so `GET /user?username=…`, plus
 //! an `X-Test-Header`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod support;
 

@@ -1,6 +1,13 @@
 //! The workspace's own HTTP store (`mqtt_scram_stores::http`, the `emqx_scram` preset that
 //! speaks EMQX 5's SCRAM REST contract) against the running service: one store of the
 //! workspace served to another over the EMQX contract.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
 mod support;
 
