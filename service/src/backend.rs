@@ -295,11 +295,16 @@ impl Backend {
         let record_for_work = record.clone();
         let matched = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let text = std::str::from_utf8(&password).unwrap_or("");
+            // Not UTF-8: it cannot match, but costs the same PBKDF2 (on the empty password).
+            let (utf8, text) = match std::str::from_utf8(&password) {
+                Ok(text) => (true, text),
+                Err(_) => (false, ""),
+            };
             match (&record_for_work, salt) {
                 (Some(r), _) => {
-                    std::str::from_utf8(&password).is_ok()
-                        && mqtt_scram_authz::fallback::plain::verify_against(&r.credentials, text)
+                    let matched =
+                        mqtt_scram_authz::fallback::plain::verify_against(&r.credentials, text);
+                    utf8 && matched
                 }
                 (None, Some(salt)) => {
                     let _ = StoredCredentials::derive(hash, text, &salt, iterations);

@@ -346,3 +346,41 @@ async fn the_shared_secret_header_is_required() {
         200
     );
 }
+
+/// `[tls]`: the service answers over HTTPS with the configured certificate.
+#[tokio::test]
+async fn tls_listener_serves_https() {
+    let dir = TempDir::new("service-emqx5-tls");
+    let users = dir.write("users.jsonl", &users_file(&[User::new("alice", "pencil")]));
+    let files = mqtt_scram_testkit::postgres::tls_files(&dir.join("tls"), &["127.0.0.1"]);
+    let toml = format!(
+        "store = {}\n[tls]\ncert = {}\nkey = {}\n[emqx5]\n",
+        toml_path(&users),
+        toml_path(&files.server_cert),
+        toml_path(&files.server_key)
+    );
+    let s = start(&toml).await;
+    let _ = support::client();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&files.ca).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let (status, ct, body) = fetch(
+        https
+            .get(format!("https://{}/emqx5/scram", s.addr))
+            .query(&[("username", "alice")]),
+    )
+    .await;
+    let (credentials, _) =
+        emqx_reads(status, ct.as_deref(), &body, HashAlgorithm::Sha256, 4096).expect(&body);
+    assert!(credentials.verify_password("pencil").unwrap());
+    // Plain HTTP on the TLS port gets no answer.
+    assert!(
+        support::client()
+            .get(s.url("/emqx5/scram?username=alice"))
+            .send()
+            .await
+            .is_err()
+    );
+}
