@@ -126,6 +126,18 @@ fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
     assert_eq!(auth(port, "bob", "builder"), 200);
     assert_eq!(auth(port, "alice", "pencil"), 401);
 
+    // A bad request: one log line, without the query string.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /nowhere?password=sekrit-in-query HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    wait_for("the bad-request line", || logged("bad request") >= 1);
+
     signal(pid, "TERM");
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
@@ -134,6 +146,8 @@ fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
         !text.contains("pencil") && !text.contains("builder"),
         "{text}"
     );
+    assert!(!text.contains("sekrit"), "{text}");
+    assert_eq!(text.matches("bad request").count(), 1, "{text}");
 }
 
 #[test]

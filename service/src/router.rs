@@ -93,19 +93,19 @@ async fn check_secret(State(state): State<AppState>, request: Request, next: Nex
     }
 }
 
-/// Logs one line for each 4xx answer: method, path (never the query string, which may hold
-/// a password), status and reason.
+/// Logs one line for each bad request (an answer built from a [`Rejection`]: malformed,
+/// unknown path, too large, missing secret): method, path (never the query string, which
+/// may hold a password), status and reason. Decisions (a wrong password's 401, a denied
+/// topic's 403) are answers, not bad requests, and are not logged here.
 async fn log_bad_requests(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
     let status = response.status();
-    if status.is_client_error() {
-        let reason = response
-            .extensions()
-            .get::<Reason>()
-            .map_or("", |r| r.0.as_ref());
-        tracing::warn!(%method, path, status = status.as_u16(), reason, "bad request");
+    if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
+        tracing::warn!(%method, path, status = status.as_u16(), reason = reason.as_ref(), "bad request");
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        tracing::warn!(%method, path, status = status.as_u16(), "bad request: method not allowed");
     }
     response
 }
