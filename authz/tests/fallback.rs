@@ -7,10 +7,14 @@
     clippy::panic
 )]
 
-use mqtt_scram::HashAlgorithm;
+use std::time::Duration;
+
 use mqtt_scram::credentials::StoredCredentials;
 use mqtt_scram::provider::UserRecord;
+use mqtt_scram::{HashAlgorithm, Timestamp};
 use mqtt_scram_authz::fallback::verify_plain_password;
+
+const NOW: Timestamp = Timestamp::new(Duration::ZERO, 1_700_000_000);
 
 #[test]
 fn plain_password_against_scram_credentials() {
@@ -26,16 +30,34 @@ fn plain_password_against_scram_credentials() {
     )
     .unwrap();
     let record = UserRecord::new(creds);
-    assert!(verify_plain_password(&record, "pencil"));
+    assert!(verify_plain_password(&record, "pencil", NOW));
     for wrong in ["Pencil", "pencil ", "", "pencil\u{0}", "\u{0221}"] {
-        assert!(!verify_plain_password(&record, wrong), "{wrong:?}");
+        assert!(!verify_plain_password(&record, wrong, NOW), "{wrong:?}");
     }
     // SASLprep applies as for SCRAM (RFC 4013: U+00A0 maps to a space).
     let creds = StoredCredentials::derive(HashAlgorithm::Sha512, "a b", b"salt", 4096).unwrap();
     let record = UserRecord::new(creds);
-    assert!(verify_plain_password(&record, "a\u{00A0}b"));
-    assert!(verify_plain_password(&record, "a b"));
-    assert!(!verify_plain_password(&record, "ab"));
+    assert!(verify_plain_password(&record, "a\u{00A0}b", NOW));
+    assert!(verify_plain_password(&record, "a b", NOW));
+    assert!(!verify_plain_password(&record, "ab", NOW));
+}
+
+#[test]
+fn plain_password_refuses_an_expired_record() {
+    let creds = StoredCredentials::derive(HashAlgorithm::Sha256, "pencil", b"salt", 4096).unwrap();
+    let at = NOW.unix_seconds();
+    let record = UserRecord::new(creds).expire_at(Some(at));
+    let before = Timestamp::new(Duration::ZERO, at - 1);
+    assert!(verify_plain_password(&record, "pencil", before));
+    assert!(
+        !verify_plain_password(&record, "pencil", NOW),
+        "expired at expire_at"
+    );
+    assert!(!verify_plain_password(
+        &record,
+        "pencil",
+        Timestamp::new(Duration::ZERO, at + 3600)
+    ));
 }
 
 #[cfg(feature = "jwt")]

@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     stats: Stats,
     last_report: Instant,
     next_housekeeping: Instant,
+    /// Clients to disconnect (credentials expired), carried out after the lock is released.
+    kicks: Vec<(usize, Box<str>)>,
 }
 
 /// How often the periodic work runs at most (the TICK's period).
@@ -126,8 +128,8 @@ pub(crate) struct Plugin {
     pub(crate) server: ScramServer,
     pub(crate) credentials: Credentials,
     authz: Option<Authz>,
-    admission: Arc<Admission>,
-    metrics: Metrics,
+    pub(crate) admission: Arc<Admission>,
+    pub(crate) metrics: Metrics,
     pub(crate) clock: SystemClock,
     inner: Mutex<Inner>,
     #[cfg(feature = "metrics")]
@@ -198,6 +200,7 @@ impl Plugin {
             stats: Stats::default(),
             last_report: Instant::now(),
             next_housekeeping: Instant::now(),
+            kicks: Vec::new(),
         };
         Ok(Self {
             raw_options: raw.to_vec(),
@@ -370,7 +373,7 @@ impl Plugin {
     }
 
     /// Counts a refusal or stall; logs the policy's summary when one is due.
-    fn notice(&self, notice: Notice, peer: Option<IpAddr>, now: Duration) {
+    pub(crate) fn notice(&self, notice: Notice, peer: Option<IpAddr>, now: Duration) {
         if let Some(summary) = self.admission.notice(notice, peer, now) {
             log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
         }
@@ -461,6 +464,15 @@ impl Plugin {
             // Another plugin changed the username: this is no longer our client.
             return Verdict::Defer;
         }
+        let now_unix = self.clock.now().unix_seconds();
+        if session
+            .identity
+            .expire_at()
+            .is_some_and(|at| at <= now_unix)
+        {
+            // Credentials expired while connected: nothing more until the disconnect.
+            return Verdict::Deny;
+        }
         let Some(topic) = topic else {
             return Verdict::Deny;
         };
@@ -501,6 +513,15 @@ impl Plugin {
         }
         inner.next_housekeeping = instant + HOUSEKEEPING;
         self.expire(&mut inner, now.monotonic());
+        for (key, id) in inner.sessions.expired_sessions(now.unix_seconds()) {
+            log::emit(
+                Level::Notice,
+                &format!(
+                    "mqtt-scram: credentials of client {id} expired (expire_at); disconnecting"
+                ),
+            );
+            inner.kicks.push((key, id));
+        }
         if let Some(summary) = self.admission.flush_notices(now.monotonic()) {
             log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
         }
@@ -549,6 +570,21 @@ impl Plugin {
         if let Some(event) = event {
             self.lock().stats.record(event, elapsed);
         }
+    }
+
+    /// The clients to disconnect now (their credentials expired), except `current`, the
+    /// client of the running callback, which waits for a later one. The FFI boundary
+    /// disconnects them after every lock is released.
+    pub(crate) fn take_kicks(&self, current: Option<usize>) -> Vec<Box<str>> {
+        let mut inner = self.lock();
+        if inner.kicks.is_empty() {
+            return Vec::new();
+        }
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.kicks)
+            .into_iter()
+            .partition(|(key, _)| Some(*key) != current);
+        inner.kicks = later;
+        now.into_iter().map(|(_, id)| id).collect()
     }
 
     /// At plugin cleanup (broker shutdown): counts the handshakes past their deadline, then

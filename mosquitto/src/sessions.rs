@@ -67,6 +67,9 @@ struct Entry {
     generation: u64,
     /// Set while in [`State::Handshake`]: its deadline.
     deadline: Option<Duration>,
+    /// Set while authenticated with a record that has `expire_at` (Unix seconds), until the
+    /// client is handed out by [`Sessions::expired_sessions`].
+    expires: Option<u64>,
     state: State,
 }
 
@@ -93,6 +96,8 @@ pub(crate) enum Pending {
 pub(crate) struct Sessions {
     entries: HashMap<usize, Entry>,
     deadlines: BTreeMap<(Duration, u64), usize>,
+    /// Authenticated sessions by `expire_at` (Unix seconds) and generation.
+    expiries: BTreeMap<(u64, u64), usize>,
     next_generation: u64,
 }
 
@@ -102,6 +107,7 @@ impl Sessions {
         Self {
             entries: HashMap::new(),
             deadlines: BTreeMap::new(),
+            expiries: BTreeMap::new(),
             next_generation: 1,
         }
     }
@@ -171,6 +177,7 @@ impl Sessions {
                 client_id: client_id.map(Into::into),
                 generation,
                 deadline: Some(deadline),
+                expires: None,
                 state: State::Handshake(Box::new(handshake)),
             },
         );
@@ -205,15 +212,44 @@ impl Sessions {
         self.remove(key);
         let generation = self.next_generation;
         self.next_generation += 1;
+        let expires = session.identity.expire_at();
+        if let Some(at) = expires {
+            self.expiries.insert((at, generation), key);
+        }
         self.entries.insert(
             key,
             Entry {
                 client_id: client_id.map(Into::into),
                 generation,
                 deadline: None,
+                expires,
                 state: State::Authenticated(Arc::new(session)),
             },
         );
+    }
+
+    /// Authenticated clients whose credentials expired at `now_unix` (`expire_at` passed),
+    /// each handed out once: key and client id, to disconnect. Their entries stay (the
+    /// ACL check refuses them meanwhile) until the disconnect removes them.
+    pub(crate) fn expired_sessions(&mut self, now_unix: u64) -> Vec<(usize, Box<str>)> {
+        let mut expired = Vec::new();
+        while let Some((&(at, generation), &key)) = self.expiries.first_key_value() {
+            if at > now_unix {
+                break;
+            }
+            self.expiries.remove(&(at, generation));
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            if entry.generation != generation {
+                continue;
+            }
+            entry.expires = None;
+            if let (State::Authenticated(_), Some(id)) = (&entry.state, &entry.client_id) {
+                expired.push((key, id.clone()));
+            }
+        }
+        expired
     }
 
     /// Forgets `key` (at disconnect, or when its entry is stale); returns the handshake it
@@ -234,6 +270,9 @@ impl Sessions {
     fn release(&mut self, entry: &mut Entry) {
         if let Some(deadline) = entry.deadline.take() {
             self.deadlines.remove(&(deadline, entry.generation));
+        }
+        if let Some(at) = entry.expires.take() {
+            self.expiries.remove(&(at, entry.generation));
         }
     }
 
@@ -257,6 +296,10 @@ impl Sessions {
                     // force (the broker disconnects the client when it finally answers).
                     if let Some(previous) = &h.previous {
                         entry.state = State::Authenticated(Arc::clone(previous));
+                        entry.expires = previous.identity.expire_at();
+                        if let Some(at) = entry.expires {
+                            self.expiries.insert((at, entry.generation), key);
+                        }
                     }
                     expired.push(*h);
                 }

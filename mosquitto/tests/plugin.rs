@@ -14,6 +14,7 @@
 //! | `observe` | Prometheus metrics with the shared names; a clean shutdown |
 //! | `reentrancy` | `log_dest topic` + ACL subscribers: a refused login never hangs the broker |
 //! | `robustness` | random and truncated AUTH data; the broker keeps serving |
+//! | `hardening` | the password fallback's admission; sessions end at their record's `expire_at` |
 //! | `leaks` | 10,000 sequential handshakes; the broker's RSS stays flat |
 //! | `startup` | every bad option stops the broker with the option named |
 #![allow(
@@ -30,6 +31,8 @@ mod clients;
 mod failures;
 #[path = "plugin/harness.rs"]
 mod harness;
+#[path = "plugin/hardening.rs"]
+mod hardening;
 #[path = "plugin/leaks.rs"]
 mod leaks;
 #[path = "plugin/observe.rs"]

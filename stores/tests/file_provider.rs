@@ -10,14 +10,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_scram::HashAlgorithm;
 use mqtt_scram::credentials::StoredCredentials;
 use mqtt_scram::provider::UserRecord;
+use mqtt_scram::{HashAlgorithm, Timestamp};
 use mqtt_scram_authz::fallback::verify_plain_password;
 use mqtt_scram_stores::file::FileProviderError;
 use mqtt_scram_stores::record::{CredentialRecord, Format, Position, RecordError, read_records};
 use mqtt_scram_stores::{FileProvider, append_record_locked};
 use mqtt_scram_testkit::TempDir;
+
+/// Before every `expire_at` of these tests.
+const NOW: Timestamp = Timestamp::new(Duration::ZERO, 1_700_000_000);
 
 // RFC 7677 §3 credentials for user "user", password "pencil".
 const SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
@@ -56,7 +59,7 @@ fn loads_json_shapes_and_csv() {
     let p = FileProvider::open(&lines).unwrap();
     assert_eq!(p.len(), 2);
     let rec = p.get("user", HashAlgorithm::Sha256).unwrap();
-    assert!(verify_plain_password(&rec, "pencil"));
+    assert!(verify_plain_password(&rec, "pencil", NOW));
     let array = d.join("array.json");
     replace(
         &array,
@@ -80,7 +83,8 @@ fn loads_json_shapes_and_csv() {
     assert_eq!(rec.attributes.expire_at, Some(1_900_000_000));
     assert!(verify_plain_password(
         &p.get("comma, user", HashAlgorithm::Sha256).unwrap(),
-        "pencil"
+        "pencil",
+        NOW
     ));
     assert_eq!(Format::from_path(&csv), Format::Csv);
 }
@@ -224,7 +228,8 @@ fn concurrent_locked_appends_lose_nothing() {
         assert_eq!(p.len(), 24, "{file}");
         assert!(verify_plain_password(
             &p.get("u5-3", HashAlgorithm::Sha256).unwrap(),
-            "pw"
+            "pw",
+            NOW
         ));
         // The same user and mechanism again is refused; another mechanism is fine.
         let again = append_record_locked(&path, &record("u0-0", HashAlgorithm::Sha256));

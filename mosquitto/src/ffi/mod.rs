@@ -316,8 +316,63 @@ unsafe extern "C" fn on_event(event: c_int, data: *mut c_void, userdata: *mut c_
         // The plugin holds no lock any more: write what the callback logged (writing may
         // re-enter the plugin, e.g. an ACL check for a `log_dest topic` subscriber).
         log::flush();
+        // SAFETY: as for `dispatch`.
+        if let Some(current) = unsafe { kick_point(event, data) } {
+            for id in instance.plugin.take_kicks(current) {
+                kick(&id);
+            }
+            log::flush();
+        }
         rc
     })
+}
+
+/// Whether clients may be disconnected after this event, and if so, the event's own client
+/// (kept for a later event). Only at the top of the broker's loop (TICK, RELOAD) and while
+/// a new client authenticates, where Mosquitto itself disconnects other clients (session
+/// take-over); never inside an ACL check (Mosquitto may be walking its subscriptions) or a
+/// disconnect.
+///
+/// # Safety
+/// As [`on_event`].
+unsafe fn kick_point(event: c_int, data: *mut c_void) -> Option<Option<usize>> {
+    match event {
+        sys::MOSQ_EVT_TICK | sys::MOSQ_EVT_RELOAD => Some(None),
+        sys::MOSQ_EVT_EXT_AUTH_START | sys::MOSQ_EVT_EXT_AUTH_CONTINUE => {
+            // SAFETY: the event structure of these events (the caller's contract); only the
+            // client pointer is read.
+            let client = unsafe {
+                core::ptr::addr_of!((*data.cast::<sys::EvtExtendedAuth>()).client).read()
+            };
+            Some(Some(client as usize))
+        }
+        sys::MOSQ_EVT_BASIC_AUTH => {
+            // SAFETY: as above, for `mosquitto_evt_basic_auth`.
+            let client =
+                unsafe { core::ptr::addr_of!((*data.cast::<sys::EvtBasicAuth>()).client).read() };
+            Some(Some(client as usize))
+        }
+        _ => None,
+    }
+}
+
+/// Disconnects the client with this id, without its will (Mosquitto sends DISCONNECT 0x98
+/// Administrative action to MQTT 5 clients). Re-enters the plugin (`MOSQ_EVT_DISCONNECT`):
+/// called with no lock held.
+fn kick(client_id: &str) {
+    debug_assert!(!log::lock_held());
+    let Ok(id) = CString::new(client_id) else {
+        return;
+    };
+    // SAFETY: a NUL-terminated id the broker only reads during the call; called on the
+    // broker's thread, from a callback where disconnecting other clients is allowed.
+    let rc = unsafe { sys::mosquitto_kick_client_by_clientid(id.as_ptr(), false) };
+    if rc != sys::MOSQ_ERR_SUCCESS {
+        log::emit(
+            Level::Info,
+            &format!("mqtt-scram: client {client_id} was gone before its disconnect (error {rc})"),
+        );
+    }
 }
 
 /// Decodes one event and hands it to the plugin.
@@ -406,10 +461,15 @@ unsafe fn dispatch(plugin: &Plugin, event: c_int, data: *mut c_void) -> (c_int, 
             )
         }
         sys::MOSQ_EVT_DISCONNECT => {
-            // SAFETY: the broker passes a `mosquitto_evt_disconnect` for this event.
-            let ev = unsafe { &*data.cast::<sys::EvtDisconnect>() };
-            if !ev.client.is_null() {
-                plugin.on_disconnect(ev.client as usize);
+            // Only the client pointer: with per_listener_settings 2.0.11 does not initialise
+            // the rest of the structure (plugin.c, plugin__handle_disconnect), so no
+            // reference to the whole structure is made.
+            // SAFETY: the broker passes a `mosquitto_evt_disconnect` for this event, whose
+            // `client` field it always sets; the field is read by pointer, nothing else is.
+            let client =
+                unsafe { core::ptr::addr_of!((*data.cast::<sys::EvtDisconnect>()).client).read() };
+            if !client.is_null() {
+                plugin.on_disconnect(client as usize);
             }
             (sys::MOSQ_ERR_SUCCESS, Some(Event::Disconnect))
         }

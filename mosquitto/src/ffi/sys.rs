@@ -73,7 +73,8 @@ pub struct EvtExtendedAuth {
 
 // `struct mosquitto_evt_tick` is not read: 2.0.11 leaves every field zero.
 
-/// `struct mosquitto_evt_disconnect`.
+/// `struct mosquitto_evt_disconnect`. Only `client` may be read: with
+/// `per_listener_settings` 2.0.11 leaves the other fields uninitialised.
 #[repr(C)]
 pub struct EvtDisconnect {
     pub future: *mut c_void,
@@ -138,4 +139,5 @@ unsafe extern "C" {
     pub fn mosquitto_client_id(client: *const Mosquitto) -> *const c_char;
     pub fn mosquitto_client_username(client: *const Mosquitto) -> *const c_char;
     pub fn mosquitto_set_username(client: *mut Mosquitto, username: *const c_char) -> c_int;
+    pub fn mosquitto_kick_client_by_clientid(clientid: *const c_char, with_will: bool) -> c_int;
 }
