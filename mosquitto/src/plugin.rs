@@ -217,6 +217,24 @@ impl Plugin {
         })
     }
 
+    /// Whether this instance may serve its listener(s): the `tls-server-end-point` binding
+    /// names one TLS listener's certificate, so it is offered only by a per-listener
+    /// instance (`per_listener_settings true`, `tls_cert_file` in the TLS listener's block).
+    /// A global instance serves every listener, plain ones included, where `-PLUS` would
+    /// bind to a certificate the client never saw over a channel anyone can relay.
+    pub(crate) fn check_listener_scope(&self, per_listener: bool) -> Result<(), String> {
+        if self.options.tls_cert_file.is_some() && !per_listener {
+            return Err(
+                "plugin_opt_tls_cert_file: the channel binding (-PLUS) is offered only \
+                 on TLS listeners, and a global plugin serves every listener: set \
+                 per_listener_settings true and give plugin_opt_tls_cert_file in the TLS \
+                 listener's own plugin block (its certfile)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// The events to register for.
     pub(crate) fn events(&self) -> Vec<Event> {
         let mut events = vec![

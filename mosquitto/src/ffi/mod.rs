@@ -190,6 +190,16 @@ unsafe fn init(
                 return sys::MOSQ_ERR_INVAL;
             }
         };
+        // SAFETY: `identifier` is the broker's non-null plugin id (checked above), whose
+        // first field is the listener pointer (see `sys::PluginId`); read, never followed.
+        let per_listener = unsafe { !(*identifier).listener.is_null() };
+        if let Err(message) = plugin.check_listener_scope(per_listener) {
+            log::emit(
+                Level::Error,
+                &format!("mqtt-scram: refusing to start: {message}"),
+            );
+            return sys::MOSQ_ERR_INVAL;
+        }
         let events = plugin
             .events()
             .iter()

@@ -11,10 +11,12 @@ pub struct Mosquitto {
     _opaque: [u8; 0],
 }
 
-/// `mosquitto_plugin_id_t` (opaque).
+/// `mosquitto_plugin_id_t`: opaque in the public headers; in Mosquitto's source
+/// (`src/mosquitto_broker_internal.h`, the same in every 2.0.x release) its one field is the
+/// listener of a per-listener plugin, null for a global one. Only that null check is made.
 #[repr(C)]
 pub struct PluginId {
-    _opaque: [u8; 0],
+    pub listener: *mut c_void,
 }
 
 /// `struct mosquitto_opt`: one `plugin_opt_<key> <value>` line.

@@ -74,12 +74,36 @@ fn plus_with_tls_server_end_point_over_the_tls_listener() {
     let certs = certs(&dir);
     let cert_file = certs.listener.cert_file.clone();
     let Some(f) = Fixture::start(|c, _| {
-        c.tls(certs.listener.clone())
-            .option("tls_cert_file", cert_file.display())
+        c.per_listener_settings()
+            .tls(certs.listener.clone())
+            .tls_option("tls_cert_file", cert_file.display())
     }) else {
         return;
     };
     let addr = f.broker.tls_addr().unwrap();
+    // The plain listener's instance has no certificate: no -PLUS there (0x8C), SCRAM works.
+    let mut plain = Conn::tcp(f.broker.addr()).unwrap();
+    plain
+        .send_connect(
+            "plain-plus",
+            Some("SCRAM-SHA-256-PLUS"),
+            Some(b"p=tls-server-end-point,,n=alice,r=abcdefghijklmnop"),
+            None,
+        )
+        .unwrap();
+    let reply = plain.read().unwrap();
+    assert_eq!((reply.kind, reply.reason), (CONNACK, 0x8C), "{reply:?}");
+    let mut plain = Conn::tcp(f.broker.addr()).unwrap();
+    let login = wire::scram_login(
+        &mut plain,
+        "plain-n",
+        Mechanism::ScramSha256,
+        "alice",
+        PASSWORD,
+        None,
+    )
+    .unwrap();
+    assert_eq!(login.last.reason, 0, "{login:?}");
     let binding = end_point(&certs.server_der);
     for mechanism in [Mechanism::ScramSha256Plus, Mechanism::ScramSha512Plus] {
         let mut conn = tls(addr, &certs.ca_der);
@@ -156,4 +180,35 @@ fn plus_with_tls_server_end_point_over_the_tls_listener() {
     assert_eq!(report["connack"]["reason_code"], 0x87, "{report}");
     let (code, report) = probe::run(&target, PASSWORD, &args);
     assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn a_global_plugin_with_a_certificate_refuses_to_start() {
+    // One instance for the plain and the TLS listener: -PLUS would be offered on the plain
+    // one too.
+    let dir = TempDir::new("mosquitto-plus-global");
+    let certs = certs(&dir);
+    let (_files, _users, config) = crate::harness::files(&crate::harness::default_users());
+    let config = config
+        .tls(certs.listener.clone())
+        .option("tls_cert_file", certs.listener.cert_file.display());
+    if !mqtt_scram_testkit::mosquitto::available() {
+        return;
+    }
+    let error = match mqtt_scram_testkit::mosquitto::Mosquitto::try_start(&config) {
+        Ok(broker) => panic!("started:\n{}", broker.stop()),
+        Err(e) => e,
+    };
+    assert!(
+        error
+            .log
+            .contains("refusing to start: plugin_opt_tls_cert_file"),
+        "{}",
+        error.log
+    );
+    assert!(
+        error.log.contains("per_listener_settings true"),
+        "{}",
+        error.log
+    );
 }
