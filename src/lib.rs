@@ -100,6 +100,7 @@ mod crypto;
 mod error;
 pub mod mechanism;
 pub mod message;
+mod mock_key;
 pub mod mqtt;
 pub mod provider;
 pub mod saslprep;
@@ -113,6 +114,10 @@ pub use connection::{ChannelBinding, ChannelBindingType, ConnectionInfo};
 pub use credentials::StoredCredentials;
 pub use error::{Error, ErrorCategory};
 pub use mechanism::{HashAlgorithm, Mechanism};
+pub use mock_key::MockKey;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use mock_key::MockKeyError;
 pub use mqtt::{PacketType, ReasonCode, Reply};
 pub use server::{
     ConfigError, Identity, Outcome, RecordPolicy, Rejection, ScramServer, ServerConfig, StartPacket,

@@ -350,7 +350,12 @@ fn main() {
         .map(|(name, record)| CredentialRecord::new(name, record))
         .collect();
     dir.write("users.json", &json::write_lines(&records).unwrap());
-    dir.write("mock.key", &hex::encode(rand::random::<[u8; 32]>()));
+    let key = dir.write("mock.key", &hex::encode(rand::random::<[u8; 32]>()));
+    {
+        // The broker refuses a mock key file others can read.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let server = ScramServer::new(ServerConfig::new(rand::random())).unwrap();
     let store = MemoryProvider::new();
     store.replace_all(users);

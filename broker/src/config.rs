@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use mqtt_scram::{Mechanism, ServerConfig};
+use mqtt_scram::{Mechanism, MockKey, ServerConfig};
 use mqtt_scram_authenticator::admission::AdmissionPolicy;
 use rand::Rng as _;
 use serde::Deserialize;
@@ -68,9 +68,9 @@ pub struct Args {
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub cache_negative_ttl: u64,
 
-    /// File with the 32-byte mock key in hex (64 characters). Keep it stable across
-    /// restarts; without it a random key is used and unknown users can be told apart
-    /// from real ones across a restart.
+    /// File with the 32-byte mock key: 64 hex characters or 32 raw bytes, readable only by
+    /// its owner (`chmod 600`). Keep it stable across restarts; without it a random key is
+    /// used and unknown users can be told apart from real ones across a restart.
     #[arg(long, value_name = "FILE")]
     pub mock_key_file: Option<PathBuf>,
 
@@ -170,7 +170,7 @@ impl Args {
         let mut scram = match (file.scram, &self.mock_key_file) {
             (Some(scram), None) => scram,
             (Some(scram), Some(path)) => scram.mock_key(mock_key(Some(path))?),
-            (None, path) => ServerConfig::new(mock_key(path.as_ref())?),
+            (None, path) => ServerConfig::from_mock_key(mock_key(path.as_ref())?),
         };
         if let Some(names) = &self.mechanisms {
             let mechanisms = names
@@ -263,24 +263,20 @@ fn http_provider(_: &std::path::Path, _: &Args) -> Result<Provider, String> {
     )
 }
 
-fn mock_key(path: Option<&PathBuf>) -> Result<[u8; 32], String> {
-    let mut key = [0u8; 32];
+/// The mock key from `--mock-key-file` ([`MockKey::from_file`]: hex or 32 raw bytes, refused
+/// when its group or others can read it), or a random one with a warning.
+fn mock_key(path: Option<&PathBuf>) -> Result<MockKey, String> {
     match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
-                format!("{}: the mock key must be 64 hex characters", path.display())
-            })?;
-        }
+        Some(path) => MockKey::from_file(path).map_err(|e| e.to_string()),
         None => {
             warn!(
                 "no --mock-key-file: using a random mock key (unknown users become recognisable across restarts)"
             );
+            let mut key = [0u8; 32];
             rand::rng().fill_bytes(&mut key);
+            Ok(MockKey::new(key))
         }
     }
-    Ok(key)
 }
 
 /// The configuration file (`--config`, TOML). Every section is optional; unknown keys are

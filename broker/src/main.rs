@@ -7,7 +7,7 @@
 //! # stored credentials (no passwords), one JSON record per line
 //! mqtt-scram gen --user alice -m sha256 --format json >  users.json
 //! mqtt-scram gen --user alice -m sha512 --format json >> users.json
-//! head -c 32 /dev/urandom | xxd -p -c 64 > mock.key   # keep it across restarts
+//! (umask 077; head -c 32 /dev/urandom | xxd -p -c 64 > mock.key)   # private; keep it across restarts
 //!
 //! cargo run --release -p mqtt-scram-broker -- \
 //!     --credentials users.json --mock-key-file mock.key --tcp 127.0.0.1:1883 \

@@ -90,6 +90,11 @@ fn scram_broker(dir: &TempDir) -> Mosquitto {
         .collect();
     let users = dir.write("users.json", &serde_json::to_string(&records).unwrap());
     let key = dir.write("mock.key", &"5a".repeat(32));
+    {
+        // The plugin refuses a mock key file others can read.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let config = Config::with_plugin(plugin_path())
         .option("store", users.display())
         .option("mock_key_file", key.display())

@@ -6,12 +6,11 @@ use core::fmt;
 use core::ops::RangeInclusive;
 use core::time::Duration;
 
-use zeroize::Zeroize as _;
-
 use crate::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, StoredCredentials};
 use crate::crypto::SaltKey;
 use crate::mechanism::Mechanism;
 use crate::message::DEFAULT_MAX_MESSAGE_LEN;
+use crate::mock_key::MockKey;
 use crate::provider::{IgnoreKind, IgnoreReason};
 
 /// Smallest number of random bytes in a server nonce.
@@ -200,9 +199,22 @@ impl ServerConfig {
     /// `mock_key` keys the fake salts given to unknown users. Keep it secret and
     /// **stable across restarts**: a fake salt that changes after a restart, while real
     /// salts do not, tells an attacker which users are fake.
-    pub fn new(mut mock_key: [u8; 32]) -> Self {
-        let mock_salt_key = SaltKey::new(&mock_key);
-        mock_key.zeroize();
+    /// The bytes are wiped here; [`ServerConfig::from_mock_key`] takes a [`MockKey`]
+    /// (e.g. read by [`MockKey::from_file`]).
+    pub fn new(mock_key: [u8; 32]) -> Self {
+        Self::from_mock_key(MockKey::new(mock_key))
+    }
+
+    /// [`ServerConfig::new`] with a [`MockKey`], e.g. one read by [`MockKey::from_file`]
+    /// (feature `std`).
+    ///
+    /// ```
+    /// use mqtt_scram::{MockKey, ServerConfig};
+    /// let config = ServerConfig::from_mock_key(MockKey::new([7; 32]));
+    /// # let _ = config;
+    /// ```
+    pub fn from_mock_key(mock_key: MockKey) -> Self {
+        let mock_salt_key = SaltKey::new(mock_key.bytes());
         Self {
             mechanisms: Mechanism::ALL.to_vec(),
             mock_iterations: DEFAULT_ITERATIONS,
@@ -216,15 +228,14 @@ impl ServerConfig {
     }
 
     /// Replaces the mock key (see [`ServerConfig::new`]), e.g. one read from a file after
-    /// the rest of the configuration; the key is wiped from `mock_key` here.
+    /// the rest of the configuration ([`MockKey::from_file`]); the key is wiped here.
     ///
     /// ```
     /// let config = mqtt_scram::ServerConfig::new([0; 32]).mock_key([7; 32]);
     /// # let _ = config;
     /// ```
-    pub fn mock_key(mut self, mut mock_key: [u8; 32]) -> Self {
-        self.mock_salt_key = SaltKey::new(&mock_key);
-        mock_key.zeroize();
+    pub fn mock_key(mut self, mock_key: impl Into<MockKey>) -> Self {
+        self.mock_salt_key = SaltKey::new(mock_key.into().bytes());
         self
     }
 
@@ -351,7 +362,8 @@ impl ServerConfig {
 /// allow_authzid = false
 /// record_policy = { iterations = [4096, 1000000], salt_len = [8, 64] }
 /// ```
-/// Exactly one of `mock_key` and `mock_key_file` (which needs the `std` feature) is required.
+/// Exactly one of `mock_key` and `mock_key_file` (which needs the `std` feature) is required;
+/// the file is read by [`MockKey::from_file`] (hex or 32 raw bytes, `chmod 600`).
 /// Unknown keys are refused, and every error names its key; the key itself is never
 /// printed (the hex text is zeroized after decoding).
 #[cfg(feature = "serde")]
@@ -375,6 +387,7 @@ mod settings {
 
     use super::{RecordPolicy, ServerConfig};
     use crate::mechanism::Mechanism;
+    use crate::mock_key::MockKey;
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -404,7 +417,7 @@ mod settings {
     impl Server {
         pub(super) fn build(mut self) -> Result<ServerConfig, String> {
             let key = self.mock_key()?;
-            let mut config = ServerConfig::new(key);
+            let mut config = ServerConfig::from_mock_key(key);
             if let Some(names) = &self.mechanisms {
                 let mechanisms = names
                     .iter()
@@ -446,33 +459,34 @@ mod settings {
             Ok(config)
         }
 
-        fn mock_key(&mut self) -> Result<[u8; 32], String> {
-            let mut key = [0u8; 32];
-            let (mut text, source) = match (self.mock_key.take(), self.mock_key_file.take()) {
-                (Some(hex), None) => (hex, String::from("mock_key")),
-                (None, Some(path)) => (read_key_file(&path)?, format!("mock_key_file {path}")),
+        fn mock_key(&mut self) -> Result<MockKey, String> {
+            match (self.mock_key.take(), self.mock_key_file.take()) {
+                (Some(mut hex), None) => {
+                    let mut key = [0u8; 32];
+                    let decoded = hex::decode_to_slice(hex.trim(), &mut key);
+                    hex.zeroize();
+                    decoded
+                        .map_err(|_| String::from("mock_key: must be 64 hex characters (32 bytes)"))?;
+                    Ok(MockKey::new(key))
+                }
+                (None, Some(path)) => read_key_file(&path),
                 (Some(mut hex), Some(_)) => {
                     hex.zeroize();
-                    return Err("mock_key and mock_key_file: give one, not both".into());
+                    Err("mock_key and mock_key_file: give one, not both".into())
                 }
-                (None, None) => {
-                    return Err("mock_key_file (or mock_key): the 32-byte mock key is required; keep it secret and stable across restarts".into());
-                }
-            };
-            let decoded = hex::decode_to_slice(text.trim(), &mut key);
-            text.zeroize();
-            decoded.map_err(|_| format!("{source}: must be 64 hex characters (32 bytes)"))?;
-            Ok(key)
+                (None, None) => Err("mock_key_file (or mock_key): the 32-byte mock key is required; keep it secret and stable across restarts".into()),
+            }
         }
     }
 
+    /// [`MockKey::from_file`]: hex or raw bytes, refused when group- or world-readable.
     #[cfg(feature = "std")]
-    fn read_key_file(path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| format!("mock_key_file: cannot read {path}: {e}"))
+    fn read_key_file(path: &str) -> Result<MockKey, String> {
+        MockKey::from_file(path).map_err(|e| format!("mock_key_file: {e}"))
     }
 
     #[cfg(not(feature = "std"))]
-    fn read_key_file(_path: &str) -> Result<String, String> {
+    fn read_key_file(_path: &str) -> Result<MockKey, String> {
         Err("mock_key_file: reading files needs the `std` feature; use mock_key".into())
     }
 }

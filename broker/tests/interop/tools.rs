@@ -310,6 +310,11 @@ async fn command_line_options_and_pem_files_start_a_working_broker() {
     std::fs::write(&users, lines).unwrap();
     let key_file = dir.join("mock.key");
     std::fs::write(&key_file, "11".repeat(32)).unwrap();
+    {
+        // The broker refuses a mock key file others can read (MockKey::from_file).
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_pem, generated.cert.pem()).unwrap();

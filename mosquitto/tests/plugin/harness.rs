@@ -75,12 +75,19 @@ pub fn write_users(path: &Path, users: &[serde_json::Value]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// `chmod 600`: the plugin refuses a mock key file others can read.
+pub fn private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// A directory with `users.json` and `mock.key`, and the plugin configuration for them.
 pub fn files(users: &[serde_json::Value]) -> (TempDir, PathBuf, Config) {
     let dir = TempDir::new("mosquitto-plugin");
     let path = dir.join("users.json");
     write_users(&path, users);
     let key = dir.write("mock.key", &format!("{}\n", "5a".repeat(32)));
+    private(&key);
     let config = Config::with_plugin(plugin_path())
         .option("store", path.display())
         .option("mock_key_file", key.display());

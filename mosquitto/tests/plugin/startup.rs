@@ -2,7 +2,7 @@
 
 use mqtt_scram_testkit::mosquitto::{Mosquitto, available};
 
-use crate::harness::{default_users, files};
+use crate::harness::{default_users, files, private};
 
 #[test]
 fn bad_options_stop_the_broker_with_the_option_named() {
@@ -11,6 +11,13 @@ fn bad_options_stop_the_broker_with_the_option_named() {
     }
     let (dir, _users, base) = files(&default_users());
     let weak_key = dir.write("short.key", "abcd");
+    private(&weak_key);
+    // A good key others can read.
+    let open_key = dir.write("open.key", &"5a".repeat(32));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let ed25519 = dir.write(
         "ed.pem",
         "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
@@ -74,6 +81,10 @@ fn bad_options_stop_the_broker_with_the_option_named() {
         (
             replace("mock_key_file", weak_key.display().to_string()),
             "plugin_opt_mock_key_file:",
+        ),
+        (
+            replace("mock_key_file", open_key.display().to_string()),
+            "chmod 600",
         ),
         (
             replace("store", "/nonexistent/users.json".into()),
