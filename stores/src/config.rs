@@ -207,7 +207,8 @@ impl StoreConfigError {
 impl StoreConfig {
     /// A store for a bare URL or path: `postgres://` / `postgresql://` (default schema),
     /// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://` (default layout),
-    /// `http://` / `https://` (EMQX contract, `GET`), anything else a credential file.
+    /// `http://` / `https://` (EMQX contract, `GET`), a libpq key=value string
+    /// (`host=db user=mqtt dbname=mqtt`, PostgreSQL), anything else a credential file.
     ///
     /// ```
     /// use mqtt_scram_stores::config::StoreConfig;
@@ -229,6 +230,7 @@ impl StoreConfig {
             "file" => Ok(Self::File(FileStoreConfig::new(
                 url.get("file://".len()..).unwrap_or_default(),
             ))),
+            "" if is_conninfo(url) => Ok(Self::Postgres(postgres_from_url(url)?)),
             "" => Ok(Self::File(FileStoreConfig::new(url))),
             other => {
                 // What precedes "://" is shown only if it can be a scheme: in a key=value
@@ -484,6 +486,34 @@ fn disabled(path: &str, kind: &str) -> StoreConfigError {
             "kind {kind:?} needs mqtt-scram-stores built with feature {kind:?} (not enabled in this build)"
         ),
     )
+}
+
+/// A libpq key=value string (`host=db user=mqtt …`): its first word is a libpq keyword
+/// followed by `=`. Such a string is a PostgreSQL store, never a file name (which would
+/// be shown, password included, in the file store's messages).
+fn is_conninfo(text: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "host",
+        "hostaddr",
+        "port",
+        "user",
+        "password",
+        "dbname",
+        "sslmode",
+        "options",
+        "application_name",
+        "connect_timeout",
+        "target_session_attrs",
+        "channel_binding",
+        "passfile",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "service",
+    ];
+    text.trim_start()
+        .split_once('=')
+        .is_some_and(|(key, _)| KEYWORDS.contains(&key.trim()))
 }
 
 #[cfg(feature = "postgres")]
