@@ -62,6 +62,7 @@ fn is_scheme(s: &str) -> bool {
 
 /// A transport error, with its sources, but without the URL reqwest puts in its message
 /// (it may carry a query-string secret).
+#[cfg(feature = "client")]
 pub fn describe_transport(error: reqwest::Error) -> String {
     describe(&error.without_url())
 }
