@@ -16,9 +16,10 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mqtt_scram::ConnectionInfo;
@@ -27,6 +28,7 @@ use mqtt_scram_stores::config::{Store, StoreConfig};
 
 use crate::log::{self, Level};
 use crate::options::{OptionError, Options};
+use crate::threads;
 
 /// Background lookups allowed at once; past this a slow store is answered `Overloaded`.
 const MAX_IN_FLIGHT: usize = 1024;
@@ -37,6 +39,8 @@ pub(crate) struct Credentials {
     runtime: Option<tokio::runtime::Runtime>,
     budget: Duration,
     in_flight: Arc<AtomicUsize>,
+    /// Reload threads (SIGHUP), joined at cleanup.
+    reloads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -142,6 +146,7 @@ impl Credentials {
             runtime,
             budget: options.lookup_budget,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            reloads: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,19 +208,32 @@ impl Credentials {
                     report_reload(file.path(), result.map(|_| ()), file.len());
                 }
             });
-        if let Err(e) = spawned {
-            log::emit(
+        match spawned {
+            Ok(handle) => {
+                let mut reloads = self.reloads.lock().unwrap_or_else(PoisonError::into_inner);
+                // Finished reloads need no join at cleanup.
+                reloads.retain(|h| !h.is_finished());
+                reloads.push(handle);
+            }
+            Err(e) => log::emit(
                 Level::Error,
                 &format!("mqtt-scram: cannot start the reload thread: {e}"),
-            );
+            ),
         }
     }
 }
 
 impl Drop for Credentials {
     fn drop(&mut self) {
+        // A reload in progress finishes (its result is logged) if it can within the bound.
+        let reloads = std::mem::take(
+            self.reloads
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        threads::join_within("credential reload", reloads, threads::JOIN_LIMIT);
         // Lookups still waiting for a store are abandoned; the worker threads are stopped
-        // before the broker unloads the plugin.
+        // (bounded) before the broker unloads the plugin.
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }

@@ -32,4 +32,5 @@ mod plugin;
 mod sessions;
 mod setup;
 mod stats;
+mod threads;
 mod trace;

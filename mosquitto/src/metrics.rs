@@ -83,7 +83,12 @@ impl Drop for Endpoint {
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // A request in progress ends within its socket timeouts; never wait past the bound.
+            crate::threads::join_within(
+                "metrics endpoint",
+                vec![thread],
+                crate::threads::JOIN_LIMIT,
+            );
         }
     }
 }

@@ -90,3 +90,35 @@ fn a_watched_credential_file_reloads_by_itself_and_its_events_reach_the_log() {
     );
     assert_eq!(reason(&f, "dave"), 0);
 }
+
+/// A reload still running when the broker stops is waited for (within a bound) before the
+/// plugin is unloaded, and its result reaches the log.
+#[test]
+fn a_reload_in_progress_at_shutdown_is_joined_and_logged() {
+    let Some(f) = Fixture::start(|c, _| c) else {
+        return;
+    };
+    // Many records (one derivation, many names): the reload takes a while.
+    const RECORDS: usize = 60_000;
+    let one = record("u", PASSWORD, HashAlgorithm::Sha256);
+    let users: Vec<serde_json::Value> = (0..RECORDS)
+        .map(|i| {
+            let mut r = one.clone();
+            r["username"] = format!("user-{i}").into();
+            r
+        })
+        .collect();
+    write_users(&f.users, &users);
+    let seen = f.broker.log().len();
+    f.broker.reload();
+    assert!(
+        f.broker
+            .wait_for_log("Reloading config.", seen, Duration::from_secs(10)),
+        "{}",
+        f.broker.log()
+    );
+    let (status, log) = f.broker.stop_with_status();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{log}");
+    let reloaded = format!("reloaded {RECORDS} credential records");
+    assert!(log.contains(&reloaded), "{reloaded:?} missing\n{log}");
+}
