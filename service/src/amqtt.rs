@@ -139,8 +139,8 @@ fn read(
     uri: &Uri,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Params, Response> {
-    Params::parse(uri.query(), headers, body).map_err(IntoResponse::into_response)
+) -> Result<Params, Rejection> {
+    Params::parse(uri.query(), headers, body)
 }
 
 fn bad(e: Rejection) -> Response {
@@ -155,7 +155,7 @@ async fn user(
 ) -> Response {
     let params = match read(&uri, &headers, body) {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(e) => return bad(e),
     };
     let username = match params.require("username") {
         Ok(u) => u,
@@ -192,7 +192,7 @@ async fn superuser(
 ) -> Response {
     let params = match read(&uri, &headers, body) {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(e) => return bad(e),
     };
     let username = match params.require("username") {
         Ok(u) => u,
@@ -225,7 +225,7 @@ async fn acl(
 ) -> Response {
     let params = match read(&uri, &headers, body) {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(e) => return bad(e),
     };
     let fields = (|| {
         Ok::<_, Rejection>((

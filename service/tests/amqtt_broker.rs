@@ -10,6 +10,14 @@
 //! every plugin to answer true; a refused subscription gets 0x80 in the SUBACK; a refused
 //! publish is dropped.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
 mod amqtt_support;
 
 use amqtt_support::{

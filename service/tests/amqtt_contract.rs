@@ -3,6 +3,14 @@
 //! each `response_mode` read as `AuthHttpPlugin._send_request` reads them
 //! (`amqtt/contrib/http.py`), the store-down answers of the ACL path, and bad input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
 mod amqtt_support;
 
 use amqtt_support::{PASSWORD, Service};
