@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mqtt_scram::credentials::StoredCredentials;
 use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest, UserRecord};
 use mqtt_scram::{
-    ConnectionInfo, HashAlgorithm, Mechanism, RecordPolicy, ScramServer, ServerConfig, StartPacket,
-    Timestamp,
+    ConnectionInfo, HashAlgorithm, Mechanism, MockKey, RecordPolicy, ScramServer, ServerConfig,
+    StartPacket, Timestamp,
 };
 use mqtt_scram_authenticator::admission::{Admission, AdmissionPolicy};
 use mqtt_scram_authz::file::{FileAuthorizer, ParseOptions};
@@ -126,8 +126,8 @@ pub enum BackendError {
     /// The ACL file cannot be loaded.
     #[error("acl_file: {0}")]
     Acl(String),
-    /// The mock key file cannot be read.
-    #[error("mock_key_file: {0}")]
+    /// The mock key file cannot be read, or others may read it.
+    #[error("{0}")]
     MockKey(String),
     /// The shared secret file cannot be read.
     #[error("auth.secret_file: {0}")]
@@ -178,20 +178,22 @@ impl Backend {
             None => None,
         };
         let mock_key = match &config.mock_key_file {
-            Some(path) => read_mock_key(path)?,
+            Some(path) => {
+                MockKey::from_file(path).map_err(|e| BackendError::MockKey(e.to_string()))?
+            }
             None => {
                 tracing::warn!(
                     "no mock_key_file: using a random mock key; mock salts for unknown users change at every restart"
                 );
                 let mut key = Zeroizing::new([0u8; 32]);
                 rand::fill(&mut key[..]);
-                key
+                MockKey::new(*key)
             }
         };
         let work = &config.password_work;
         let policy = RecordPolicy::new(work.min_iterations..=work.max_iterations, 8..=64);
         let scram = ScramServer::new(
-            ServerConfig::new(*mock_key)
+            ServerConfig::from_mock_key(mock_key)
                 .record_policy(policy.clone())
                 .mock_iterations(work.mock_iterations),
         )
@@ -508,19 +510,4 @@ pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn read_mock_key(path: &std::path::Path) -> Result<Zeroizing<[u8; 32]>, BackendError> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| BackendError::MockKey(format!("cannot read {}: {e}", path.display())))?,
-    );
-    let mut key = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), &mut key[..]).map_err(|_| {
-        BackendError::MockKey(format!(
-            "{}: expected 64 hex characters (32 bytes)",
-            path.display()
-        ))
-    })?;
-    Ok(key)
 }

@@ -40,10 +40,11 @@ pub struct ServiceConfig {
     /// Address to listen on (default [`DEFAULT_LISTEN`]; `--listen` overrides it).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// File with the 32-byte mock key as 64 hex characters (keys the salts of the mock
-    /// records served for unknown users). Without it a random key is used and a warning
-    /// logged: mock salts then change at every restart, which tells an attacker over time
-    /// which users are fake.
+    /// File with the 32-byte mock key, as 64 hex characters or 32 raw bytes, readable by its
+    /// owner only (`chmod 600`; read by [`mqtt_scram::MockKey::from_file`]). It keys the
+    /// salts of the mock records served for unknown users. Without it a random key is used
+    /// and a warning logged: mock salts then change at every restart, which tells an
+    /// attacker over time which users are fake.
     #[serde(default)]
     pub mock_key_file: Option<PathBuf>,
     /// The credential store: a table (any [`StoreConfig`]) or a URL / file path.

@@ -81,3 +81,25 @@ fn bad_keys_are_named() {
         assert!(e.contains(needle), "{toml:?}: {e}");
     }
 }
+
+/// The mock key file is read with `MockKey::from_file`: one others may read is refused.
+#[test]
+fn a_readable_mock_key_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = mqtt_scram_testkit::TempDir::new("service-config-mock-key");
+    let users = dir.write("users.jsonl", "");
+    let key = dir.write("mock.key", &"5a".repeat(32));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let toml = format!(
+        "store = {:?}\nmock_key_file = {:?}\n[emqx5]\n",
+        users.display().to_string(),
+        key.display().to_string()
+    );
+    let config = ServiceConfig::from_toml(&toml).unwrap();
+    let e = mqtt_scram_service::Backend::new(&config)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("chmod 600"), "{e}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    mqtt_scram_service::Backend::new(&config).unwrap();
+}

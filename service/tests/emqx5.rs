@@ -104,6 +104,10 @@ async fn setup(extra: &str) -> Setup {
         &users_file(&[User::new("alice", "pencil"), admin, old, slow, wide]),
     );
     let mock_key = dir.write("mock.key", &"ab".repeat(32));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&mock_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let toml = format!(
         "store = {}\nmock_key_file = {}\n[emqx5]\n{extra}\n",
         toml_path(&users),
