@@ -120,6 +120,31 @@ fn not_found_lives_for_the_negative_ttl_and_zero_disables_it() {
 }
 
 #[test]
+fn not_found_is_kept_as_long_as_a_record_by_default() {
+    // Issue 20 §5: both answers live equally long, so a repeated lookup is served from the
+    // cache (or not) whether the user exists or not.
+    let clock = Arc::new(ManualClock::new(T0));
+    let upstream = counting();
+    upstream.store.insert("alice", record(None));
+    let cache = cached(&upstream, &clock).ttl(Duration::from_secs(30));
+    assert!(matches!(lookup(&cache, "alice"), Lookup::Found(_)));
+    assert_eq!(lookup(&cache, "ghost"), Lookup::NotFound);
+    assert_eq!(upstream.calls(), 2);
+    clock.advance(Duration::from_secs(29));
+    assert!(matches!(lookup(&cache, "alice"), Lookup::Found(_)));
+    assert_eq!(lookup(&cache, "ghost"), Lookup::NotFound);
+    assert_eq!(upstream.calls(), 2, "both still cached after 29 s");
+    clock.advance(Duration::from_secs(1));
+    lookup(&cache, "alice");
+    lookup(&cache, "ghost");
+    assert_eq!(upstream.calls(), 4, "both expire at the TTL");
+    assert_eq!(
+        mqtt_scram::provider::cache::DEFAULT_NEGATIVE_TTL,
+        mqtt_scram::provider::cache::DEFAULT_TTL
+    );
+}
+
+#[test]
 fn ignore_is_never_cached() {
     struct Down(AtomicUsize);
     impl SyncCredentialProvider for Down {

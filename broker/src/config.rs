@@ -64,9 +64,10 @@ pub struct Args {
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub cache_ttl: u64,
 
-    /// Seconds an "unknown user" answer from the HTTP provider is reused.
-    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
-    pub cache_negative_ttl: u64,
+    /// Seconds an "unknown user" answer from the HTTP provider is reused (default: as long
+    /// as `--cache-ttl`; a different value lets the answer time tell who exists).
+    #[arg(long, value_name = "SECONDS")]
+    pub cache_negative_ttl: Option<u64>,
 
     /// File with the 32-byte mock key: 64 hex characters or 32 raw bytes, readable only by
     /// its owner (`chmod 600`). Keep it stable across restarts; without it a random key is
@@ -252,7 +253,8 @@ impl Args {
 #[cfg(feature = "http")]
 fn http_provider(path: &std::path::Path, args: &Args) -> Result<Provider, String> {
     let ttl = Duration::from_secs(args.cache_ttl);
-    Provider::from_http_config(path, ttl, Duration::from_secs(args.cache_negative_ttl))
+    let negative_ttl = args.cache_negative_ttl.map_or(ttl, Duration::from_secs);
+    Provider::from_http_config(path, ttl, negative_ttl)
 }
 
 #[cfg(not(feature = "http"))]

@@ -23,8 +23,9 @@ use crate::time::{Clock, SystemClock};
 
 /// Default time a found record stays cached.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
-/// Default time a `NotFound` answer stays cached.
-pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// Default time a `NotFound` answer stays cached: the same as a found record
+/// ([`DEFAULT_TTL`]), so the time to answer a repeated lookup does not tell who exists.
+pub const DEFAULT_NEGATIVE_TTL: Duration = DEFAULT_TTL;
 /// Default number of usernames kept.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
@@ -34,8 +35,13 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 ///   nothing else of the [`LookupRequest`] (client id, peer, …), or accept that the
 ///   first connection's answer is reused for the TTL.
 /// - [`Lookup::Found`] is kept for the TTL (default 60 s), never past the record's
-///   `expire_at`; [`Lookup::NotFound`] for the negative TTL (default 5 s, `0` = not
-///   cached); [`Lookup::Ignore`] is never cached.
+///   `expire_at`; [`Lookup::NotFound`] for the negative TTL, by default **the same as the
+///   TTL** (`0` = not cached); [`Lookup::Ignore`] is never cached. Both answers live
+///   equally long so that a repeated lookup is answered from the cache, or not, whether the
+///   user exists or not: with a shorter negative TTL, an unknown user waits for the store
+///   while a recently active one is answered at once, and the server-first's latency tells
+///   who exists. The price: a user created in the store is seen once the "not found" of an
+///   earlier attempt expires (or at once after [`Cached::invalidate`]).
 /// - At most `capacity` usernames (default 10 000); when full, expired entries go
 ///   first, then arbitrary ones (an eighth of the capacity at once).
 /// - Single-flight: concurrent lookups of one key share one upstream call.
@@ -46,8 +52,7 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 /// use std::time::Duration;
 /// use mqtt_scram::provider::{Cached, MemoryProvider};
 /// let cached = Cached::new(MemoryProvider::new())
-///     .ttl(Duration::from_secs(30))
-///     .negative_ttl(Duration::from_secs(2))
+///     .ttl(Duration::from_secs(30))           // "not found" is kept as long
 ///     .capacity(1_000);
 /// cached.invalidate("alice");
 /// assert!(cached.is_empty());
@@ -57,7 +62,8 @@ pub struct Cached<P, C = SystemClock> {
     inner: P,
     clock: C,
     ttl: Duration,
-    negative_ttl: Duration,
+    /// `None`: the same as `ttl`.
+    negative_ttl: Option<Duration>,
     capacity: usize,
     users: Mutex<Users>,
     flights: Mutex<Flights>,
@@ -84,7 +90,7 @@ impl<P, C> fmt::Debug for Cached<P, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cached")
             .field("ttl", &self.ttl)
-            .field("negative_ttl", &self.negative_ttl)
+            .field("negative_ttl", &self.not_found_ttl())
             .field("capacity", &self.capacity)
             .field("len", &self.len())
             .finish_non_exhaustive()
@@ -98,7 +104,7 @@ impl<P> Cached<P> {
             inner,
             clock: SystemClock::new(),
             ttl: DEFAULT_TTL,
-            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            negative_ttl: None,
             capacity: DEFAULT_CAPACITY,
             users: Mutex::default(),
             flights: Mutex::default(),
@@ -123,15 +129,23 @@ impl<P, C> Cached<P, C> {
     }
 
     /// How long a found record is reused (default 60 s; `0` disables caching of records).
+    /// Unless [`Cached::negative_ttl`] is set, "not found" is kept as long.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
     }
 
-    /// How long a `NotFound` answer is reused (default 5 s; `0` disables it).
+    /// How long a `NotFound` answer is reused (default: the [`Cached::ttl`]; `0` disables
+    /// it). A value other than the TTL lets the answer time of repeated lookups tell known
+    /// users from unknown ones (see the type's documentation).
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = ttl;
+        self.negative_ttl = Some(ttl);
         self
+    }
+
+    /// The negative TTL in effect.
+    fn not_found_ttl(&self) -> Duration {
+        self.negative_ttl.unwrap_or(self.ttl)
     }
 
     /// Most usernames kept (default 10 000, at least 1).
@@ -229,7 +243,7 @@ impl<P, C> Cached<P, C> {
                 }
                 None => self.ttl,
             },
-            Lookup::NotFound => self.negative_ttl,
+            Lookup::NotFound => self.not_found_ttl(),
             Lookup::Ignore(_) => return None,
         };
         Some(ttl).filter(|t| !t.is_zero())
