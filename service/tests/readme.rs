@@ -43,7 +43,8 @@ fn the_readme_service_toml_loads() {
     let blocks = toml_blocks();
     assert_eq!(blocks.len(), 2, "{blocks:#?}");
     let complete = ServiceConfig::from_toml(&blocks[0]).unwrap();
-    assert!(complete.emqx5.is_some() && complete.emqx4.is_some() && complete.amqtt.is_some());
+    assert!(complete.emqx5.is_some() && complete.emqx4.is_some());
+    assert!(complete.amqtt.is_some() && complete.vernemq.is_some());
     assert!(complete.tls.is_some() && complete.auth.is_some());
     ServiceConfig::from_toml(&format!("{}\n[emqx5]\n", blocks[1])).unwrap();
 }
