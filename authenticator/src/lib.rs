@@ -28,6 +28,8 @@
 //! - `tracing`: one span per handshake, summaries of refusals.
 //! - `metrics`: counters and histograms through the `metrics` facade ([`observe`]).
 //! - `serde`: `Deserialize` for [`admission::AdmissionPolicy`] (and the engine's configs).
+//! - `codec-mqtt-protocol-core`: the [`codec::mqtt_protocol_core`] adapter (CONNECT/AUTH in,
+//!   CONNACK/AUTH/DISCONNECT out) for the `mqtt-protocol-core` codec.
 //!
 //! The [`admission`] module is synchronous and runtime-free, for front ends whose callbacks
 //! cannot wait (the Mosquitto plugin uses it with the same [`observe`] names).
@@ -35,6 +37,7 @@
 
 pub mod admission;
 mod authenticator;
+pub mod codec;
 mod connection;
 pub mod duration;
 pub mod guide;
