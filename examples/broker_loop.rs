@@ -6,12 +6,7 @@
 
 use std::sync::Arc;
 
-use mqtt_scram::client::{self, ClientConfig};
-use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
-use mqtt_scram::{
-    Clock, ConnectionInfo, HashAlgorithm, Mechanism, Outcome, Reply, ScramServer, ServerConfig,
-    StartPacket, StoredCredentials, SystemClock,
-};
+use mqtt_scram::prelude::*;
 
 /// The network, as the broker sees it: here, this crate's client in the same process.
 struct Peer {

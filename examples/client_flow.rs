@@ -7,13 +7,8 @@
 
 use std::sync::Arc;
 
-use mqtt_scram::client::{self, ClientConfig};
-use mqtt_scram::provider::{MemoryProvider, SyncCredentialProvider, UserRecord};
+use mqtt_scram::prelude::*;
 use mqtt_scram::server::{NeedCredentials, ServerChallenge};
-use mqtt_scram::{
-    Clock, ConnectionInfo, HashAlgorithm, Identity, Mechanism, Outcome, ScramServer, ServerConfig,
-    StartPacket, StoredCredentials, SystemClock,
-};
 
 /// A broker in the same process: answers CONNECT/AUTH 0x19 and AUTH 0x18 with the
 /// Authentication Data of AUTH 0x18 and of CONNACK / AUTH 0x00.

@@ -77,6 +77,10 @@
 //! - **Credential expiry**: a record whose `expire_at` has passed is refused, whichever
 //!   provider returned it.
 //!
+//! [`prelude`] has the usual types in one `use mqtt_scram::prelude::*;`. Randomness comes
+//! from any `CryptoRng` of `rand_core` 0.10 (re-exported as [`rand_core`]): with the `rand`
+//! crate, that is `rand` 0.10 (`rand::rng()`).
+//!
 //! # Features
 //! - `std` (default): [`provider::MemoryProvider`], [`provider::Cached`], [`SystemClock`],
 //!   `std::error::Error`. Without it the engine is `no_std + alloc`.
@@ -102,6 +106,7 @@ pub mod mechanism;
 pub mod message;
 mod mock_key;
 pub mod mqtt;
+pub mod prelude;
 pub mod provider;
 pub mod saslprep;
 pub mod server;
@@ -109,6 +114,10 @@ mod time;
 
 #[doc(hidden)]
 pub mod internal;
+
+/// The `rand_core` (0.10) whose [`CryptoRng`](rand_core::CryptoRng) the engine takes: with the
+/// `rand` crate, use **`rand` 0.10** (`rand::rng()`), or implement the trait for your own RNG.
+pub use rand_core;
 
 pub use connection::{ChannelBinding, ChannelBindingType, ConnectionInfo};
 pub use credentials::StoredCredentials;
