@@ -6,6 +6,7 @@
 
 use std::string::{String, ToString};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use std::vec::Vec;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
@@ -53,11 +54,25 @@ enum Target {
     Sentinel(tokio::sync::Mutex<SentinelClient>, AsyncConnectionConfig),
 }
 
+/// The first wait after a failed connect; it doubles after each further failure.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+/// The longest wait between two connects after failures.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// After a failed connect (a wrong password, a server down): no new connection before
+/// `until`; lookups meanwhile get the failure at once instead of opening connections.
+struct Backoff {
+    until: Instant,
+    delay: Duration,
+    error: RedisError,
+}
+
 /// Where to connect, and the current connection.
 pub(crate) struct Backend {
     target: Target,
     current: Mutex<Option<Conn>>,
     connecting: tokio::sync::Mutex<()>,
+    backoff: Mutex<Option<Backoff>>,
 }
 
 impl Backend {
@@ -193,10 +208,14 @@ impl Backend {
             target,
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            backoff: Mutex::new(None),
         })
     }
 
-    /// The current connection, connecting first if there is none.
+    /// The current connection, connecting first if there is none. After a failed
+    /// connect, further connects wait a bounded, growing back-off (up to 5 s): lookups
+    /// meanwhile get that failure without opening a connection (no reconnect storm on a
+    /// wrong password).
     pub(crate) async fn connection(&self) -> Result<Conn, RedisError> {
         if let Some(conn) = self.cached() {
             return Ok(conn);
@@ -206,6 +225,34 @@ impl Backend {
         if let Some(conn) = self.cached() {
             return Ok(conn);
         }
+        let now = Instant::now();
+        let previous = {
+            let backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*backoff {
+                Some(b) if now < b.until => return Err(b.error.clone()),
+                Some(b) => Some(b.delay),
+                None => None,
+            }
+        };
+        match self.connect().await {
+            Ok(conn) => {
+                *self.backoff.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                Ok(conn)
+            }
+            Err(error) => {
+                let delay =
+                    previous.map_or(BACKOFF_START, |d| d.saturating_mul(2).min(BACKOFF_MAX));
+                *self.backoff.lock().unwrap_or_else(PoisonError::into_inner) = Some(Backoff {
+                    until: Instant::now() + delay,
+                    delay,
+                    error: error.clone(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, RedisError> {
         let conn = match &self.target {
             Target::Single(client, config) => Conn::Single(
                 ConnectionManager::new_with_config(client.clone(), config.clone()).await?,
