@@ -15,7 +15,10 @@ use mqtt_scram_stores::redis::RedisWriter;
 Examples:
   mqtt-scram export --from postgres://mqtt@db/mqtt --format csv -o users.csv
   mqtt-scram export --from redis+cluster://10.0.0.1:7000 --format json --batch lines
-  mqtt-scram export --from postgres://mqtt@db/mqtt --format postgres -m sha256 --batch lines")]
+  mqtt-scram export --from postgres://mqtt@db/mqtt --format postgres -m sha256 --batch lines
+
+A record that cannot be decoded is skipped with a warning naming it; the others are
+exported and the exit status is 5 (partial).")]
 pub struct Args {
     /// The store: postgres://…, redis://…, rediss://…, redis+cluster://…, redis+sentinel://…/`<master>`.
     #[arg(long, value_name = "URL")]
@@ -51,22 +54,35 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Status, Failure> {
     let store = args.store.store(&args.from)?;
-    let users = runtime()?.block_on(async {
+    // A record that does not decode is skipped with a warning naming it (user name or key,
+    // never a value); the rest is exported and the exit status says "partial".
+    let (users, skipped): (Vec<_>, Vec<String>) = runtime()?.block_on(async {
         match &store {
             Store::Postgres(config) => {
                 let writer = PostgresWriter::connect(config)
                     .await
                     .map_err(connection_failure)?;
-                writer.read_all().await.map_err(connection_failure)
+                let (users, skipped) = writer
+                    .read_all_lenient()
+                    .await
+                    .map_err(connection_failure)?;
+                Ok::<_, Failure>((users, skipped.iter().map(ToString::to_string).collect()))
             }
             Store::Redis(config) => {
                 let writer = RedisWriter::connect(config)
                     .await
                     .map_err(connection_failure)?;
-                writer.read_all().await.map_err(connection_failure)
+                let (users, skipped) = writer
+                    .read_all_lenient()
+                    .await
+                    .map_err(connection_failure)?;
+                Ok((users, skipped.iter().map(ToString::to_string).collect()))
             }
         }
     })?;
+    for reason in &skipped {
+        crate::warn(format!("skipped {reason}"));
+    }
     let entries: Vec<Entry> = users
         .into_iter()
         .filter(|(name, _)| args.user.as_deref().is_none_or(|u| u == name))
@@ -103,5 +119,13 @@ pub fn run(args: Args) -> Result<Status, Failure> {
             store.describe()
         ));
     }
-    Ok(Status::Ok)
+    if skipped.is_empty() {
+        Ok(Status::Ok)
+    } else {
+        crate::warn(format!(
+            "{} records could not be decoded and were skipped (exit 5, partial)",
+            skipped.len()
+        ));
+        Ok(Status::Partial)
+    }
 }

@@ -26,7 +26,8 @@ Exit codes:
   1  no match: password does not match (verify), broker rejected the login (probe)
   2  usage, input or format error (bad flag, unreadable file, malformed record or CSV row)
   3  protocol error: the broker broke the MQTT 5 / SCRAM exchange (probe)
-  4  connection error: TCP, TLS, timeout or closed connection (probe)";
+  4  connection error: TCP, TLS, timeout or closed connection (probe)
+  5  partial: export skipped records it cannot decode (each named in a warning)";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -115,6 +116,8 @@ pub enum Status {
     Protocol,
     /// 4: could not talk to the peer.
     Connection,
+    /// 5: `export` wrote what it could read and skipped records it cannot decode.
+    Partial,
 }
 
 impl Status {
@@ -125,6 +128,7 @@ impl Status {
             Status::Usage => 2,
             Status::Protocol => 3,
             Status::Connection => 4,
+            Status::Partial => 5,
         }
     }
 }

@@ -136,14 +136,28 @@ impl PostgresWriter {
     }
 
     /// Every stored user and mechanism, ordered by username. A row that does not decode is
-    /// an error naming the user.
+    /// an error naming the user ([`read_all_lenient`](Self::read_all_lenient) skips it).
     pub async fn read_all(&self) -> Result<Vec<(String, UserRecord)>, WriteError> {
+        let (users, mut skipped) = self.read_all_lenient().await?;
+        match skipped.drain(..).next() {
+            Some(first) => Err(first),
+            None => Ok(users),
+        }
+    }
+
+    /// Every stored user and mechanism that decodes, ordered by username, and a
+    /// [`WriteError::Record`] (naming the user and mechanism, never a value) for each row
+    /// that does not. Only a failure of the store itself is an error.
+    pub async fn read_all_lenient(
+        &self,
+    ) -> Result<(Vec<(String, UserRecord)>, Vec<WriteError>), WriteError> {
         let rows = self
             .client
             .query(&export_sql(&self.table), &[])
             .await
             .map_err(|e| WriteError::Store(describe(&e)))?;
         let mut users = Vec::with_capacity(rows.len());
+        let mut skipped = Vec::new();
         for row in rows {
             let username: String = row
                 .try_get("username")
@@ -151,23 +165,30 @@ impl PostgresWriter {
             let mechanism: String = row
                 .try_get("mechanism")
                 .map_err(|e| WriteError::Store(describe(&e)))?;
-            let bad = |reason: String| WriteError::Record {
-                username: username.clone(),
-                mechanism: mechanism.clone(),
-                reason,
-            };
-            let hash = match mechanism.as_str() {
-                "SCRAM-SHA-256" => HashAlgorithm::Sha256,
-                "SCRAM-SHA-512" => HashAlgorithm::Sha512,
-                _ => return Err(bad("unknown mechanism".into())),
-            };
-            let cells = fields(&row, &["username"]).map_err(&bad)?;
-            match decode_record(cells, hash, Encoding::Base64).map_err(&bad)? {
-                Lookup::Found(record) => users.push((username, UserRecord::clone(&record))),
-                _ => return Err(bad("does not decode".into())),
+            match decode_row(&row, &mechanism) {
+                Ok(record) => users.push((username, record)),
+                Err(reason) => skipped.push(WriteError::Record {
+                    username,
+                    mechanism,
+                    reason,
+                }),
             }
         }
-        Ok(users)
+        Ok((users, skipped))
+    }
+}
+
+/// One exported row's record, or why it does not decode.
+fn decode_row(row: &tokio_postgres::Row, mechanism: &str) -> Result<UserRecord, String> {
+    let hash = match mechanism {
+        "SCRAM-SHA-256" => HashAlgorithm::Sha256,
+        "SCRAM-SHA-512" => HashAlgorithm::Sha512,
+        _ => return Err("unknown mechanism".into()),
+    };
+    let cells = fields(row, &["username"])?;
+    match decode_record(cells, hash, Encoding::Base64)? {
+        Lookup::Found(record) => Ok(UserRecord::clone(&record)),
+        _ => Err("does not decode".into()),
     }
 }
 

@@ -188,8 +188,22 @@ impl RedisWriter {
     }
 
     /// Every user stored under the prefix (all masters of a cluster), sorted by username
-    /// and mechanism. A hash that does not decode is an error naming its key.
+    /// and mechanism. A hash that does not decode is an error naming its key
+    /// ([`read_all_lenient`](Self::read_all_lenient) skips it).
     pub async fn read_all(&self) -> Result<Vec<(String, UserRecord)>, WriteError> {
+        let (users, mut skipped) = self.read_all_lenient().await?;
+        match skipped.drain(..).next() {
+            Some(first) => Err(first),
+            None => Ok(users),
+        }
+    }
+
+    /// Every user under the prefix whose hash decodes, and a [`WriteError::Record`]
+    /// (naming the key, never a value) for each one that does not. Only a failure of the
+    /// store itself is an error.
+    pub async fn read_all_lenient(
+        &self,
+    ) -> Result<(Vec<(String, UserRecord)>, Vec<WriteError>), WriteError> {
         let store = |e: redis::RedisError| WriteError::Store(describe(&e));
         let mut conn = self.backend.connection().await.map_err(store)?;
         let pattern = std::format!("{}:*", glob_escape(&self.prefix));
@@ -230,34 +244,45 @@ impl RedisWriter {
         keys.sort();
         keys.dedup();
         let mut users = Vec::with_capacity(keys.len());
+        let mut skipped = Vec::new();
         for key in keys {
             let bad = |reason: String| WriteError::Record {
                 key: key.clone(),
                 reason,
             };
             let rest = key.get(self.prefix.len() + 1..).unwrap_or_default();
-            let (mechanism, username) = rest
-                .split_once(':')
-                .ok_or_else(|| bad("not <prefix>:<mechanism>:<username>".into()))?;
+            let Some((mechanism, username)) = rest.split_once(':') else {
+                skipped.push(bad("not <prefix>:<mechanism>:<username>".into()));
+                continue;
+            };
             let hash = match mechanism {
                 "SCRAM-SHA-256" => HashAlgorithm::Sha256,
                 "SCRAM-SHA-512" => HashAlgorithm::Sha512,
-                _ => return Err(bad("unknown mechanism".into())),
+                _ => {
+                    skipped.push(bad("unknown mechanism".into()));
+                    continue;
+                }
             };
             let mut hgetall = redis::cmd("HGETALL");
             hgetall.arg(&key);
             let value = conn.query(&hgetall).await.map_err(store)?;
-            let Some(cells) = fields(&Reply::Map, value).map_err(&bad)? else {
-                continue; // deleted meanwhile
+            let cells = match fields(&Reply::Map, value) {
+                Ok(Some(cells)) => cells,
+                Ok(None) => continue, // deleted meanwhile
+                Err(reason) => {
+                    skipped.push(bad(reason));
+                    continue;
+                }
             };
-            match decode_record(cells, hash, Encoding::Base64).map_err(&bad)? {
-                Lookup::Found(record) => {
+            match decode_record(cells, hash, Encoding::Base64) {
+                Ok(Lookup::Found(record)) => {
                     users.push((username.to_string(), UserRecord::clone(&record)))
                 }
-                _ => return Err(bad("does not decode".into())),
+                Ok(_) => skipped.push(bad("does not decode".into())),
+                Err(reason) => skipped.push(bad(reason)),
             }
         }
-        Ok(users)
+        Ok((users, skipped))
     }
 
     /// The masters to scan: `[None]` (the connection's server) outside a cluster.
