@@ -110,6 +110,20 @@
 //! }
 //! ```
 //!
+//! **Cancel safety.** `select!` drops the branches that lose, so each future raced there must
+//! be cancel-safe: [`ConnectionAuth::timeout`](crate::ConnectionAuth::timeout) is (it only
+//! sleeps, then checks the deadlines), and so must your codec's read be (read from the
+//! socket with a cancel-safe call such as tokio's `AsyncReadExt::read`, and keep the bytes
+//! and decoded packets in the connection's state, not in the future). `on_connect` and
+//! `on_auth` are **not** cancel-safe: dropping their future before it completes ends the
+//! authentication. Call them in a branch's handler (after `=>`), as above, never as a raced
+//! branch; the same goes for writes (`write_all` is not cancel-safe).
+//!
+//! **On a real codec.** The [`codec`](crate::codec) module has adapters (CONNECT and AUTH in,
+//! a `Step` out as CONNACK/AUTH/DISCONNECT); with feature `codec-mqtt-protocol-core`, the
+//! example `examples/mqtt_protocol_core_front.rs` is this loop on `mqtt-protocol-core`, and
+//! mqtt.js and rust-mqtt log in to it in the package's tests.
+//!
 //! A synchronous or tick-driven broker uses [`ConnectionAuth::deadline`](crate::ConnectionAuth::deadline)
 //! and [`ConnectionAuth::on_timeout`](crate::ConnectionAuth::on_timeout) instead of
 //! `timeout()`; a plugin whose callbacks cannot wait at all uses the
