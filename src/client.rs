@@ -60,9 +60,30 @@ impl ClientConfig {
 
     /// Iteration counts the client accepts. Checked before any PBKDF2 work, so a hostile
     /// server cannot make the client burn CPU (too high) or weaken the exchange (too low).
+    ///
+    /// The window must be non-empty and start at 1 or more: [`start`] refuses an exchange
+    /// with [`Error::InvalidIterationWindow`] otherwise; [`ClientConfig::try_iteration_window`]
+    /// says so at once.
     pub fn iteration_window(mut self, window: RangeInclusive<u32>) -> Self {
         self.iteration_window = window;
         self
+    }
+
+    /// [`ClientConfig::iteration_window`], refusing an empty window or one starting at 0
+    /// (as the serde form does).
+    ///
+    /// ```
+    /// use mqtt_scram::{Error, client::ClientConfig};
+    /// let config = ClientConfig::new().try_iteration_window(4096..=600_000)?;
+    /// # let _ = config;
+    /// let err = ClientConfig::new().try_iteration_window(600_000..=4096).unwrap_err();
+    /// assert_eq!(err, Error::InvalidIterationWindow { min: 600_000, max: 4096 });
+    /// assert!(ClientConfig::new().try_iteration_window(0..=4096).is_err());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_iteration_window(self, window: RangeInclusive<u32>) -> Result<Self, Error> {
+        check_window(&window)?;
+        Ok(self.iteration_window(window))
     }
 
     /// Random bytes per client nonce (at least 18).
@@ -250,6 +271,7 @@ pub fn start_with<R: CryptoRng + ?Sized>(
     Ok(session.begin(&random_nonce(config.nonce_len, rng)))
 }
 
+#[cfg(feature = "dangerous-fixed-nonces")]
 pub(crate) fn start_with_nonce(
     config: &ClientConfig,
     mechanism: Mechanism,
@@ -259,6 +281,15 @@ pub(crate) fn start_with_nonce(
     nonce: &str,
 ) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
     Ok(Session::new(config, mechanism, username, password, options)?.begin(nonce))
+}
+
+/// A window must be non-empty and start at 1 or more.
+fn check_window(window: &RangeInclusive<u32>) -> Result<(), Error> {
+    let (min, max) = (*window.start(), *window.end());
+    if min == 0 || min > max {
+        return Err(Error::InvalidIterationWindow { min, max });
+    }
+    Ok(())
 }
 
 fn random_nonce<R: CryptoRng + ?Sized>(len: usize, rng: &mut R) -> String {
@@ -276,6 +307,7 @@ impl Session {
         password: &str,
         options: ClientOptions<'_>,
     ) -> Result<Self, Error> {
+        check_window(&config.iteration_window)?;
         let username = saslprep(username, Mode::Query).map_err(|source| Error::Saslprep {
             what: "username",
             source,
@@ -433,6 +465,7 @@ impl Authenticated {
         self.session.begin(&nonce)
     }
 
+    #[cfg(feature = "dangerous-fixed-nonces")]
     pub(crate) fn reauthenticate_with_nonce(self, nonce: &str) -> (AwaitingServerFirst, Vec<u8>) {
         self.session.begin(nonce)
     }

@@ -163,6 +163,15 @@ pub enum Error {
     /// A username is empty (after preparation).
     #[error("username is empty")]
     EmptyUsername,
+    /// The client's iteration window is empty or starts at zero (see
+    /// [`ClientConfig::try_iteration_window`](crate::client::ClientConfig::try_iteration_window)).
+    #[error("iteration_window: {min}..={max} must be a non-empty range starting at 1 or more")]
+    InvalidIterationWindow {
+        /// The window's first count.
+        min: u32,
+        /// The window's last count.
+        max: u32,
+    },
 }
 
 impl Error {
@@ -176,7 +185,9 @@ impl Error {
             Self::UnsupportedMechanism
             | Self::MethodChanged
             | Self::UnexpectedReasonCode { .. } => ErrorCategory::Protocol,
-            Self::Saslprep { .. } | Self::EmptyUsername => ErrorCategory::Local,
+            Self::Saslprep { .. } | Self::EmptyUsername | Self::InvalidIterationWindow { .. } => {
+                ErrorCategory::Local
+            }
             _ => ErrorCategory::Authentication,
         }
     }

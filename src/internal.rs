@@ -1,47 +1,61 @@
 //! Test and fuzzing seams. Not part of the stable API; do not use in production.
 //!
 //! Fixed nonces make transcripts reproducible; with them, an exchange is only as
-//! secure as the nonce you choose.
-
-use alloc::vec::Vec;
-
-use crate::client::{Authenticated, AwaitingServerFirst, ClientConfig, ClientOptions};
-use crate::error::Error;
-use crate::mechanism::Mechanism;
-use crate::mqtt::Reply;
-use crate::provider::Lookup;
-use crate::server::{NeedCredentials, ServerChallenge};
+//! secure as the nonce you choose. The fixed-nonce functions exist only with the
+//! non-default feature `dangerous-fixed-nonces`.
 
 #[doc(hidden)]
 pub mod fast_paths;
 
-/// [`NeedCredentials::continue_with`] with a fixed server nonce part instead of random bytes.
-pub fn continue_with_nonce(
-    pending: NeedCredentials,
-    lookup: Lookup,
-    server_nonce: &str,
-) -> (ServerChallenge, Reply) {
-    pending.continue_with_nonce(lookup, server_nonce)
-}
+#[cfg(feature = "dangerous-fixed-nonces")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dangerous-fixed-nonces")))]
+pub use fixed_nonces::{
+    client_reauthenticate_with_nonce, client_start_with_nonce, continue_with_nonce,
+};
 
-/// [`crate::client::start_with`] with a fixed client nonce.
-pub fn client_start_with_nonce(
-    config: &ClientConfig,
-    mechanism: Mechanism,
-    username: &str,
-    password: &str,
-    options: ClientOptions<'_>,
-    nonce: &str,
-) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
-    crate::client::start_with_nonce(config, mechanism, username, password, options, nonce)
-}
+/// Exchanges with a caller-chosen nonce (feature `dangerous-fixed-nonces`).
+#[cfg(feature = "dangerous-fixed-nonces")]
+mod fixed_nonces {
+    use alloc::vec::Vec;
 
-/// [`Authenticated::reauthenticate`] with a fixed client nonce.
-pub fn client_reauthenticate_with_nonce(
-    state: Authenticated,
-    nonce: &str,
-) -> (AwaitingServerFirst, Vec<u8>) {
-    state.reauthenticate_with_nonce(nonce)
+    use crate::client::{Authenticated, AwaitingServerFirst, ClientConfig, ClientOptions};
+    use crate::error::Error;
+    use crate::mechanism::Mechanism;
+    use crate::mqtt::Reply;
+    use crate::provider::Lookup;
+    use crate::server::{NeedCredentials, ServerChallenge};
+
+    /// [`NeedCredentials::continue_with`] with a fixed server nonce part instead of random bytes.
+    /// **Dangerous** (feature `dangerous-fixed-nonces`): for test vectors, benches and fuzzing.
+    pub fn continue_with_nonce(
+        pending: NeedCredentials,
+        lookup: Lookup,
+        server_nonce: &str,
+    ) -> (ServerChallenge, Reply) {
+        pending.continue_with_nonce(lookup, server_nonce)
+    }
+
+    /// [`crate::client::start_with`] with a fixed client nonce.
+    /// **Dangerous** (feature `dangerous-fixed-nonces`): for test vectors, benches and fuzzing.
+    pub fn client_start_with_nonce(
+        config: &ClientConfig,
+        mechanism: Mechanism,
+        username: &str,
+        password: &str,
+        options: ClientOptions<'_>,
+        nonce: &str,
+    ) -> Result<(AwaitingServerFirst, Vec<u8>), Error> {
+        crate::client::start_with_nonce(config, mechanism, username, password, options, nonce)
+    }
+
+    /// [`Authenticated::reauthenticate`] with a fixed client nonce.
+    /// **Dangerous** (feature `dangerous-fixed-nonces`): for test vectors, benches and fuzzing.
+    pub fn client_reauthenticate_with_nonce(
+        state: Authenticated,
+        nonce: &str,
+    ) -> (AwaitingServerFirst, Vec<u8>) {
+        state.reauthenticate_with_nonce(nonce)
+    }
 }
 
 /// The block-level SHA-2 primitives, for benches and property tests.

@@ -86,6 +86,8 @@
 //!   `std::error::Error`. Without it the engine is `no_std + alloc`.
 //! - `serde`: `Deserialize` for the configuration types, and the `#[serde(with = ...)]`
 //!   duration modules of [`config_duration`].
+//! - `dangerous-fixed-nonces` (off): the `internal` fixed-nonce functions for test vectors,
+//!   benches and fuzzing; an exchange is only as secure as its nonce, never in production.
 //!
 //! The engine depends on no I/O crate. Stores, authorization, the async authenticator,
 //! the command-line tool and the Mosquitto plugin are separate packages of the workspace.

@@ -142,6 +142,7 @@ impl NeedCredentials {
         (challenge, reply)
     }
 
+    #[cfg(feature = "dangerous-fixed-nonces")]
     pub(crate) fn continue_with_nonce(
         mut self,
         lookup: Lookup,
@@ -284,6 +285,7 @@ impl NeedCredentials {
 #[derive(Clone, Copy)]
 enum ServerNonce<'a> {
     Random(&'a [u8]),
+    #[cfg_attr(not(feature = "dangerous-fixed-nonces"), allow(dead_code))]
     Fixed(&'a [u8]),
 }
 
