@@ -269,7 +269,9 @@ fn the_package_installs_enables_the_plugin_through_its_snippet_and_purges() {
     let deb = build_deb(dir.path());
     let field = |name: &str| run_ok(None, &["dpkg-deb", "-f", deb.to_str().unwrap(), name]);
     assert_eq!(field("Package").trim(), PACKAGE);
-    assert_eq!(field("Version").trim(), env!("CARGO_PKG_VERSION"));
+    // Cargo's pre-release `-rc.1` is Debian's `~rc.1` (sorted before the release).
+    let version = env!("CARGO_PKG_VERSION").replacen('-', "~", 1);
+    assert_eq!(field("Version").trim(), version);
     let arch = run_ok(None, &["dpkg", "--print-architecture"]);
     assert_eq!(field("Architecture").trim(), arch.trim());
     let depends = field("Depends");
