@@ -598,8 +598,18 @@ impl Plugin {
         if inner.kicks.is_empty() {
             return Vec::new();
         }
+        let now_unix = self.clock.now().unix_seconds();
         let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.kicks)
             .into_iter()
+            // Only clients still connected with the expired session: the id may belong to
+            // a new connection by now (the old one left, or was taken over).
+            .filter(|(key, id)| {
+                inner
+                    .sessions
+                    .session(*key, Some(id))
+                    .and_then(|s| s.identity.expire_at())
+                    .is_some_and(|at| at <= now_unix)
+            })
             .partition(|(key, _)| Some(*key) != current);
         inner.kicks = later;
         now.into_iter().map(|(_, id)| id).collect()
