@@ -24,6 +24,9 @@
 //! [`Backend::authorize`]: crate::backend::Backend::authorize
 
 mod answer;
+mod enhanced;
+
+pub use enhanced::{MAX_KEY_LEN, MAX_PENDING};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +59,10 @@ pub struct Config {
     /// 0 (default): no header.
     #[serde(default)]
     pub cache_max_age: u32,
+    /// Most `on_auth_m5` handshakes waiting for their second call (default 10,000, about
+    /// 0.5 KiB each); beyond it the oldest is dropped.
+    #[serde(default = "default_max_handshakes")]
+    pub max_handshakes: usize,
     /// JWT passwords, as the gojek `vmq_gojek_auth` plugin checks them.
     #[serde(default)]
     pub jwt: Option<JwtConfig>,
@@ -78,6 +85,10 @@ fn default_path() -> String {
     "/vernemq".into()
 }
 
+fn default_max_handshakes() -> usize {
+    MAX_PENDING
+}
+
 fn default_claim() -> String {
     "rid".into()
 }
@@ -87,6 +98,7 @@ impl Default for Config {
         Self {
             path: default_path(),
             cache_max_age: 0,
+            max_handshakes: MAX_PENDING,
             jwt: None,
         }
     }
@@ -94,6 +106,9 @@ impl Default for Config {
 
 /// Checks the table; the error names the setting.
 pub fn validate(config: &Config) -> Result<(), String> {
+    if config.max_handshakes == 0 {
+        return Err("[vernemq] max_handshakes: must be at least 1".into());
+    }
     if !config.path.starts_with('/') {
         return Err("[vernemq] path: must start with '/'".into());
     }
@@ -124,6 +139,7 @@ fn load_jwt(config: &JwtConfig) -> Result<JwtVerifier, String> {
 
 struct Contract {
     state: AppState,
+    enhanced: enhanced::Enhanced,
     max_age: Option<u32>,
     jwt: Option<JwtVerifier>,
 }
@@ -142,6 +158,7 @@ pub fn routes(state: AppState, config: &Config) -> Router {
     };
     let shared = Arc::new(Contract {
         state,
+        enhanced: enhanced::Enhanced::new(config.max_handshakes),
         max_age: Some(config.cache_max_age).filter(|s| *s > 0),
         jwt,
     });
@@ -190,8 +207,9 @@ async fn dispatch(
         "auth_on_subscribe" => subscribe(c, &args, false).await,
         "auth_on_subscribe_m5" => subscribe(c, &args, true).await,
         "auth_on_publish" | "auth_on_publish_m5" => publish(c, &args).await,
+        "on_auth_m5" => on_auth(c, &args).await,
         _ => Err(Rejection::bad_request(format!(
-            "hook {:?} is not served (auth_on_register(_m5), auth_on_subscribe(_m5), auth_on_publish(_m5))",
+            "hook {:?} is not served (auth_on_register(_m5), on_auth_m5, auth_on_subscribe(_m5), auth_on_publish(_m5))",
             hook.chars().take(40).collect::<String>()
         ))),
     }
@@ -210,7 +228,19 @@ fn text<'a>(args: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>,
 async fn register(c: &Contract, args: &Map<String, Value>) -> Result<Response, Rejection> {
     let username = text(args, "username")?;
     let password = text(args, "password")?;
-    let _client_id = text(args, "client_id")?;
+    let client_id = text(args, "client_id")?.unwrap_or("");
+    if password.is_none()
+        && let Some(identity) = c
+            .enhanced
+            .take_finished(text(args, "mountpoint")?.unwrap_or(""), client_id)
+    {
+        // Right after a finished on_auth_m5: that identity, no password needed.
+        return Ok(match username {
+            Some(name) if name != identity => answer::error("not_allowed"),
+            Some(_) => answer::ok(None, None),
+            None => answer::ok(Some(("modifiers", json!({"username": identity}))), None),
+        });
+    }
     let (Some(username), Some(password)) = (username, password) else {
         // No credentials to check: another plugin (or allow_anonymous) decides.
         return Ok(answer::next());
@@ -243,6 +273,43 @@ async fn register(c: &Contract, args: &Map<String, Value>) -> Result<Response, R
         PasswordVerdict::Allow { .. } => answer::ok(None, c.max_age),
         PasswordVerdict::Deny => answer::error("not_allowed"),
         PasswordVerdict::Unavailable | PasswordVerdict::Busy => answer::unavailable(),
+    })
+}
+
+async fn on_auth(c: &Contract, args: &Map<String, Value>) -> Result<Response, Rejection> {
+    let mountpoint = text(args, "mountpoint")?.unwrap_or("");
+    let client_id = text(args, "client_id")?.unwrap_or("");
+    let props = args.get("properties").and_then(Value::as_object);
+    let field = |name: &str| props.and_then(|p| p.get(name)).and_then(Value::as_str);
+    let Some(method) = field("p_authentication_method") else {
+        return Err(Rejection::bad_request(
+            "missing properties.p_authentication_method",
+        ));
+    };
+    let data = match field("p_authentication_data").map(|d| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(d)
+    }) {
+        Some(Ok(data)) => data,
+        Some(Err(_)) => {
+            return Err(Rejection::bad_request(
+                "p_authentication_data is not base64",
+            ));
+        }
+        None => Vec::new(),
+    };
+    let step = c
+        .enhanced
+        .step(&c.state.backend, mountpoint, client_id, method, &data)
+        .await;
+    Ok(match enhanced::modifiers(&step) {
+        Some(modifiers) => answer::ok(Some(("modifiers", modifiers)), None),
+        None => {
+            if let enhanced::Step::Refused(reason) = &step {
+                tracing::info!(contract = "vernemq", client_id, reason = %reason, "on_auth_m5 refused");
+            }
+            answer::error("not_authorized")
+        }
     })
 }
 

@@ -20,7 +20,7 @@ use mqtt_scram_testkit::TempDir;
 use serde_json::{Value, json};
 
 /// What `vmq_webhooks_plugin` makes of an answer.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Vmq {
     /// `ok` with the modifiers (or `topics`), and the cache time from `cache-control`.
     Ok(Value, Option<u64>),
@@ -295,5 +295,135 @@ fn jwt_passwords_as_the_gojek_plugin() {
         // A clear password still goes to the store.
         let clear = register("c1", json!("alice"), json!(PASSWORD));
         assert_eq!(call(&service, "auth_on_register", clear).await, ok);
+    });
+}
+
+/// `on_auth_m5` arguments as `vmq_webhooks_plugin:on_auth_m5/3` sends them, the
+/// Authentication Data base64 (`encode_property/3`).
+fn on_auth(client_id: &str, data: &[u8]) -> Value {
+    use base64::Engine as _;
+    json!({"username": null, "mountpoint": "", "client_id": client_id,
+           "properties": {"p_authentication_method": "SCRAM-SHA-256",
+                          "p_authentication_data":
+                              base64::engine::general_purpose::STANDARD.encode(data)}})
+}
+
+/// `normalize_property(?P_AUTHENTICATION_DATA, …)`: the data base64-decoded; and the
+/// reason code and method `vmq_mqtt5_fsm` matches on.
+fn auth_step(answer: Vmq) -> (u64, Vec<u8>) {
+    use base64::Engine as _;
+    let Vmq::Ok(mods, None) = answer else {
+        panic!("on_auth_m5 refused: {answer:?}")
+    };
+    let props = &mods["properties"];
+    assert_eq!(props["p_authentication_method"], "SCRAM-SHA-256");
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(props["p_authentication_data"].as_str().unwrap())
+        .unwrap();
+    (mods["reason_code"].as_u64().unwrap(), data)
+}
+
+/// One SCRAM login (the engine's client) over on_auth_m5; `Err` when refused.
+async fn scram_login(
+    service: &Service,
+    client_id: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), Vmq> {
+    use mqtt_scram::Mechanism;
+    use mqtt_scram::client::{self, ClientConfig};
+    let mut rng = rand::rng();
+    let (state, first) = client::start(
+        &ClientConfig::new(),
+        Mechanism::ScramSha256,
+        user,
+        password,
+        &mut rng,
+    )
+    .unwrap();
+    let (code, server_first) =
+        auth_step(call(service, "on_auth_m5", on_auth(client_id, &first)).await);
+    assert_eq!(code, 24, "CONTINUE_AUTHENTICATION");
+    let (state, last) = state.on_server_first(&server_first).unwrap();
+    match call(service, "on_auth_m5", on_auth(client_id, &last)).await {
+        ok @ Vmq::Ok(..) => {
+            let (code, server_final) = auth_step(ok);
+            assert_eq!(code, 0, "SUCCESS");
+            state.on_server_final(&server_final).unwrap();
+            Ok(())
+        }
+        other => Err(other),
+    }
+}
+
+#[test]
+fn scram_over_on_auth_m5() {
+    let Some(service) = Service::start("[vernemq]\nmax_handshakes = 100") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = &service;
+    rt.block_on(async {
+        // A flood of unfinished handshakes (three times what the table holds) first.
+        for i in 0..300 {
+            let (_, first) = mqtt_scram::client::start(
+                &mqtt_scram::client::ClientConfig::new(),
+                mqtt_scram::Mechanism::ScramSha256,
+                "mallory",
+                "x",
+                &mut rand::rng(),
+            )
+            .unwrap();
+            {
+                let (code, _) =
+                    auth_step(call(s, "on_auth_m5", on_auth(&format!("f{i}"), &first)).await);
+                assert_eq!(code, 24);
+            }
+        }
+        // alice still logs in; then auth_on_register_m5 without a password is allowed once,
+        // for her (the username VerneMQ learns from the modifiers).
+        scram_login(s, "c-alice", "alice", PASSWORD).await.unwrap();
+        let register = json!({"peer_addr": "127.0.0.1", "peer_port": 1, "mountpoint": "",
+            "client_id": "c-alice", "username": null, "password": null,
+            "clean_start": true, "properties": {}});
+        assert_eq!(
+            call(s, "auth_on_register_m5", register.clone()).await,
+            Vmq::Ok(json!({"username": "alice"}), None)
+        );
+        assert_eq!(call(s, "auth_on_register_m5", register).await, Vmq::Next);
+        // Re-authentication (AUTH 0x19 in connected state): the same exchange.
+        scram_login(s, "c-alice", "alice", PASSWORD).await.unwrap();
+        // ... but not as another user on that connection.
+        let refused = Vmq::Error("not_authorized".into());
+        let (_, first) = mqtt_scram::client::start(
+            &mqtt_scram::client::ClientConfig::new(),
+            mqtt_scram::Mechanism::ScramSha256,
+            "root",
+            PASSWORD,
+            &mut rand::rng(),
+        )
+        .unwrap();
+        assert_eq!(
+            call(s, "on_auth_m5", on_auth("c-alice", &first)).await,
+            refused
+        );
+        // Wrong password, unknown user: the second call refuses.
+        assert_eq!(
+            scram_login(s, "c2", "alice", "wrong").await,
+            Err(refused.clone())
+        );
+        assert_eq!(
+            scram_login(s, "c3", "mallory", PASSWORD).await,
+            Err(refused.clone())
+        );
+        // A client-final without a handshake, and garbage.
+        assert_eq!(
+            call(s, "on_auth_m5", on_auth("c4", b"c=biws,r=x,p=AAAA")).await,
+            refused
+        );
+        assert_eq!(
+            call(s, "on_auth_m5", on_auth("c5", b"\xff\x00")).await,
+            refused
+        );
     });
 }
