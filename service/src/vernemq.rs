@@ -9,9 +9,9 @@
 //! | `auth_on_publish`, `auth_on_publish_m5` | [`Backend::authorize`]: `ok`, `{"error": "not_allowed"}`, or `next` when no rule matched |
 //!
 //! The store down or slow: 503 (VerneMQ refuses), never `ok`. `cache_max_age` adds
-//! `cache-control: max-age=N` to `ok` answers (VerneMQ caches them). Any other hook —
-//! `on_auth_m5` included, not implemented yet — is refused with 400 naming it, as are a
-//! missing header, a malformed body and missing fields.
+//! `cache-control: max-age=N` to `ok` answers (VerneMQ caches them). `on_auth_m5` runs
+//! SCRAM with the engine (see `enhanced`). Any other hook is refused with 400 naming it,
+//! as are a missing header, a malformed body and missing fields.
 //!
 //! ```toml
 //! [vernemq]
