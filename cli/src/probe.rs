@@ -75,7 +75,11 @@ pub struct Args {
     ca: Option<PathBuf>,
 
     /// Do not check the broker's certificate (testing only; `--insecure` is the old name).
-    #[arg(long = "dangerous-accept-invalid-certs", alias = "insecure", requires = "tls")]
+    #[arg(
+        long = "dangerous-accept-invalid-certs",
+        alias = "insecure",
+        requires = "tls"
+    )]
     insecure: bool,
 
     /// TLS server name, when it differs from HOST.

@@ -126,10 +126,16 @@ mod tests {
             .unwrap()
             .self_signed(&key)
             .unwrap();
-        let path = file("key-first", &format!("{}{}", key.serialize_pem(), cert.pem()));
+        let path = file(
+            "key-first",
+            &format!("{}{}", key.serialize_pem(), cert.pem()),
+        );
         let binding = tls_server_end_point(&path).unwrap();
         assert_eq!(binding.kind(), ChannelBindingType::TlsServerEndPoint);
-        assert_eq!(binding.data(), sha2::Sha256::digest(cert.der().as_ref()).as_slice());
+        assert_eq!(
+            binding.data(),
+            sha2::Sha256::digest(cert.der().as_ref()).as_slice()
+        );
     }
 
     /// No certificate, a broken one: errors name the file and never echo its bytes.
@@ -138,14 +144,20 @@ mod tests {
         let key = rcgen::KeyPair::generate().unwrap();
         let only_key = file("only-key", &key.serialize_pem());
         let e = tls_server_end_point(&only_key).unwrap_err().to_string();
-        assert!(e.contains("no PEM certificate") && e.contains("only-key"), "{e}");
+        assert!(
+            e.contains("no PEM certificate") && e.contains("only-key"),
+            "{e}"
+        );
         assert!(!e.contains("PRIVATE KEY"), "{e}");
         let broken = file(
             "broken",
             "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
         );
         let e = tls_server_end_point(&broken).unwrap_err().to_string();
-        assert!(e.contains("bad PEM") && !e.contains("not base64 at all"), "{e}");
+        assert!(
+            e.contains("bad PEM") && !e.contains("not base64 at all"),
+            "{e}"
+        );
         let unterminated = file("unterminated", "-----BEGIN CERTIFICATE-----\nMIIB\n");
         let e = tls_server_end_point(&unterminated).unwrap_err().to_string();
         assert!(e.contains("bad PEM"), "{e}");

@@ -29,10 +29,10 @@
 mod clients;
 #[path = "plugin/failures.rs"]
 mod failures;
-#[path = "plugin/harness.rs"]
-mod harness;
 #[path = "plugin/hardening.rs"]
 mod hardening;
+#[path = "plugin/harness.rs"]
+mod harness;
 #[path = "plugin/leaks.rs"]
 mod leaks;
 #[path = "plugin/observe.rs"]
@@ -41,12 +41,12 @@ mod observe;
 mod periodic;
 #[path = "plugin/plus.rs"]
 mod plus;
+#[path = "plugin/reentrancy.rs"]
+mod reentrancy;
 #[path = "plugin/reload.rs"]
 mod reload;
 #[path = "plugin/remote.rs"]
 mod remote;
-#[path = "plugin/reentrancy.rs"]
-mod reentrancy;
 #[path = "plugin/robustness.rs"]
 mod robustness;
 #[path = "plugin/startup.rs"]

@@ -21,9 +21,10 @@ fn pg_config(
     let split = sslmode::split(&config.url).map_err(|e| PostgresConfigError::setting("url", &e))?;
     // tokio-postgres's parse errors echo an unknown key (`unknown option `…``), which may
     // be a piece of a password that split the string: quoted spans are redacted.
-    let mut pg: tokio_postgres::Config = split.rest.parse().map_err(|e: tokio_postgres::Error| {
-        PostgresConfigError::setting("url", &crate::remote::redact_message(&e.to_string()))
-    })?;
+    let mut pg: tokio_postgres::Config =
+        split.rest.parse().map_err(|e: tokio_postgres::Error| {
+            PostgresConfigError::setting("url", &crate::remote::redact_message(&e.to_string()))
+        })?;
     if pg.get_hosts().is_empty() {
         return Err(PostgresConfigError::setting("url", "names no host"));
     }
