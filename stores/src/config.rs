@@ -138,7 +138,7 @@ pub struct CachedConfig {
     /// How long a found record is reused (default 60 s).
     #[serde(default = "default_ttl", deserialize_with = "millis::deserialize")]
     pub ttl: Duration,
-    /// How long a "not found" is reused (default 5 s; `0` = not cached).
+    /// How long a "not found" is reused (default: as long as a found record, so that the answer time does not tell who exists; `0` = not cached).
     #[serde(
         default = "default_negative_ttl",
         deserialize_with = "millis::deserialize"
