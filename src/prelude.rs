@@ -18,7 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Randomness: the engine takes any [`rand_core::CryptoRng`](crate::rand_core::CryptoRng) of
+//! Randomness: the engine takes any [`rand_core::CryptoRng`] of
 //! `rand_core` 0.10, re-exported as [`mqtt_scram::rand_core`](crate::rand_core); with the
 //! `rand` crate that is **`rand` 0.10** (`rand::rng()`, or a seeded `rand::rngs::StdRng`).
 
