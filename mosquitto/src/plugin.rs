@@ -22,6 +22,8 @@ use crate::sessions::{Current, Handshake, Pending, Session, Sessions};
 use crate::setup;
 use crate::stats::Stats;
 
+mod periodic;
+
 /// The broker events the plugin can register for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Event {
@@ -97,9 +99,6 @@ pub(crate) struct Inner {
     /// Clients to disconnect (credentials expired), carried out after the lock is released.
     kicks: Vec<(usize, Box<str>)>,
 }
-
-/// How often the periodic work runs at most (the TICK's period).
-const HOUSEKEEPING: Duration = Duration::from_millis(100);
 
 /// A locked [`Inner`]; the lock is released before the held-lock mark goes.
 pub(crate) struct Locked<'a> {
@@ -377,19 +376,6 @@ impl Plugin {
         }
     }
 
-    /// Drops handshakes past their deadline, counting them as stalled.
-    fn expire(&self, inner: &mut Inner, now: Duration) {
-        for stalled in inner.sessions.expire(now) {
-            let peer = stalled.connection.peer.map(|p| p.ip());
-            self.metrics.handshake_failed(
-                stalled.kind,
-                "timeout",
-                now.saturating_sub(stalled.started),
-            );
-            self.notice(Notice::Stalled, peer, now);
-        }
-    }
-
     /// Counts a refusal or stall; logs the policy's summary when one is due.
     pub(crate) fn notice(&self, notice: Notice, peer: Option<IpAddr>, now: Duration) {
         if let Some(summary) = self.admission.notice(notice, peer, now) {
@@ -510,54 +496,6 @@ impl Plugin {
         }
     }
 
-    /// `MOSQ_EVT_TICK` (about every 100 ms; never with `per_listener_settings`): the
-    /// periodic work, now.
-    pub(crate) fn on_tick(&self) {
-        self.periodic(true);
-    }
-
-    /// The periodic work, at the start of every callback once [`HOUSEKEEPING`] has passed
-    /// since the last run (or at once with `force`): drops handshakes past their deadline
-    /// (counting them as stalled), logs the refusal/stall summary and the rate limiter's
-    /// count when their windows are over, and the `stats_interval` report when it is due.
-    /// Mosquitto 2.0.11 sends no `MOSQ_EVT_TICK` with `per_listener_settings true`, so this
-    /// is what runs the periodic work there; [`shutdown`](Self::shutdown) flushes the rest.
-    pub(crate) fn periodic(&self, force: bool) {
-        let now = self.clock.now();
-        let instant = Instant::now();
-        let mut inner = self.lock();
-        if !force && instant < inner.next_housekeeping {
-            return;
-        }
-        inner.next_housekeeping = instant + HOUSEKEEPING;
-        self.expire(&mut inner, now.monotonic());
-        for (key, id) in inner.sessions.expired_sessions(now.unix_seconds()) {
-            log::emit(
-                Level::Notice,
-                &format!(
-                    "mqtt-scram: credentials of client {id} expired (expire_at); disconnecting"
-                ),
-            );
-            inner.kicks.push((key, id));
-        }
-        if let Some(summary) = self.admission.flush_notices(now.monotonic()) {
-            log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
-        }
-        inner.rejected.roll(instant);
-        let interval = self.options.stats_interval;
-        if !interval.is_zero() && instant.duration_since(inner.last_report) >= interval {
-            inner.last_report = instant;
-            let handshakes = inner.sessions.handshakes();
-            let entries = inner.sessions.len();
-            if let Some(line) = inner.stats.report() {
-                log::emit(
-                    Level::Info,
-                    &format!("{line}; handshakes in progress={handshakes}; clients={entries}"),
-                );
-            }
-        }
-    }
-
     /// `MOSQ_EVT_RELOAD` (SIGHUP): re-reads the credential store, the ACL file and the
     /// certificate. Other option changes need a restart.
     pub(crate) fn on_reload(&self, options: Option<&[(String, String)]>) {
@@ -581,66 +519,6 @@ impl Plugin {
                 ),
             }
         }
-    }
-
-    /// Records how long a callback held the broker's thread.
-    pub(crate) fn record_callback(&self, event: Option<Event>, elapsed: Duration) {
-        if let Some(event) = event {
-            self.lock().stats.record(event, elapsed);
-        }
-    }
-
-    /// The clients to disconnect now (their credentials expired), except `current`, the
-    /// client of the running callback, which waits for a later one. The FFI boundary
-    /// disconnects them after every lock is released.
-    pub(crate) fn take_kicks(&self, current: Option<usize>) -> Vec<Box<str>> {
-        let mut inner = self.lock();
-        if inner.kicks.is_empty() {
-            return Vec::new();
-        }
-        let now_unix = self.clock.now().unix_seconds();
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.kicks)
-            .into_iter()
-            // Only clients still connected with the expired session: the id may belong to
-            // a new connection by now (the old one left, or was taken over).
-            .filter(|(key, id)| {
-                inner
-                    .sessions
-                    .session(*key, Some(id))
-                    .and_then(|s| s.identity.expire_at())
-                    .is_some_and(|at| at <= now_unix)
-            })
-            .partition(|(key, _)| Some(*key) != current);
-        inner.kicks = later;
-        now.into_iter().map(|(_, id)| id).collect()
-    }
-
-    /// At plugin cleanup (broker shutdown): counts the handshakes past their deadline, then
-    /// logs every pending summary (stalls and refusals, suppressed rejections) whatever its
-    /// window, and the final report. The lines are written when the FFI boundary flushes.
-    pub(crate) fn shutdown(&self) {
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        self.expire(&mut inner, now.monotonic());
-        // Past any window: the summary of the last one, however short.
-        let end = now
-            .monotonic()
-            .saturating_add(self.admission.policy().notice_interval);
-        if let Some(summary) = self.admission.flush_notices(end) {
-            log::emit(Level::Warning, &format!("mqtt-scram: {summary}"));
-        }
-        inner.rejected.flush();
-        let handshakes = inner.sessions.handshakes();
-        let max = inner.stats.max_ever();
-        let line = inner.stats.report();
-        log::emit(
-            Level::Notice,
-            &format!(
-                "mqtt-scram: shutting down; longest callback {}us; handshakes in progress={handshakes}{}",
-                max.as_micros(),
-                line.map(|l| format!(" ({l})")).unwrap_or_default()
-            ),
-        );
     }
 }
 
