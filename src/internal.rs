@@ -65,3 +65,33 @@ pub mod crypto {
         server_key, stored_key, xor,
     };
 }
+
+/// The engine's strict base64 coders (RFC 5802 §7: standard alphabet, canonical padding),
+/// for `benches/base64.rs`, which times them against the `base64` crate.
+#[doc(hidden)]
+pub mod base64 {
+    use crate::crypto::Key;
+    use crate::message::MessageKind;
+    use crate::message::base64 as ours;
+
+    /// Characters of the padded encoding of `len` bytes.
+    pub const fn encoded_len(len: usize) -> usize {
+        ours::encoded_len(len)
+    }
+
+    /// Encodes `data` into the start of `out` (sized with [`encoded_len`]); returns the
+    /// characters written.
+    pub fn encode_into(data: &[u8], out: &mut [u8]) -> usize {
+        ours::encode_into(data, out)
+    }
+
+    /// Whether `encoded` is the padded base64 of `a ‖ b` (how the server checks `c=`).
+    pub fn matches(encoded: &[u8], a: &[u8], b: &[u8]) -> bool {
+        ours::base64_matches(encoded, a, b)
+    }
+
+    /// Strictly decodes a proof that must be `len` bytes (how the server reads `p=`).
+    pub fn decode_key(text: &[u8], len: usize) -> Option<Key> {
+        ours::decode_key(text, 'p', len, MessageKind::ClientFinal).ok()
+    }
+}

@@ -7,7 +7,7 @@
 //! extension (`m=`) is rejected.
 
 mod attributes;
-mod base64;
+pub(crate) mod base64;
 mod client_final;
 mod client_first;
 mod server_error;
