@@ -5,10 +5,14 @@
 //! - `codec-mqtt-protocol-core`: [`mqtt_protocol_core`], for
 //!   [`mqtt-protocol-core`](https://docs.rs/mqtt-protocol-core) 0.7 (sans-IO, server and
 //!   client roles, AUTH and every enhanced-authentication property).
+//! - `codec-ntex-mqtt`: [`ntex_mqtt`], for [`ntex-mqtt`](https://docs.rs/ntex-mqtt) 6.4's
+//!   `v5::codec` (the codec of the ntex MQTT server; only its packet types are used here).
 //!
-//! The example `mqtt_protocol_core_front` (`cargo run -p mqtt-scram-authenticator --example
-//! mqtt_protocol_core_front --features codec-mqtt-protocol-core`) is the guide's loop on that
-//! adapter; the package README holds the survey of the Rust MQTT 5 codecs.
+//! The examples `mqtt_protocol_core_front` (`cargo run -p mqtt-scram-authenticator --example
+//! mqtt_protocol_core_front --features codec-mqtt-protocol-core`) and `ntex_mqtt_front`
+//! (`--example ntex_mqtt_front --features codec-ntex-mqtt`) are the guide's loop on each
+//! adapter; the package README holds the survey of the Rust MQTT 5 codecs and when to pick
+//! which.
 
 use std::fmt;
 
@@ -16,9 +20,14 @@ use std::fmt;
 #[cfg_attr(docsrs, doc(cfg(feature = "codec-mqtt-protocol-core")))]
 pub mod mqtt_protocol_core;
 
+#[cfg(feature = "codec-ntex-mqtt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "codec-ntex-mqtt")))]
+pub mod ntex_mqtt;
+
 /// What the authenticator needs from an AUTH packet (the inputs of
 /// [`ConnectionAuth::on_auth`](crate::ConnectionAuth::on_auth)), borrowed from the codec's
-/// packet. Built by an adapter's `AuthFields::of`.
+/// packet. Built by an adapter: `AuthFields::of` (mqtt-protocol-core) or `AuthFields::from`
+/// (ntex-mqtt).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuthFields<'a> {
