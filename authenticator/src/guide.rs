@@ -120,9 +120,13 @@
 //! branch; the same goes for writes (`write_all` is not cancel-safe).
 //!
 //! **On a real codec.** The [`codec`](crate::codec) module has adapters (CONNECT and AUTH in,
-//! a `Step` out as CONNACK/AUTH/DISCONNECT); with feature `codec-mqtt-protocol-core`, the
-//! example `examples/mqtt_protocol_core_front.rs` is this loop on `mqtt-protocol-core`, and
-//! mqtt.js and rust-mqtt log in to it in the package's tests.
+//! a `Step` out as CONNACK/AUTH/DISCONNECT), one per feature: with `codec-mqtt-protocol-core`,
+//! the example `examples/mqtt_protocol_core_front.rs` is this loop on `mqtt-protocol-core`;
+//! with `codec-ntex-mqtt`, `examples/ntex_mqtt_front.rs` is the same loop on ntex-mqtt's v5
+//! codec. mqtt.js and rust-mqtt log in to both in the package's tests. Take the codec your
+//! broker already uses; for a new front, `mqtt-protocol-core` does more for you (a sans-IO
+//! connection with packet checks and keep-alive timers), `ntex-mqtt` is a plain codec and
+//! suits a broker on ntex's server (the package README compares them).
 //!
 //! A synchronous or tick-driven broker uses [`ConnectionAuth::deadline`](crate::ConnectionAuth::deadline)
 //! and [`ConnectionAuth::on_timeout`](crate::ConnectionAuth::on_timeout) instead of

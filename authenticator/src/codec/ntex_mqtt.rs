@@ -5,8 +5,11 @@
 //! Only the packet types of `ntex_mqtt::v5::codec` are used: the codec
 //! (`ntex_mqtt::v5::codec::Codec`, an `ntex_codec` `Decoder`/`Encoder` over
 //! `ntex_bytes::BytesMut`) runs on any runtime, and the example `ntex_mqtt_front` drives it
-//! from tokio. A broker built on ntex-mqtt's own server reaches the same packets through its
-//! handshake and control messages.
+//! from tokio. On ntex-mqtt's own server the same packet types arrive another way:
+//! `v5::Handshake::packet()` is the CONNECT, the AUTH steps before CONNACK go over
+//! `Handshake::io()` with the v5 `Codec`, the CONNACK fields are set with
+//! `HandshakeAck::with`, and re-authentication comes as `v5::Control::Auth`, answered with its
+//! `ack(auth)`. This package tests the codec path (the example), not ntex's server.
 //!
 //! Why this codec for the second adapter (checked December 2026): ntex-mqtt is the most used
 //! maintained Rust MQTT 5 codec with AUTH (a long release history, new majors every few
