@@ -295,8 +295,28 @@ impl Admission {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 places.per_address.remove(&key);
+                shrink_if_sparse(&mut places.per_address);
             }
         }
+    }
+}
+
+/// Gives back most of a table a burst grew once it is less than a quarter full: without
+/// this, 100,000 handshakes from as many addresses leave their table behind (tens of
+/// bytes per handshake) after they end. Shrinking to twice the entries left means the
+/// next shrink needs half of them gone first, so the rehashing is amortized.
+pub(crate) fn shrink_if_sparse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    const KEEP: usize = 64;
+    if map.capacity() > KEEP && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len().saturating_mul(2).max(KEEP / 2));
+    }
+}
+
+/// [`shrink_if_sparse`] for the rotation of the work queue.
+pub(crate) fn shrink_deque_if_sparse<T>(deque: &mut std::collections::VecDeque<T>) {
+    const KEEP: usize = 64;
+    if deque.capacity() > KEEP && deque.len() < deque.capacity() / 4 {
+        deque.shrink_to(deque.len().saturating_mul(2).max(KEEP / 2));
     }
 }
 

@@ -80,6 +80,8 @@ impl NoticeLog {
             return None;
         }
         let mut top: Vec<(AddressKey, u64)> = self.by_address.drain().collect();
+        // Up to TRACKED_ADDRESSES entries: give the table back between bursts.
+        super::shrink_if_sparse(&mut self.by_address);
         let addresses = top.len() + usize::from(self.untracked > 0);
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(TOP_ADDRESSES);

@@ -112,6 +112,8 @@ impl WorkQueue {
         let slot = queue.pop_front();
         if queue.is_empty() {
             state.queues.remove(&key);
+            super::shrink_if_sparse(&mut state.queues);
+            super::shrink_deque_if_sparse(&mut state.rotation);
         } else {
             state.rotation.push_back(key);
         }
@@ -134,6 +136,8 @@ impl WorkQueue {
         if queue.is_empty() {
             state.queues.remove(&key);
             state.rotation.retain(|k| *k != key);
+            super::shrink_if_sparse(&mut state.queues);
+            super::shrink_deque_if_sparse(&mut state.rotation);
         }
         state.queued = state.queued.saturating_sub(1);
         true
