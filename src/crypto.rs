@@ -203,7 +203,11 @@ pub fn h(hash: HashAlgorithm, data: &[u8]) -> Key {
 /// To MAC several messages with one key, build an [`HmacKey`] once instead: it saves
 /// the two compressions of the key setup per call.
 pub fn hmac(hash: HashAlgorithm, key: &[u8], parts: &[&[u8]]) -> Key {
-    HmacKey::new(hash, key).mac(parts)
+    // The engine's states directly: an `HmacKey` would box SHA-512's.
+    match hash {
+        HashAlgorithm::Sha256 => Key::from_state256(&engine::sha256::Pads::new(key).mac(parts)),
+        HashAlgorithm::Sha512 => Key::from_state512(&engine::sha512::Pads::new(key).mac(parts)),
+    }
 }
 
 /// `(HMAC(key_a, m), HMAC(key_b, m))` for one message `m = parts[0] || parts[1] || ...`,
@@ -238,7 +242,7 @@ pub fn mac_pair(a: &HmacKey, b: &HmacKey, parts: &[&[u8]]) -> (Key, Key) {
             (Key::from_state256(&a), Key::from_state256(&b))
         }
         (Pads::Sha512(a), Pads::Sha512(b)) => {
-            let [a, b] = engine::sha512::Pads::macs([a, b], parts);
+            let [a, b] = engine::sha512::Pads::macs([&**a, &**b], parts);
             (Key::from_state512(&a), Key::from_state512(&b))
         }
         _ => (a.mac(parts), b.mac(parts)),
@@ -396,6 +400,9 @@ impl fmt::Debug for SaltKey {
 /// or 17 (SHA-512) bytes then costs exactly two compressions.
 ///
 /// Zeroized on drop; `Debug` prints only the hash.
+///
+/// A SHA-256 key's states are held inline (72 bytes); a SHA-512 key's 128 bytes of states
+/// are boxed, so that every stored SHA-256 record does not carry SHA-512's size.
 #[derive(Clone)]
 pub struct HmacKey {
     pads: Pads,
@@ -404,7 +411,7 @@ pub struct HmacKey {
 #[derive(Clone)]
 enum Pads {
     Sha256(engine::sha256::Pads),
-    Sha512(engine::sha512::Pads),
+    Sha512(alloc::boxed::Box<engine::sha512::Pads>),
 }
 
 impl HmacKey {
@@ -412,7 +419,9 @@ impl HmacKey {
     pub fn new(hash: HashAlgorithm, key: &[u8]) -> Self {
         let pads = match hash {
             HashAlgorithm::Sha256 => Pads::Sha256(engine::sha256::Pads::new(key)),
-            HashAlgorithm::Sha512 => Pads::Sha512(engine::sha512::Pads::new(key)),
+            HashAlgorithm::Sha512 => {
+                Pads::Sha512(alloc::boxed::Box::new(engine::sha512::Pads::new(key)))
+            }
         };
         Self { pads }
     }
@@ -453,7 +462,14 @@ impl fmt::Debug for HmacKey {
 ///
 /// Each iteration after the first costs exactly two compressions.
 pub fn hi(hash: HashAlgorithm, password: &[u8], salt: &[u8], iterations: NonZeroU32) -> Key {
-    HmacKey::new(hash, password).hi(salt, iterations)
+    match hash {
+        HashAlgorithm::Sha256 => {
+            Key::from_output(engine::sha256::Pads::new(password).pbkdf2(salt, iterations))
+        }
+        HashAlgorithm::Sha512 => {
+            Key::from_output(engine::sha512::Pads::new(password).pbkdf2(salt, iterations))
+        }
+    }
 }
 
 /// `ClientKey := HMAC(SaltedPassword, "Client Key")`.
