@@ -28,7 +28,7 @@ use mqtt_scram::client::{ClientConfig, ClientOptions};
 use mqtt_scram::provider::{Lookup, UserRecord};
 use mqtt_scram::server::StartPacket;
 use mqtt_scram::{
-    ConnectionInfo, Error, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig,
+    ConnectionInfo, ErrorKind, HashAlgorithm, Mechanism, Outcome, ScramServer, ServerConfig,
     StoredCredentials, Timestamp, internal,
 };
 
@@ -124,7 +124,9 @@ fn fixture(mechanism: Mechanism) -> Fixture {
 
     let (challenge, _) = server_start(&f, Lookup::Found(Arc::clone(&f.wrong_record)));
     let outcome = challenge.finish(CONTINUE, mechanism.name(), Some(&f.client_final), now());
-    assert!(matches!(outcome, Outcome::Rejected(ref r) if r.error == Error::InvalidProof));
+    assert!(
+        matches!(outcome, Outcome::Rejected(ref r) if r.error.kind() == ErrorKind::InvalidProof)
+    );
 
     let (challenge, mock_first) = server_start(&f, Lookup::NotFound);
     f.mock_client_final = client_final_for(mechanism, &mock_first);
@@ -134,7 +136,9 @@ fn fixture(mechanism: Mechanism) -> Fixture {
         Some(&f.mock_client_final),
         now(),
     );
-    assert!(matches!(outcome, Outcome::Rejected(ref r) if r.error == Error::UnknownUser));
+    assert!(
+        matches!(outcome, Outcome::Rejected(ref r) if r.error.kind() == ErrorKind::UnknownUser)
+    );
     f
 }
 

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::connection::ChannelBinding;
 use crate::credentials::DEFAULT_ITERATIONS;
 use crate::crypto::{self, Key};
-use crate::error::Error;
+use crate::error::{Detail, Error};
 use crate::mechanism::Mechanism;
 use crate::message::{
     CbindFlag, ClientFirst, DEFAULT_MAX_MESSAGE_LEN, MessageKind, Problem, ServerFinal,
@@ -62,7 +62,7 @@ impl ClientConfig {
     /// server cannot make the client burn CPU (too high) or weaken the exchange (too low).
     ///
     /// The window must be non-empty and start at 1 or more: [`start`] refuses an exchange
-    /// with [`Error::InvalidIterationWindow`] otherwise; [`ClientConfig::try_iteration_window`]
+    /// with [`ErrorKind::InvalidIterationWindow`](crate::ErrorKind::InvalidIterationWindow) otherwise; [`ClientConfig::try_iteration_window`]
     /// says so at once.
     pub fn iteration_window(mut self, window: RangeInclusive<u32>) -> Self {
         self.iteration_window = window;
@@ -73,11 +73,12 @@ impl ClientConfig {
     /// (as the serde form does).
     ///
     /// ```
-    /// use mqtt_scram::{Error, client::ClientConfig};
+    /// use mqtt_scram::{Error, ErrorKind, client::ClientConfig};
     /// let config = ClientConfig::new().try_iteration_window(4096..=600_000)?;
     /// # let _ = config;
     /// let err = ClientConfig::new().try_iteration_window(600_000..=4096).unwrap_err();
-    /// assert_eq!(err, Error::InvalidIterationWindow { min: 600_000, max: 4096 });
+    /// assert_eq!(err.kind(), ErrorKind::InvalidIterationWindow);
+    /// assert_eq!(err.iteration_window(), Some(600_000..=4096));
     /// assert!(ClientConfig::new().try_iteration_window(0..=4096).is_err());
     /// # Ok::<(), Error>(())
     /// ```
@@ -287,7 +288,7 @@ pub(crate) fn start_with_nonce(
 fn check_window(window: &RangeInclusive<u32>) -> Result<(), Error> {
     let (min, max) = (*window.start(), *window.end());
     if min == 0 || min > max {
-        return Err(Error::InvalidIterationWindow { min, max });
+        return Err(Detail::InvalidIterationWindow { min, max }.into());
     }
     Ok(())
 }
@@ -308,31 +309,31 @@ impl Session {
         options: ClientOptions<'_>,
     ) -> Result<Self, Error> {
         check_window(&config.iteration_window)?;
-        let username = saslprep(username, Mode::Query).map_err(|source| Error::Saslprep {
+        let username = saslprep(username, Mode::Query).map_err(|source| Detail::Saslprep {
             what: "username",
             source,
         })?;
         if username.is_empty() {
-            return Err(Error::EmptyUsername);
+            return Err(Detail::EmptyUsername.into());
         }
         let authzid = options
             .authzid
             .map(|a| saslprep(a, Mode::Query).map(|a| a.into_owned()))
             .transpose()
-            .map_err(|source| Error::Saslprep {
+            .map_err(|source| Detail::Saslprep {
                 what: "authzid",
                 source,
             })?;
         let password = Zeroizing::new(
             saslprep(password, Mode::Stored)
-                .map_err(|source| Error::Saslprep {
+                .map_err(|source| Detail::Saslprep {
                     what: "password",
                     source,
                 })?
                 .into_owned(),
         );
         if mechanism.is_plus() && options.channel_binding.is_none() {
-            return Err(Error::ChannelBindingNotSupported);
+            return Err(Detail::ChannelBindingNotSupported.into());
         }
         Ok(Self {
             config: config.clone(),
@@ -372,19 +373,20 @@ impl AwaitingServerFirst {
         let nonce_ok = first.nonce().len() > self.client_nonce.len()
             && first.nonce().starts_with(&self.client_nonce);
         if !nonce_ok {
-            return Err(Error::NonceMismatch);
+            return Err(Detail::NonceMismatch.into());
         }
         let window = &session.config.iteration_window;
         if !window.contains(&first.iterations()) {
-            return Err(Error::IterationCountOutOfRange {
+            return Err(Detail::IterationCountOutOfRange {
                 iterations: first.iterations(),
                 min: *window.start(),
                 max: *window.end(),
-            });
+            }
+            .into());
         }
         // The parser refuses `i=0`; the count is checked again here so that PBKDF2 can
         // never run with it.
-        let count = core::num::NonZeroU32::new(first.iterations()).ok_or(Error::Malformed {
+        let count = core::num::NonZeroU32::new(first.iterations()).ok_or(Detail::Malformed {
             message: MessageKind::ServerFirst,
             problem: Problem::InvalidIterationCount,
         })?;
@@ -432,7 +434,8 @@ impl AwaitingServerFirst {
 
 impl AwaitingServerFinal {
     /// Handles the server-final-message: `v=` must equal the expected server signature
-    /// (constant-time); `e=` is returned as [`Error::ServerError`].
+    /// (constant-time); `e=` is returned as [`ErrorKind::ServerError`](crate::ErrorKind::ServerError)
+    /// ([`Error::received_server_error`] gives the value).
     pub fn on_server_final(self, data: &[u8]) -> Result<Authenticated, Error> {
         let last = ServerFinal::parse(
             data,
@@ -440,11 +443,11 @@ impl AwaitingServerFinal {
             self.session.config.max_message_len,
         )?;
         match last.outcome() {
-            ServerFinalOutcome::Error(e) => Err(Error::ServerError(e.clone())),
+            ServerFinalOutcome::Error(e) => Err(Detail::ServerError(e.clone()).into()),
             ServerFinalOutcome::Verifier(v) if *v == self.expected_signature => Ok(Authenticated {
                 session: self.session,
             }),
-            ServerFinalOutcome::Verifier(_) => Err(Error::InvalidServerSignature),
+            ServerFinalOutcome::Verifier(_) => Err(Detail::InvalidServerSignature.into()),
         }
     }
 }

@@ -123,7 +123,7 @@ pub use rand_core;
 
 pub use connection::{ChannelBinding, ChannelBindingType, ConnectionInfo};
 pub use credentials::StoredCredentials;
-pub use error::{Error, ErrorCategory};
+pub use error::{Error, ErrorCategory, ErrorKind};
 pub use mechanism::{HashAlgorithm, Mechanism};
 pub use mock_key::MockKey;
 #[cfg(feature = "std")]

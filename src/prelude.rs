@@ -30,8 +30,9 @@ pub use crate::provider::{
     UserRecord,
 };
 pub use crate::{
-    Clock, ConnectionInfo, Error, HashAlgorithm, Identity, Mechanism, MockKey, Outcome, PacketType,
-    ReasonCode, Reply, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
+    Clock, ConnectionInfo, Error, ErrorKind, HashAlgorithm, Identity, Mechanism, MockKey, Outcome,
+    PacketType, ReasonCode, Reply, ScramServer, ServerConfig, StartPacket, StoredCredentials,
+    Timestamp,
 };
 #[cfg(feature = "std")]
 pub use crate::{ManualClock, SystemClock};

@@ -7,7 +7,7 @@
 )]
 
 use mqtt_scram::client::{self, ClientConfig};
-use mqtt_scram::{Error, ErrorCategory, Mechanism};
+use mqtt_scram::{ErrorCategory, ErrorKind, Mechanism};
 
 #[test]
 fn an_empty_or_zero_window_is_refused_before_the_exchange() {
@@ -15,7 +15,8 @@ fn an_empty_or_zero_window_is_refused_before_the_exchange() {
         let err = ClientConfig::new()
             .try_iteration_window(min..=max)
             .unwrap_err();
-        assert_eq!(err, Error::InvalidIterationWindow { min, max });
+        assert_eq!(err.kind(), ErrorKind::InvalidIterationWindow);
+        assert_eq!(err.iteration_window(), Some(min..=max));
         assert_eq!(err.category(), ErrorCategory::Local);
         assert!(err.to_string().starts_with("iteration_window:"), "{err}");
         // The infallible builder: the exchange is refused at `start`, before any message.
@@ -27,10 +28,9 @@ fn an_empty_or_zero_window_is_refused_before_the_exchange() {
             "pencil",
             &mut rand::rng(),
         );
-        assert_eq!(
-            started.unwrap_err(),
-            Error::InvalidIterationWindow { min, max }
-        );
+        let err = started.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidIterationWindow);
+        assert_eq!(err.iteration_window(), Some(min..=max));
     }
     let config = ClientConfig::new().try_iteration_window(1..=1).unwrap();
     assert!(

@@ -26,8 +26,8 @@ use mqtt_scram::provider::{
 };
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, ManualClock,
-    Mechanism, Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
+    ChannelBinding, ChannelBindingType, ConnectionInfo, HashAlgorithm, ManualClock, Mechanism,
+    Outcome, ScramServer, ServerConfig, StartPacket, StoredCredentials, Timestamp,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -199,11 +199,31 @@ fn no_public_engine_type_formats_a_secret() {
     let config_error = ScramServer::new(ServerConfig::new(MOCK_KEY).nonce_len(0)).unwrap_err();
     display!(secrets, config_error);
     let reason = IgnoreReason::unavailable("store down");
-    display!(
-        secrets,
-        reason,
-        Error::CredentialsUnavailable(reason.clone())
-    );
+    display!(secrets, reason);
+    // A provider failure: the rejection's error carries the provider's reason.
+    let unavailable = {
+        let (c, first) = client::start(
+            &ClientConfig::new(),
+            Mechanism::ScramSha256,
+            "alice",
+            PASSWORD,
+            &mut rng,
+        )
+        .unwrap();
+        let start = StartPacket::Connect {
+            method: "SCRAM-SHA-256",
+            data: Some(&first),
+        };
+        let pending = server.start(&conn, start, T0).unwrap();
+        let (challenge, reply) = pending.continue_with(Lookup::Ignore(reason.clone()), &mut rng);
+        let (_, last) = c.on_server_first(reply.data.as_deref().unwrap()).unwrap();
+        challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), T0)
+    };
+    let Outcome::Rejected(unavailable) = &unavailable else {
+        panic!()
+    };
+    assert_eq!(unavailable.error.ignore_reason(), Some(&reason));
+    display!(secrets, unavailable.error);
     // Rejections carry the error and the reply.
     let wrong = {
         let (c, first) = client::start(

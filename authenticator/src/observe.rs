@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqtt_scram::provider::IgnoreKind;
-use mqtt_scram::{Error, Mechanism};
+use mqtt_scram::{Error, ErrorKind, Mechanism};
 
 use crate::admission::Refusal;
 
@@ -77,35 +77,42 @@ impl HandshakeKind {
 
 /// The `reason` label of a failed handshake for an engine error (low cardinality).
 ///
-/// ```
-/// use mqtt_scram::Error;
-/// use mqtt_scram_authenticator::observe::error_label;
-/// assert_eq!(error_label(&Error::InvalidProof), "invalid_proof");
-/// assert_eq!(error_label(&Error::UnknownUser), "unknown_user");
-/// assert_eq!(error_label(&Error::HandshakeTimeout), "timeout");
-/// ```
+/// The label of the error's [`kind`](Error::kind): see [`kind_label`].
 pub fn error_label(error: &Error) -> &'static str {
-    match error {
-        Error::InvalidProof => "invalid_proof",
-        Error::UnknownUser => "unknown_user",
-        Error::CredentialsUnavailable(_) => "credentials_unavailable",
-        Error::CredentialsExpired => "credentials_expired",
-        Error::CredentialsMismatch { .. } => "credentials_mismatch",
-        Error::HandshakeTimeout => "timeout",
-        Error::Malformed { .. }
-        | Error::TooLong { .. }
-        | Error::MandatoryExtension { .. }
-        | Error::MissingData => "malformed",
-        Error::UnsupportedMechanism | Error::MethodChanged => "bad_method",
-        Error::UnexpectedReasonCode { .. } => "protocol_error",
-        Error::NonceMismatch => "nonce_mismatch",
-        Error::ChannelBindingMismatch
-        | Error::ChannelBindingDowngrade
-        | Error::ChannelBindingNotSupported
-        | Error::UnsupportedChannelBindingType
-        | Error::ChannelBindingMechanismMismatch => "channel_binding",
-        Error::AuthzidNotAllowed => "authzid_not_allowed",
-        Error::ReauthUserMismatch => "reauth_user_mismatch",
+    kind_label(error.kind())
+}
+
+/// The `reason` label of a failed handshake for a kind of engine error (low cardinality).
+///
+/// ```
+/// use mqtt_scram::ErrorKind;
+/// use mqtt_scram_authenticator::observe::kind_label;
+/// assert_eq!(kind_label(ErrorKind::InvalidProof), "invalid_proof");
+/// assert_eq!(kind_label(ErrorKind::UnknownUser), "unknown_user");
+/// assert_eq!(kind_label(ErrorKind::HandshakeTimeout), "timeout");
+/// ```
+pub fn kind_label(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidProof => "invalid_proof",
+        ErrorKind::UnknownUser => "unknown_user",
+        ErrorKind::CredentialsUnavailable => "credentials_unavailable",
+        ErrorKind::CredentialsExpired => "credentials_expired",
+        ErrorKind::CredentialsMismatch => "credentials_mismatch",
+        ErrorKind::HandshakeTimeout => "timeout",
+        ErrorKind::Malformed
+        | ErrorKind::TooLong
+        | ErrorKind::MandatoryExtension
+        | ErrorKind::MissingData => "malformed",
+        ErrorKind::UnsupportedMechanism | ErrorKind::MethodChanged => "bad_method",
+        ErrorKind::UnexpectedReasonCode => "protocol_error",
+        ErrorKind::NonceMismatch => "nonce_mismatch",
+        ErrorKind::ChannelBindingMismatch
+        | ErrorKind::ChannelBindingDowngrade
+        | ErrorKind::ChannelBindingNotSupported
+        | ErrorKind::UnsupportedChannelBindingType
+        | ErrorKind::ChannelBindingMechanismMismatch => "channel_binding",
+        ErrorKind::AuthzidNotAllowed => "authzid_not_allowed",
+        ErrorKind::ReauthUserMismatch => "reauth_user_mismatch",
         _ => "other",
     }
 }

@@ -151,19 +151,35 @@ pub enum Status {
 /// the same (0x87 `e=invalid-proof`).
 ///
 /// ```
-/// use mqtt_scram::Error;
-/// use mqtt_scram::provider::{IgnoreKind, IgnoreReason};
+/// # use std::sync::Arc;
+/// # use mqtt_scram::client::{self, ClientConfig};
+/// # use mqtt_scram::{ConnectionInfo, Mechanism, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::provider::{IgnoreKind, IgnoreReason, Lookup};
 /// use mqtt_scram_authenticator::Failure;
-/// let failure = Failure::Rejected(Error::CredentialsUnavailable(IgnoreReason::timeout("db-1 did not answer in 2s")));
+/// # let (client, first) = client::start(&ClientConfig::new(), Mechanism::ScramSha256, "alice", "pencil", &mut rand::rng())?;
+/// # let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+/// # let now = Timestamp::new(Default::default(), 0);
+/// # let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(&first) };
+/// # let pending = server.start(&Arc::new(ConnectionInfo::new("c")), start, now).expect("valid");
+/// // The store did not answer: the engine runs the exchange on and rejects it.
+/// let lookup = Lookup::Ignore(IgnoreReason::timeout("db-1 did not answer in 2s"));
+/// let (challenge, reply) = pending.continue_with(lookup, &mut rand::rng());
+/// # let (_, last) = client.on_server_first(reply.data.as_deref().unwrap_or_default())?;
+/// let Outcome::Rejected(rejection) = challenge.finish(0x18, "SCRAM-SHA-256", Some(&last), now) else {
+///     unreachable!()
+/// };
+/// let failure = Failure::Rejected(rejection.error);
 /// assert_eq!(failure.ignore_reason().map(|r| r.kind()), Some(IgnoreKind::Timeout));
 /// assert_eq!(failure.label(), "credentials_unavailable");
 /// assert_eq!(failure.to_string(), "credentials unavailable (timeout: db-1 did not answer in 2s)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
-    /// The engine rejected the exchange; [`Error::CredentialsUnavailable`] carries the
-    /// provider's [`IgnoreReason`].
+    /// The engine rejected the exchange; an error of kind
+    /// [`ErrorKind::CredentialsUnavailable`](mqtt_scram::ErrorKind::CredentialsUnavailable)
+    /// carries the provider's [`IgnoreReason`] ([`Error::ignore_reason`]).
     Rejected(Error),
     /// The admission policy refused the handshake (0x89).
     Busy(Refusal),
@@ -181,7 +197,7 @@ impl Failure {
     /// The provider's reason, when the provider could not decide.
     pub fn ignore_reason(&self) -> Option<&IgnoreReason> {
         match self {
-            Self::Rejected(Error::CredentialsUnavailable(reason)) => Some(reason),
+            Self::Rejected(error) => error.ignore_reason(),
             _ => None,
         }
     }

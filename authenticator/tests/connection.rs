@@ -11,7 +11,7 @@ use mqtt_scram::provider::{
     CredentialProvider, IgnoreKind, Lookup, LookupRequest, MemoryProvider, UserRecord,
 };
 use mqtt_scram::{
-    ConnectionInfo, Error, HashAlgorithm, ManualClock, Mechanism, PacketType, ServerConfig,
+    ConnectionInfo, ErrorKind, HashAlgorithm, ManualClock, Mechanism, PacketType, ServerConfig,
     StoredCredentials,
 };
 use mqtt_scram_authenticator::admission::{AdmissionPolicy, Refusal};
@@ -170,8 +170,10 @@ async fn failures_look_alike_to_the_client_but_not_to_the_operator() {
         Status::Failed(failure) => failure.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(failure(&wrong), Failure::Rejected(Error::InvalidProof));
-    assert_eq!(failure(&unknown), Failure::Rejected(Error::UnknownUser));
+    assert!(matches!(failure(&wrong), Failure::Rejected(e) if e.kind() == ErrorKind::InvalidProof));
+    assert!(
+        matches!(failure(&unknown), Failure::Rejected(e) if e.kind() == ErrorKind::UnknownUser)
+    );
     let stuck = failure(&stuck);
     assert_eq!(stuck.ignore_reason().unwrap().kind(), IgnoreKind::Timeout);
     assert_eq!(stuck.label(), "credentials_unavailable");
@@ -214,7 +216,7 @@ async fn a_client_that_does_not_answer_is_dropped_at_the_first_step_deadline() {
     assert_eq!(step.method, Some(Mechanism::ScramSha256), "[MQTT-4.12.0-5]");
     assert!(matches!(
         step.status,
-        Status::Failed(Failure::Rejected(Error::HandshakeTimeout))
+        Status::Failed(Failure::Rejected(ref e)) if e.kind() == ErrorKind::HandshakeTimeout
     ));
     assert_eq!(
         authenticator.admission().stats().handshakes,

@@ -5,7 +5,7 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 
 use super::{MessageKind, Problem};
-use crate::error::Error;
+use crate::error::{Detail, Error};
 
 /// One `<letter>=<value>` attribute, borrowed from a message.
 ///
@@ -69,11 +69,12 @@ impl<'a> Iterator for Attributes<'a> {
 /// Rejects input over `max`, not UTF-8, empty, or containing NUL.
 pub(crate) fn preflight(bytes: &[u8], kind: MessageKind, max: usize) -> Result<&str, Error> {
     if bytes.len() > max {
-        return Err(Error::TooLong {
+        return Err(Detail::TooLong {
             message: kind,
             len: bytes.len(),
             max,
-        });
+        }
+        .into());
     }
     let text = core::str::from_utf8(bytes).map_err(|_| malformed(kind, Problem::NotUtf8))?;
     if text.is_empty() {
@@ -87,7 +88,7 @@ pub(crate) fn preflight(bytes: &[u8], kind: MessageKind, max: usize) -> Result<&
 }
 
 pub(crate) fn malformed(message: MessageKind, problem: Problem) -> Error {
-    Error::Malformed { message, problem }
+    Detail::Malformed { message, problem }.into()
 }
 
 /// Walks the comma-separated fields of one message.

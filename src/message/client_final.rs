@@ -7,7 +7,7 @@ use super::attributes::{Fields, malformed, preflight, validate_extensions};
 use super::base64::{base64_matches, decode_base64, decode_key, encode_base64, validate_base64};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
 use crate::crypto::Key;
-use crate::error::Error;
+use crate::error::{Detail, Error};
 
 const KIND: MessageKind = MessageKind::ClientFinal;
 
@@ -63,7 +63,7 @@ impl<'a> ClientFinal<'a> {
         }
         let mut fields = Fields::new(without_proof, KIND);
         if fields.peek_is('m') {
-            return Err(Error::MandatoryExtension { message: KIND });
+            return Err(Detail::MandatoryExtension { message: KIND }.into());
         }
         let channel_binding = fields.expect('c')?;
         validate_base64(channel_binding, 'c', KIND)?;
@@ -325,14 +325,11 @@ mod tests {
         }
         assert!(matches!(
             ClientFinal::parse(alloc::format!("m=1,c=biws,r=abc,{p}").as_bytes(), 32, 4096),
-            Err(Error::MandatoryExtension { .. })
+            Err(e) if e.kind() == crate::ErrorKind::MandatoryExtension
         ));
         assert!(matches!(
             ClientFinal::parse(alloc::format!("c=biws,r=abc,{p}").as_bytes(), 64, 4096),
-            Err(Error::Malformed {
-                problem: Problem::WrongLength { .. },
-                ..
-            })
+            Err(e) if matches!(e.problem(), Some(Problem::WrongLength { .. }))
         ));
     }
 }

@@ -7,7 +7,7 @@ use super::attributes::{Fields, find_byte, malformed, preflight};
 use super::{
     Attributes, MessageKind, Problem, escape_saslname, is_printable_nonce, unescape_saslname,
 };
-use crate::error::Error;
+use crate::error::{Detail, Error};
 
 const KIND: MessageKind = MessageKind::ClientFirst;
 
@@ -130,7 +130,7 @@ impl<'a> ClientFirst<'a> {
             .ok_or(malformed(KIND, Problem::MissingAttribute('n')))?;
         let raw_gs2 = text.get(..text.len() - bare.len()).unwrap_or_default();
         if fields.peek_is('m') {
-            return Err(Error::MandatoryExtension { message: KIND });
+            return Err(Detail::MandatoryExtension { message: KIND }.into());
         }
         let username_wire = fields.expect('n')?;
         let username =
@@ -309,13 +309,13 @@ mod tests {
         }
         assert_eq!(
             parse("n,,m=x,n=u,r=a"),
-            Err(Error::MandatoryExtension { message: KIND })
+            Err(Detail::MandatoryExtension { message: KIND }.into())
         );
         assert!(ClientFirst::parse(b"n,,n=u\0,r=a", 4096).is_err());
         assert!(ClientFirst::parse(b"n,,n=\xff,r=a", 4096).is_err());
         assert!(matches!(
             ClientFirst::parse(&[b'n'; 5000], 4096),
-            Err(Error::TooLong { .. })
+            Err(e) if e.kind() == crate::ErrorKind::TooLong
         ));
     }
 

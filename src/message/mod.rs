@@ -36,8 +36,10 @@ pub const DEFAULT_MAX_MESSAGE_LEN: usize = 4096;
 /// Which of the four SCRAM messages an error is about.
 ///
 /// ```
-/// use mqtt_scram::{Error, message::{ClientFirst, MessageKind}};
-/// let Err(Error::Malformed { message, .. }) = ClientFirst::parse(b"x", 4096) else { unreachable!() };
+/// use mqtt_scram::{ErrorKind, message::{ClientFirst, MessageKind}};
+/// let error = ClientFirst::parse(b"x", 4096).unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Malformed);
+/// let message = error.message_kind().unwrap();
 /// assert_eq!(message, MessageKind::ClientFirst);
 /// assert_eq!(message.to_string(), "client-first-message");
 /// ```
@@ -67,9 +69,9 @@ impl fmt::Display for MessageKind {
 /// What exactly is wrong with a malformed message. Never contains message content.
 ///
 /// ```
-/// use mqtt_scram::{Error, message::{ClientFirst, Problem}};
-/// let Err(Error::Malformed { problem, .. }) = ClientFirst::parse(b"n,,n=alice,r=a b", 4096) else { unreachable!() };
-/// assert_eq!(problem, Problem::InvalidNonce);
+/// use mqtt_scram::message::{ClientFirst, Problem};
+/// let error = ClientFirst::parse(b"n,,n=alice,r=a b", 4096).unwrap_err();
+/// assert_eq!(error.problem(), Some(Problem::InvalidNonce));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

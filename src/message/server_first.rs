@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use super::attributes::{Fields, malformed, preflight};
 use super::base64::{decode_base64, encode_base64};
 use super::{Attributes, MessageKind, Problem, is_printable_nonce};
-use crate::error::Error;
+use crate::error::{Detail, Error};
 
 const KIND: MessageKind = MessageKind::ServerFirst;
 
@@ -34,7 +34,7 @@ impl<'a> ServerFirst<'a> {
         let raw = preflight(bytes, KIND, max_len)?;
         let mut fields = Fields::new(raw, KIND);
         if fields.peek_is('m') {
-            return Err(Error::MandatoryExtension { message: KIND });
+            return Err(Detail::MandatoryExtension { message: KIND }.into());
         }
         let nonce = fields.expect('r')?;
         if !is_printable_nonce(nonce.as_bytes()) {
@@ -148,7 +148,7 @@ mod tests {
         }
         assert_eq!(
             ServerFirst::parse(b"m=x,r=a,s=QQ==,i=1", 4096),
-            Err(Error::MandatoryExtension { message: KIND })
+            Err(Detail::MandatoryExtension { message: KIND }.into())
         );
         let ok = ServerFirst::parse(b"r=a,s=QQ==,i=4294967295,z=1", 4096).unwrap();
         assert_eq!(ok.iterations(), u32::MAX);

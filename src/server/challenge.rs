@@ -11,7 +11,7 @@ use super::outcome::{Identity, Outcome};
 use super::pending::{NeedCredentials, Username};
 use super::transcript::Span;
 use crate::crypto::{self, Key, PublicDigest};
-use crate::error::Error;
+use crate::error::{Detail, Error};
 use crate::mechanism::Mechanism;
 use crate::message::{ClientFinal, encoded_len, push_base64};
 use crate::mqtt::{ReasonCode, Reply};
@@ -27,7 +27,7 @@ use crate::time::Timestamp;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mqtt_scram::{ConnectionInfo, Error, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::{ConnectionInfo, ErrorKind, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
 /// use mqtt_scram::provider::Lookup;
 /// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
 /// let conn = Arc::new(ConnectionInfo::new("client-1"));
@@ -37,7 +37,7 @@ use crate::time::Timestamp;
 /// let (challenge, _auth) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
 /// let late = now.advanced(challenge.deadline() + std::time::Duration::from_secs(1));
 /// match challenge.finish(0x18, "SCRAM-SHA-256", Some(b"c=biws,r=x,p=AAAA"), late) {
-///     Outcome::Rejected(rejection) => assert_eq!(rejection.error, Error::HandshakeTimeout),
+///     Outcome::Rejected(rejection) => assert_eq!(rejection.error.kind(), ErrorKind::HandshakeTimeout),
 ///     Outcome::Accepted { .. } => unreachable!(),
 /// }
 /// # Ok::<(), mqtt_scram::ConfigError>(())
@@ -93,7 +93,7 @@ impl ServerChallenge {
     /// Finishes with the client's AUTH packet (reason code, method, data) at `now`.
     ///
     /// Fails after the deadline, and when the provider's record has expired at
-    /// `now.unix_seconds()` ([`Error::CredentialsExpired`]) — after the same work as any
+    /// `now.unix_seconds()` ([`ErrorKind::CredentialsExpired`](crate::ErrorKind::CredentialsExpired)) — after the same work as any
     /// other failure. Allocates only what the result owns: the reply's bytes, and on
     /// success the [`Identity`]'s username when it was read from the transcript.
     #[inline]
@@ -121,7 +121,7 @@ impl ServerChallenge {
         // Only a client that knows the password can learn that its record has expired.
         let expired_only = usable & proof_ok;
         let error = if expired_only {
-            Error::CredentialsExpired
+            Detail::CredentialsExpired.into()
         } else {
             self.verdict.failure
         };
@@ -140,7 +140,9 @@ impl ServerChallenge {
                 // Unreachable (`start` keeps the username's span in the transcript): fail
                 // closed.
                 _ => {
-                    return Outcome::Rejected(trigger.reject(Some(mechanism), Error::UnknownUser));
+                    return Outcome::Rejected(
+                        trigger.reject(Some(mechanism), Detail::UnknownUser.into()),
+                    );
                 }
             },
         };
@@ -179,19 +181,20 @@ fn check_final<'a>(
     now: Timestamp,
 ) -> Result<Final<'a>, Error> {
     if method != p.mechanism.name() {
-        return Err(Error::MethodChanged);
+        return Err(Detail::MethodChanged.into());
     }
     if reason_code != ReasonCode::ContinueAuthentication.to_u8() {
-        return Err(Error::UnexpectedReasonCode {
+        return Err(Detail::UnexpectedReasonCode {
             expected: ReasonCode::ContinueAuthentication,
             found: reason_code,
-        });
+        }
+        .into());
     }
     if now.monotonic() > p.deadline {
-        return Err(Error::HandshakeTimeout);
+        return Err(Detail::HandshakeTimeout.into());
     }
     let hash = p.mechanism.hash();
-    let data = data.ok_or(Error::MissingData)?;
+    let data = data.ok_or(Detail::MissingData)?;
     let max_len = p.shared.config.max_message_len;
     let cbind_data = match (p.mechanism.is_plus(), &p.connection.channel_binding) {
         (true, Some(binding)) => binding.data(),
@@ -220,13 +223,13 @@ fn check_final<'a>(
     }
     let last = ClientFinal::parse(data, hash.output_len(), max_len)?;
     let Some(gs2_header) = gs2_header else {
-        return Err(Error::ChannelBindingMismatch);
+        return Err(Detail::ChannelBindingMismatch.into());
     };
     if !last.channel_binding_is(gs2_header, cbind_data) {
-        return Err(Error::ChannelBindingMismatch);
+        return Err(Detail::ChannelBindingMismatch.into());
     }
     if expected_nonce != Some(last.nonce().as_bytes()) {
-        return Err(Error::NonceMismatch);
+        return Err(Detail::NonceMismatch.into());
     }
     let (without_proof, proof) = last.into_parts();
     Ok(Final {

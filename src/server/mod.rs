@@ -30,7 +30,7 @@ use self::pending::Username;
 use self::transcript::{Span, Transcript};
 use crate::connection::ConnectionInfo;
 use crate::credentials::{DEFAULT_SALT_LEN, StoredCredentials};
-use crate::error::Error;
+use crate::error::{Detail, Error};
 use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::{CbindFlag, ClientFirst, MessageKind, Problem, encoded_len};
 use crate::mqtt::ReasonCode;
@@ -84,7 +84,7 @@ impl Shared {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mqtt_scram::{ConnectionInfo, Error, Identity, Mechanism, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::{ConnectionInfo, ErrorKind, Identity, Mechanism, ScramServer, ServerConfig, StartPacket, Timestamp};
 /// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
 /// let current = Identity::new("alice", Mechanism::ScramSha256, Arc::default());
 /// // AUTH 0x19 on an authenticated connection: the same user again.
@@ -95,7 +95,7 @@ impl Shared {
 ///     current: &current,
 /// };
 /// let rejection = server.start(&Arc::new(ConnectionInfo::new("c")), start, Timestamp::new(Default::default(), 0)).unwrap_err();
-/// assert_eq!(rejection.error, Error::ReauthUserMismatch);
+/// assert_eq!(rejection.error.kind(), ErrorKind::ReauthUserMismatch);
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -168,10 +168,11 @@ impl ScramServer {
                 current,
             } => {
                 if reason_code != ReasonCode::ReAuthenticate.to_u8() {
-                    let error = Error::UnexpectedReasonCode {
+                    let error = Detail::UnexpectedReasonCode {
                         expected: ReasonCode::ReAuthenticate,
                         found: reason_code,
-                    };
+                    }
+                    .into();
                     return Err(Trigger::Reauth.reject(None, error));
                 }
                 (Trigger::Reauth, method, data, Some(current))
@@ -179,26 +180,26 @@ impl ScramServer {
         };
         let mechanism = Mechanism::from_name(method)
             .filter(|m| config.mechanisms.contains(m))
-            .ok_or_else(|| trigger.reject(None, Error::UnsupportedMechanism))?;
+            .ok_or_else(|| trigger.reject(None, Detail::UnsupportedMechanism.into()))?;
         if let Some(current) = current {
             if current.mechanism != mechanism {
-                return Err(trigger.reject(None, Error::MethodChanged));
+                return Err(trigger.reject(None, Detail::MethodChanged.into()));
             }
         }
         let fail = |error| trigger.reject(Some(mechanism), error);
         let invalid_username = || {
-            fail(Error::Malformed {
+            fail(Error::from(Detail::Malformed {
                 message: MessageKind::ClientFirst,
                 problem: Problem::InvalidUsername,
-            })
+            }))
         };
-        let data = data.ok_or_else(|| fail(Error::MissingData))?;
+        let data = data.ok_or_else(|| fail(Detail::MissingData.into()))?;
         if data.len() > (u32::MAX / 2) as usize {
-            return Err(fail(Error::TooLong {
+            return Err(fail(Error::from(Detail::TooLong {
                 message: MessageKind::ClientFirst,
                 len: data.len(),
                 max: (u32::MAX / 2) as usize,
-            }));
+            })));
         }
         let first = match ClientFirst::parse_simple(data, config.max_message_len) {
             Some(first) => first,
@@ -214,11 +215,11 @@ impl ScramServer {
             None => None,
             Some(a) if a == username => None,
             Some(a) if config.allow_authzid => Some(String::from(a)),
-            Some(_) => return Err(fail(Error::AuthzidNotAllowed)),
+            Some(_) => return Err(fail(Detail::AuthzidNotAllowed.into())),
         };
         if let Some(current) = current {
             if current.username != username || current.authzid != authzid {
-                return Err(fail(Error::ReauthUserMismatch));
+                return Err(fail(Detail::ReauthUserMismatch.into()));
             }
         }
         let (gs2, nonce) = (first.gs2().as_str(), first.nonce());
@@ -273,16 +274,18 @@ impl ScramServer {
                 let binding = conn
                     .channel_binding
                     .as_ref()
-                    .ok_or(Error::ChannelBindingNotSupported)?;
+                    .ok_or(Detail::ChannelBindingNotSupported)?;
                 if binding.kind().name() != name {
-                    return Err(Error::UnsupportedChannelBindingType);
+                    return Err(Detail::UnsupportedChannelBindingType.into());
                 }
                 Ok(())
             }
-            (CbindFlag::Used(_), false) | (_, true) => Err(Error::ChannelBindingMechanismMismatch),
+            (CbindFlag::Used(_), false) | (_, true) => {
+                Err(Detail::ChannelBindingMechanismMismatch.into())
+            }
             (CbindFlag::SupportedNotUsed, false) => {
                 if self.shared.config.offers_binding() && conn.channel_binding.is_some() {
-                    Err(Error::ChannelBindingDowngrade)
+                    Err(Detail::ChannelBindingDowngrade.into())
                 } else {
                     Ok(())
                 }

@@ -82,12 +82,12 @@ impl Identity {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mqtt_scram::{ConnectionInfo, Error, PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::{ConnectionInfo, ErrorKind, PacketType, ReasonCode, ScramServer, ServerConfig, StartPacket, Timestamp};
 /// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
 /// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"garbage") };
 /// let rejection = server.start(&Arc::new(ConnectionInfo::new("c")), start, Timestamp::new(Default::default(), 0)).unwrap_err();
 /// assert_eq!((rejection.reply.packet, rejection.reply.reason_code), (PacketType::Connack, ReasonCode::NotAuthorized));
-/// assert!(matches!(rejection.error, Error::Malformed { .. }));
+/// assert_eq!(rejection.error.kind(), ErrorKind::Malformed);
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,8 +95,9 @@ impl Identity {
 pub struct Rejection {
     /// CONNACK (exchange from CONNECT) or DISCONNECT (re-authentication) with the reason code.
     pub reply: Reply,
-    /// The cause, for the operator. Unknown users show as [`Error::UnknownUser`], provider
-    /// failures as [`Error::CredentialsUnavailable`] with the provider's reason, but the
+    /// The cause, for the operator. Unknown users show as [`ErrorKind::UnknownUser`](crate::ErrorKind::UnknownUser), provider
+    /// failures as [`ErrorKind::CredentialsUnavailable`](crate::ErrorKind::CredentialsUnavailable) with the provider's reason
+    /// ([`Error::ignore_reason`]), but the
     /// reply is identical to a wrong password's.
     pub error: Error,
 }
@@ -108,7 +109,7 @@ pub struct Rejection {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mqtt_scram::{ConnectionInfo, Error, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
+/// use mqtt_scram::{ConnectionInfo, ErrorKind, Outcome, ScramServer, ServerConfig, StartPacket, Timestamp};
 /// use mqtt_scram::provider::Lookup;
 /// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
 /// let now = Timestamp::new(Default::default(), 0);
@@ -119,7 +120,7 @@ pub struct Rejection {
 /// let last = b"c=biws,r=abcdef,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 /// match challenge.finish(0x18, "SCRAM-SHA-256", Some(last), now) {
 ///     Outcome::Accepted { .. } => unreachable!(),
-///     Outcome::Rejected(rejection) => assert!(matches!(rejection.error, Error::NonceMismatch)),
+///     Outcome::Rejected(rejection) => assert_eq!(rejection.error.kind(), ErrorKind::NonceMismatch),
 /// }
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```

@@ -15,7 +15,7 @@ use super::outcome::Trigger;
 use super::transcript::{Span, Transcript};
 use crate::connection::ConnectionInfo;
 use crate::credentials::DEFAULT_SALT_LEN;
-use crate::error::Error;
+use crate::error::{Detail, Error};
 use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::{encode_into, encoded_len};
 use crate::mqtt::{PacketType, ReasonCode, Reply};
@@ -178,11 +178,11 @@ impl NeedCredentials {
         // the error a failed proof reports (a known user's is `InvalidProof`), and whether
         // the record is the provider's. (`finish` then needs no branch on it.)
         let (record, mut failure, mut from_provider) = match lookup {
-            Lookup::Found(record) => (record, Error::InvalidProof, true),
-            Lookup::NotFound => (Arc::clone(mock), Error::UnknownUser, false),
+            Lookup::Found(record) => (record, Detail::InvalidProof.into(), true),
+            Lookup::NotFound => (Arc::clone(mock), Detail::UnknownUser.into(), false),
             Lookup::Ignore(reason) => (
                 Arc::clone(mock),
-                Error::CredentialsUnavailable(reason),
+                Detail::CredentialsUnavailable(reason).into(),
                 false,
             ),
         };
@@ -343,12 +343,13 @@ fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
 fn usable(record: &UserRecord, hash: HashAlgorithm, policy: &RecordPolicy) -> Result<(), Error> {
     let found = record.credentials.hash();
     if found != hash {
-        return Err(Error::CredentialsMismatch {
+        return Err(Detail::CredentialsMismatch {
             requested: hash,
             found,
-        });
+        }
+        .into());
     }
     policy
         .check(&record.credentials)
-        .map_err(Error::CredentialsUnavailable)
+        .map_err(|reason| Error::from(Detail::CredentialsUnavailable(reason)))
 }

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use mqtt_protocol_core::mqtt::packet::v5_0::{Auth, Disconnect};
-use mqtt_scram::Error as ScramError;
 use mqtt_scram::client;
 use mqtt_scram::message::{ClientFirst, DEFAULT_MAX_MESSAGE_LEN, ServerFirst};
+use mqtt_scram::{Error as ScramError, ErrorKind};
 use serde_json::json;
 
 use super::Stop;
@@ -52,19 +52,22 @@ fn describe_server_first(
 }
 
 pub(super) fn scram_stop(e: ScramError) -> Stop {
-    match e {
-        ScramError::IterationCountOutOfRange {
-            iterations, min, ..
-        } if iterations < min => Stop::protocol(format!(
-            "{e} (accept it with --min-iterations {iterations})"
-        )),
-        ScramError::IterationCountOutOfRange { iterations, .. } => Stop::protocol(format!(
+    let window = e.iteration_window();
+    match (e.kind(), e.iteration_count()) {
+        (ErrorKind::IterationCountOutOfRange, Some(iterations))
+            if window.is_some_and(|w| iterations < *w.start()) =>
+        {
+            Stop::protocol(format!(
+                "{e} (accept it with --min-iterations {iterations})"
+            ))
+        }
+        (ErrorKind::IterationCountOutOfRange, Some(iterations)) => Stop::protocol(format!(
             "{e} (accept it with --max-iterations {iterations})"
         )),
-        ScramError::NonceMismatch | ScramError::InvalidServerSignature => {
+        (ErrorKind::NonceMismatch | ErrorKind::InvalidServerSignature, _) => {
             Stop::protocol(e.to_string())
         }
-        other => Stop::protocol(format!("the server's SCRAM message was refused: {other}")),
+        _ => Stop::protocol(format!("the server's SCRAM message was refused: {e}")),
     }
 }
 
