@@ -294,3 +294,52 @@ fn hostile_auth_packets_are_codec_errors() {
         assert!(got.is_err(), "{bytes:02X?} decoded as {got:?}");
     }
 }
+
+#[test]
+fn mutated_connect_and_auth_bytes_never_panic() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt as _, SeedableRng};
+
+    let valid = [
+        encode(
+            &Codec::new(),
+            connect(Some(Mechanism::ScramSha256), Some(b"n,,n=alice,r=abc")),
+        ),
+        encode(
+            &Codec::new(),
+            auth(
+                AuthReasonCode::ContinueAuth,
+                Mechanism::ScramSha512,
+                b"c=biws,r=x,p=y",
+            ),
+        ),
+    ];
+    let mut rng = StdRng::seed_from_u64(21);
+    let (mut packets, mut errors) = (0, 0);
+    for round in 0..20_000 {
+        let mut bytes = valid[round % 2].to_vec();
+        for _ in 0..rng.random_range(1..4) {
+            let i = rng.random_range(0..bytes.len());
+            bytes[i] = rng.random();
+        }
+        bytes.truncate(rng.random_range(1..=bytes.len()));
+        let mut buf = BytesMut::from(&bytes[..]);
+        match Codec::new().decode(&mut buf) {
+            Ok(Some(Decoded::Packet(Packet::Connect(c), _))) => {
+                let _ = format!("{:?}", ConnectFields::of(&c));
+                packets += 1;
+            }
+            Ok(Some(Decoded::Packet(Packet::Auth(a), _))) => {
+                let _ = format!("{:?}", AuthFields::from(&a));
+                packets += 1;
+            }
+            Ok(_) => {}
+            Err(_) => errors += 1,
+        }
+    }
+    // Both paths ran: some mutations still decode, most are refused.
+    assert!(
+        packets > 0 && errors > 0,
+        "{packets} packets, {errors} errors"
+    );
+}
