@@ -1,25 +1,27 @@
-//! Issue 21 §5: the engine's own base64 against the `base64` crate, in one run, next to the
-//! server exchange whose base64 work they would do.
+//! Issue 21 §5: the base64 work of a server exchange, next to the exchange.
 //!
 //! Per mechanism, group `base64_in_server_exchange/<mechanism>`:
 //!
 //! - `exchange`: the server exchange of `benches/exchange.rs` (stored credentials,
 //!   client-first → server-final, fixed server nonce);
-//! - `ours`: the base64 work of one such exchange with the engine's coders
+//! - `engine`: the base64 work of one such exchange through the engine's own functions
 //!   (`internal::base64`): the server nonce's 24 random bytes (the default `nonce_len`;
 //!   the fixed-nonce exchange above skips it, a real one does not), the 16-byte salt, the
 //!   `c=` check against `n,,`, the proof decoded into a [`Key`], the server signature;
-//! - `crate`: the same work with the `base64` crate's `STANDARD` engine (canonical
-//!   padding, no trailing bits: the rules the engine keeps), done the cheapest way the
-//!   crate allows: `encode_slice`/`decode_slice` into stack buffers, no allocation, the
-//!   `c=` check by encoding the expected bytes and comparing in constant time, the proof's
+//! - `crate`: the same work calling the `base64` crate's `STANDARD` engine directly
+//!   (canonical padding, no trailing bits: the engine's rules), the cheapest way the crate
+//!   allows: `encode_slice`/`decode_slice` into stack buffers, no allocation, the `c=`
+//!   check by encoding the expected bytes and comparing in constant time, the proof's
 //!   buffer wiped after use.
 //!
-//! What switching to the crate would cost the exchange: (`crate` − `ours`) / `exchange`.
-//! Criterion times the three one after the other; on a loaded machine the load moves in
-//! between, so the bench first prints an interleaved check: 41 rounds, each timing 2,000
-//! of every one in turn, and the median over rounds of each time and of that share.
-//! `BASE64_INTERLEAVED_ONLY=1` skips criterion.
+//! Until commit ff394e0 `engine` was the engine's hand-written coder; this bench showed the
+//! crate costing about 2 % of a SCRAM-SHA-256 exchange more (BENCHMARKS.md, "base64: ours
+//! vs the base64 crate"), and the engine switched to the crate. Now `engine` − `crate` is
+//! the cost of the engine's wrappers, and `engine` / `exchange` the share of base64 in an
+//! exchange. Criterion times the three one after the other; on a loaded machine the load
+//! moves in between, so the bench first prints an interleaved check: 41 rounds, each
+//! timing 2,000 of every one in turn, and the median over rounds of each time and of
+//! (`crate` − `engine`) / `exchange`. `BASE64_INTERLEAVED_ONLY=1` skips criterion.
 //!
 //! `CARGO_TARGET_DIR=/work/target-bench7 cargo bench --bench base64 -- --warm-up-time 1
 //! --measurement-time 3`
@@ -141,12 +143,12 @@ fn fixture(mechanism: Mechanism) -> Fixture {
         .decode(attribute(&server_final, b'v'))
         .expect("signature");
     // Both sides agree on every operand before anything is timed.
-    assert_eq!(ours(&f), theirs(&f));
+    assert_eq!(engine_work(&f), crate_work(&f));
     f
 }
 
-/// One exchange's base64 work with the engine's coders; returns a checksum of the output.
-fn ours(f: &Fixture) -> usize {
+/// One exchange's base64 work through the engine's functions; returns a checksum of the output.
+fn engine_work(f: &Fixture) -> usize {
     use internal::base64::{decode_key, encode_into, matches};
     let mut out = [0u8; 128];
     let mut sum = encode_into(black_box(&NONCE_BYTES), &mut out);
@@ -161,7 +163,7 @@ fn ours(f: &Fixture) -> usize {
 }
 
 /// The same work with the `base64` crate's `STANDARD` engine.
-fn theirs(f: &Fixture) -> usize {
+fn crate_work(f: &Fixture) -> usize {
     let mut out = [0u8; 128];
     let mut sum = STANDARD
         .encode_slice(black_box(&NONCE_BYTES), &mut out)
@@ -229,16 +231,16 @@ fn interleaved() {
         let (mut ex, mut o, mut t, mut share) = (vec![], vec![], vec![], vec![]);
         for _ in 0..ROUNDS {
             let e = per_call(CALLS, || exchange(&f));
-            let a = per_call(CALLS, || ours(&f));
-            let b = per_call(CALLS, || theirs(&f));
+            let a = per_call(CALLS, || engine_work(&f));
+            let b = per_call(CALLS, || crate_work(&f));
             ex.push(e);
             o.push(a);
             t.push(b);
             share.push((b - a) / e * 100.0);
         }
         println!(
-            "interleaved {}: exchange {:.0} ns, base64 work ours {:.1} ns, crate {:.1} ns; \
-             crate - ours = {:.2} % of the exchange (median of {ROUNDS} rounds)",
+            "interleaved {}: exchange {:.0} ns, base64 work engine {:.1} ns, crate {:.1} ns; \
+             crate - engine = {:.2} % of the exchange (median of {ROUNDS} rounds)",
             mechanism.name(),
             median(ex),
             median(o),
@@ -254,8 +256,8 @@ fn base64_in_server_exchange(c: &mut Criterion) {
         let mut group =
             c.benchmark_group(format!("base64_in_server_exchange/{}", mechanism.name()));
         group.bench_function("exchange", |b| b.iter(|| exchange(&f)));
-        group.bench_function("ours", |b| b.iter(|| ours(&f)));
-        group.bench_function("crate", |b| b.iter(|| theirs(&f)));
+        group.bench_function("engine", |b| b.iter(|| engine_work(&f)));
+        group.bench_function("crate", |b| b.iter(|| crate_work(&f)));
         group.finish();
     }
 }

@@ -66,8 +66,8 @@ pub mod crypto {
     };
 }
 
-/// The engine's strict base64 coders (RFC 5802 §7: standard alphabet, canonical padding),
-/// for `benches/base64.rs`, which times them against the `base64` crate.
+/// The engine's strict base64 (RFC 5802 §7: standard alphabet, canonical padding; over the
+/// `base64` crate), as the server uses it, for `benches/base64.rs`.
 #[doc(hidden)]
 pub mod base64 {
     use crate::crypto::Key;
