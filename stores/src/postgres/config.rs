@@ -164,6 +164,11 @@ impl PostgresConfig {
         }
     }
 
+    /// The URL without its secrets (password and unknown parameters `***`), for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
     /// Uses a user-written query instead of the default schema.
     pub fn query(mut self, sql: impl Into<String>) -> Self {
         self.query = Some(sql.into());

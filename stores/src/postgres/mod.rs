@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+mod backoff;
 mod config;
 mod connect;
 mod query;
@@ -46,6 +47,7 @@ pub use schema::{COLUMNS, schema_sql};
 pub use writer::{PostgresWriter, WriteError};
 
 use std::string::String;
+use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
@@ -55,9 +57,10 @@ use futures_util::StreamExt as _;
 use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest};
 use tokio_postgres::types::ToSql;
 
+use self::backoff::Backoff;
 use self::connect::{describe, describe_pool_error};
 use self::query::LookupQuery;
-use crate::remote::{Encoding, decode_record};
+use crate::remote::{Encoding, FailureLog, decode_record};
 
 /// A credential provider backed by PostgreSQL; see the [module docs](self).
 ///
@@ -69,6 +72,8 @@ pub struct PostgresProvider {
     encoding: Encoding,
     lookup_deadline: Duration,
     description: String,
+    backoff: Arc<Backoff>,
+    failures: FailureLog,
 }
 
 impl fmt::Debug for PostgresProvider {
@@ -105,7 +110,44 @@ impl PostgresProvider {
             encoding: config.encoding,
             lookup_deadline: config.lookup_deadline,
             description: crate::remote::redact_url(&config.url),
+            backoff: Arc::new(Backoff::default()),
+            failures: FailureLog::new("postgres"),
         })
+    }
+
+    /// A pooled connection, unless the back-off after a failed connect is running. The
+    /// pool is asked in a task of its own, so a connect outlives a lookup that gives up
+    /// (its deadline) and its outcome still sets or clears the back-off.
+    async fn client(&self) -> Result<deadpool_postgres::Object, Failure> {
+        let admitted = self.backoff.admit().map_err(|refused| {
+            if refused.timeout {
+                Failure::Timeout(refused.reason)
+            } else {
+                Failure::Unavailable(refused.reason)
+            }
+        })?;
+        let pool = self.pool.clone();
+        let backoff = Arc::clone(&self.backoff);
+        let task = tokio::spawn(async move {
+            let result = pool.get().await;
+            match &result {
+                Ok(_) => backoff.connected(admitted),
+                Err(e) if is_connect_failure(e) => {
+                    let (timeout, reason) = describe_pool_error(e);
+                    backoff.connect_failed(admitted, reason, timeout);
+                }
+                Err(_) => backoff.other_failure(admitted),
+            }
+            result
+        });
+        match task.await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(match describe_pool_error(&e) {
+                (true, reason) => Failure::Timeout(reason),
+                (false, reason) => Failure::Unavailable(reason),
+            }),
+            Err(e) => Err(Failure::Unavailable(std::format!("connection task: {e}"))),
+        }
     }
 
     /// The SQL actually prepared (placeholders replaced by `$n::text` parameters).
@@ -119,14 +161,7 @@ impl PostgresProvider {
     }
 
     async fn attempt(&self, request: &LookupRequest<'_>) -> Result<Lookup, Failure> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| match describe_pool_error(&e) {
-                (true, reason) => Failure::Timeout(reason),
-                (false, reason) => Failure::Unavailable(reason),
-            })?;
+        let client = self.client().await?;
         let statement = client
             .prepare_cached(&self.query.sql)
             .await
@@ -158,6 +193,16 @@ impl PostgresProvider {
     }
 }
 
+/// A pool error that says connecting failed (refused, unreachable, TLS, authentication,
+/// or no connection within the connect timeout), not that the pool was busy.
+fn is_connect_failure(e: &deadpool_postgres::PoolError) -> bool {
+    use deadpool_postgres::{PoolError, TimeoutType};
+    matches!(
+        e,
+        PoolError::Backend(_) | PoolError::Timeout(TimeoutType::Create)
+    )
+}
+
 fn query_failure(e: tokio_postgres::Error) -> Failure {
     let canceled = e
         .code()
@@ -176,31 +221,53 @@ impl CredentialProvider for PostgresProvider {
             tracing::warn!(username = request.username, reason);
             return Lookup::Ignore(IgnoreReason::unavailable(reason));
         }
-        let lookup = match tokio::time::timeout(self.lookup_deadline, self.attempt(request)).await {
-            Ok(Ok(lookup)) => lookup,
-            Ok(Err(Failure::Unavailable(reason))) => Lookup::Ignore(IgnoreReason::unavailable(
-                std::format!("postgres {}: {reason}", self.description),
-            )),
-            Ok(Err(Failure::Timeout(reason))) => Lookup::Ignore(IgnoreReason::timeout(
-                std::format!("postgres {}: {reason}", self.description),
-            )),
-            Ok(Err(Failure::Invalid(reason))) => Lookup::Ignore(IgnoreReason::invalid_record(
-                std::format!("postgres record: {reason}"),
-            )),
-            Err(_) => Lookup::Ignore(IgnoreReason::timeout(std::format!(
-                "postgres {}: lookup deadline of {:?} exceeded",
-                self.description,
-                self.lookup_deadline
-            ))),
-        };
-        match &lookup {
-            Lookup::Found(_) => {
+        let (lookup, kind) =
+            match tokio::time::timeout(self.lookup_deadline, self.attempt(request)).await {
+                Ok(Ok(lookup)) => (lookup, None),
+                Ok(Err(Failure::Unavailable(reason))) => (
+                    Lookup::Ignore(IgnoreReason::unavailable(std::format!(
+                        "postgres {}: {reason}",
+                        self.description
+                    ))),
+                    Some("unavailable"),
+                ),
+                Ok(Err(Failure::Timeout(reason))) => (
+                    Lookup::Ignore(IgnoreReason::timeout(std::format!(
+                        "postgres {}: {reason}",
+                        self.description
+                    ))),
+                    Some("timeout"),
+                ),
+                Ok(Err(Failure::Invalid(reason))) => (
+                    Lookup::Ignore(IgnoreReason::invalid_record(std::format!(
+                        "postgres record: {reason}"
+                    ))),
+                    None,
+                ),
+                Err(_) => (
+                    Lookup::Ignore(IgnoreReason::timeout(std::format!(
+                        "postgres {}: lookup deadline of {:?} exceeded",
+                        self.description,
+                        self.lookup_deadline
+                    ))),
+                    Some("lookup deadline"),
+                ),
+            };
+        // A store that cannot answer is summarised (one line per interval, not per login);
+        // a bad record is about one user and logged each time.
+        match (&lookup, kind) {
+            (Lookup::Found(_), _) => {
+                self.failures.answered();
                 tracing::debug!(username = request.username, "postgres provider: found")
             }
-            Lookup::NotFound => {
+            (Lookup::NotFound, _) => {
+                self.failures.answered();
                 tracing::debug!(username = request.username, "postgres provider: not found")
             }
-            Lookup::Ignore(reason) => {
+            (Lookup::Ignore(reason), Some(kind)) => {
+                self.failures.failed(request.username, kind, reason)
+            }
+            (Lookup::Ignore(reason), None) => {
                 tracing::warn!(username = request.username, %reason, "postgres provider: ignoring")
             }
         }

@@ -169,6 +169,13 @@ impl fmt::Debug for RedisConfig {
 }
 
 impl RedisConfig {
+    /// The servers' URLs without their secrets (passwords and unknown parameters `***`),
+    /// comma-separated, for logs.
+    pub fn redacted_servers(&self) -> String {
+        let servers: Vec<String> = self.server_urls().iter().map(|u| redact_url(u)).collect();
+        servers.join(",")
+    }
+
     /// Default settings for `mode` with these servers.
     pub fn new(mode: RedisMode, servers: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {

@@ -55,7 +55,7 @@ use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupReque
 
 use self::backend::{Backend, describe};
 use self::command::LookupCommand;
-use crate::remote::{Encoding, decode_record};
+use crate::remote::{Encoding, FailureLog, decode_record};
 
 /// A credential provider backed by Redis; see the [module docs](self).
 ///
@@ -67,6 +67,7 @@ pub struct RedisProvider {
     encoding: Encoding,
     lookup_deadline: Duration,
     description: String,
+    failures: FailureLog,
 }
 
 impl fmt::Debug for RedisProvider {
@@ -114,19 +115,18 @@ impl RedisProvider {
             encoding,
             lookup_deadline: config.lookup_deadline,
             description,
+            failures: FailureLog::new("redis"),
         })
     }
 
-    async fn attempt(&self, request: &LookupRequest<'_>) -> Lookup {
-        let mut conn = match self.backend.connection().await {
-            Ok(conn) => conn,
-            Err(e) => return self.failure(&e),
-        };
+    /// The answer, or the error of a store that could not answer.
+    async fn attempt(&self, request: &LookupRequest<'_>) -> Result<Lookup, redis::RedisError> {
+        let mut conn = self.backend.connection().await?;
         let value = match conn.query(&self.command.build(request)).await {
             Ok(value) => value,
             Err(e) => {
                 self.backend.failed(&e);
-                return self.failure(&e);
+                return Err(e);
             }
         };
         let invalid = |reason: String| {
@@ -134,12 +134,12 @@ impl RedisProvider {
                 "redis record: {reason}"
             )))
         };
-        match reply::fields(&self.command.reply, value) {
+        Ok(match reply::fields(&self.command.reply, value) {
             Ok(None) => Lookup::NotFound,
             Ok(Some(fields)) => decode_record(fields, request.mechanism.hash(), self.encoding)
                 .unwrap_or_else(invalid),
             Err(reason) => invalid(reason),
-        }
+        })
     }
 
     fn failure(&self, e: &redis::RedisError) -> Lookup {
@@ -161,22 +161,34 @@ impl CredentialProvider for RedisProvider {
             tracing::warn!(username = request.username, reason);
             return Lookup::Ignore(IgnoreReason::unavailable(reason));
         }
-        let lookup = match tokio::time::timeout(self.lookup_deadline, self.attempt(request)).await {
-            Ok(lookup) => lookup,
-            Err(_) => Lookup::Ignore(IgnoreReason::timeout(std::format!(
-                "redis {}: lookup deadline of {:?} exceeded",
-                self.description,
-                self.lookup_deadline
-            ))),
-        };
-        match &lookup {
-            Lookup::Found(_) => {
+        let (lookup, kind) =
+            match tokio::time::timeout(self.lookup_deadline, self.attempt(request)).await {
+                Ok(Ok(lookup)) => (lookup, None),
+                Ok(Err(e)) => (self.failure(&e), Some(std::format!("{:?}", e.kind()))),
+                Err(_) => (
+                    Lookup::Ignore(IgnoreReason::timeout(std::format!(
+                        "redis {}: lookup deadline of {:?} exceeded",
+                        self.description,
+                        self.lookup_deadline
+                    ))),
+                    Some("LookupDeadline".into()),
+                ),
+            };
+        // A store that cannot answer is summarised (one line per interval, not per login);
+        // a bad record is about one user and logged each time.
+        match (&lookup, kind) {
+            (Lookup::Found(_), _) => {
+                self.failures.answered();
                 tracing::debug!(username = request.username, "redis provider: found")
             }
-            Lookup::NotFound => {
+            (Lookup::NotFound, _) => {
+                self.failures.answered();
                 tracing::debug!(username = request.username, "redis provider: not found")
             }
-            Lookup::Ignore(reason) => {
+            (Lookup::Ignore(reason), Some(kind)) => {
+                self.failures.failed(request.username, &kind, reason)
+            }
+            (Lookup::Ignore(reason), None) => {
                 tracing::warn!(username = request.username, %reason, "redis provider: ignoring")
             }
         }

@@ -4,10 +4,12 @@
 //! and the redaction of connection strings.
 
 mod decode;
+mod failures;
 mod redact;
 mod tls;
 
 pub(crate) use decode::{Cell, Fields, KNOWN_FIELDS, decode_record, is_known_field};
+pub(crate) use failures::FailureLog;
 pub(crate) use redact::{redact_message, redact_url};
 pub use tls::TlsSettings;
 
