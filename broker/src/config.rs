@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use mqtt_scram::{Mechanism, MockKey, ServerConfig};
 use mqtt_scram_authenticator::admission::AdmissionPolicy;
+use mqtt_scram_stores::config::StoreConfig;
 use rand::Rng as _;
 use serde::Deserialize;
 use tracing::warn;
@@ -59,6 +60,15 @@ pub struct Args {
     /// `HttpConfig`), behind a cache. Needs the crate feature `http`.
     #[arg(long, value_name = "FILE")]
     pub http_config: Option<PathBuf>,
+
+    /// The credential store as a URL or path (`StoreConfig::from_url` of
+    /// mqtt-scram-stores): a credential file (JSON or CSV), `postgres://…` or a libpq
+    /// `host=… user=…` string, `redis://…`, `rediss://…`, `redis+cluster://…`,
+    /// `redis+sentinel://…`, `http(s)://…`. Replaces the configuration file's
+    /// `store`/`[store]`, `credentials` and `http_config`. A password in it is visible to
+    /// other local users (`ps`): prefer `[store]` with `password_file`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["credentials", "http_config"])]
+    pub store: Option<StoreUrl>,
 
     /// Seconds a record from the HTTP provider is reused.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -128,6 +138,29 @@ pub struct Args {
     pub allow_plain: bool,
 }
 
+/// The `--store` argument as given; its `Debug` never shows it (it may hold a password).
+#[derive(Clone)]
+pub struct StoreUrl(String);
+
+impl From<String> for StoreUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreUrl(<redacted>)")
+    }
+}
+
+impl StoreUrl {
+    /// The store it names; the error names the problem, never the URL's secrets.
+    pub fn config(&self) -> Result<StoreConfig, String> {
+        StoreConfig::from_url(&self.0).map_err(|e| format!("--store: {e}"))
+    }
+}
+
 /// What `main` needs besides the settings.
 pub struct Extras {
     /// Where to write a generated certificate.
@@ -141,8 +174,18 @@ impl Args {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        self.credentials = self.credentials.take().or(file.credentials.clone());
-        self.http_config = self.http_config.take().or(file.http_config.clone());
+        // A credential source on the command line replaces the file's (all of them).
+        let from_command_line =
+            self.store.is_some() || self.credentials.is_some() || self.http_config.is_some();
+        let store = match &self.store {
+            Some(url) => Some(("--store", url.config()?)),
+            None if from_command_line => None,
+            None => file.store.clone().map(|store| ("store", store)),
+        };
+        if !from_command_line {
+            self.credentials = file.credentials.clone();
+            self.http_config = file.http_config.clone();
+        }
         self.tcp = self.tcp.or(file.listeners.tcp);
         self.tls = self.tls.or(file.listeners.tls);
         // A certificate or `--tls-self-signed` on the command line replaces the file's choice.
@@ -156,15 +199,16 @@ impl Args {
             .take()
             .or(file.tls.self_signed_out.clone());
         self.allow_plain |= file.allow_plain;
-        let provider = match (&self.credentials, &self.http_config, &file.store) {
-            (None, None, Some(store)) => {
-                let built = store.build().map_err(|e| format!("store: {e}"))?;
-                Provider::Shared(built.provider(), format!("{store:?}"))
+        let provider = match (&self.credentials, &self.http_config, store) {
+            (None, None, Some((origin, store))) => {
+                // Builds without connecting: a store that is down is `Ignore`d until it is back.
+                let built = store.build().map_err(|e| format!("{origin}: {e}"))?;
+                Provider::Shared(built.provider(), describe_store(&store))
             }
             (Some(path), _, _) => Provider::from_record_file(path)?,
             (None, Some(path), _) => http_provider(path, &self)?,
             (None, None, None) => {
-                return Err("--credentials FILE or --http-config FILE (or `credentials` or `[store]` in the configuration file) is required".into());
+                return Err("--store URL, --credentials FILE or --http-config FILE (or `store`, `credentials` or `http_config` in the configuration file) is required".into());
             }
         };
         // The file's `[scram]` (or the defaults), then each option given on the command line.
@@ -265,6 +309,23 @@ fn http_provider(_: &std::path::Path, _: &Args) -> Result<Provider, String> {
     )
 }
 
+/// A one-line description of a store for the start-up log: kinds and places, the URLs
+/// redacted by the stores' own redaction (passwords and unknown parameters are `***`).
+fn describe_store(store: &StoreConfig) -> String {
+    match store {
+        StoreConfig::File(c) => format!("file {}", c.path.display()),
+        StoreConfig::Postgres(c) => format!("postgres {}", c.redacted_url()),
+        StoreConfig::Redis(c) => format!("redis {}", c.redacted_servers()),
+        StoreConfig::Cached(c) => format!("cached ({})", describe_store(&c.inner)),
+        StoreConfig::Chain(c) => {
+            let stores: Vec<String> = c.stores.iter().map(describe_store).collect();
+            format!("chain [{}]", stores.join(", "))
+        }
+        StoreConfig::Http(_) => "http".into(),
+        _ => "store".into(),
+    }
+}
+
 /// The mock key from `--mock-key-file` ([`MockKey::from_file`]: hex or 32 raw bytes, refused
 /// when its group or others can read it), or a random one with a warning.
 fn mock_key(path: Option<&PathBuf>) -> Result<MockKey, String> {
@@ -295,9 +356,11 @@ pub struct FileConfig {
     pub credentials: Option<PathBuf>,
     /// An `HttpConfig` JSON file for the HTTP provider (feature `http`).
     pub http_config: Option<PathBuf>,
-    /// Any credential store of `mqtt-scram-stores` (`kind = "file" | "http" | "postgres" |
-    /// "redis" | "cached" | "chain"`), instead of `credentials`/`http_config`.
-    pub store: Option<mqtt_scram_stores::config::StoreConfig>,
+    /// Any credential store of `mqtt-scram-stores`: a `[store]` table (`kind = "file" |
+    /// "http" | "postgres" | "redis" | "cached" | "chain"`) or `store = "URL or path"`,
+    /// instead of `credentials`/`http_config`; `--store` replaces it.
+    #[serde(default, deserialize_with = "store_source")]
+    pub store: Option<StoreConfig>,
     /// Listener addresses.
     #[serde(default)]
     pub listeners: ListenersConfig,
@@ -399,6 +462,21 @@ mod optional_duration {
     }
 }
 
+/// `store = "URL or path"` or a `[store]` table.
+fn store_source<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StoreConfig>, D::Error> {
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(url) => StoreConfig::from_url(&url)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("store: {e}"))),
+        toml::Value::Table(table) => StoreConfig::deserialize(table)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("store: {}", e.message()))),
+        _ => Err(serde::de::Error::custom(
+            "store: expected a URL or file path, or a table with `kind`",
+        )),
+    }
+}
+
 impl FileConfig {
     /// Reads and parses a TOML file; the error names the file and the key.
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
@@ -407,8 +485,16 @@ impl FileConfig {
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text. The error gives the line and the message, not the offending
+    /// line's text (which may hold a store password).
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        toml::from_str(text).map_err(|e: toml::de::Error| match e.span() {
+            Some(span) => {
+                let before = text.get(..span.start).unwrap_or_default();
+                let line = before.matches('\n').count() + 1;
+                format!("line {line}: {}", e.message())
+            }
+            None => e.message().to_string(),
+        })
     }
 }

@@ -13,13 +13,21 @@
 //!     --credentials users.json --mock-key-file mock.key --tcp 127.0.0.1:1883 \
 //!     --tls 127.0.0.1:8883 --tls-self-signed --tls-self-signed-out broker-cert.pem
 //!
+//! # or any store of mqtt-scram-stores by URL or path (a `[store]` table in --config FILE
+//! # does the same; --store replaces it):
+//! cargo run --release -p mqtt-scram-broker -- --store postgres://mqtt@db/mqtt \
+//!     --mock-key-file mock.key
+//!
 //! # or credentials from an EMQX-style HTTP service, cached (crate feature `http`):
 //! cargo run --release -p mqtt-scram-broker --features http -- --http-config http.json
 //! ```
 //! `--tls-cert FILE --tls-key FILE` use a real certificate; `--allow-plain` also accepts
 //! CONNECT without an Authentication Method (see its `--help` for the risks); `--help`
 //! lists the limits. Logs go to stderr through `tracing` (`RUST_LOG=debug` for more); they
-//! carry usernames and peers, never passwords, keys, proofs or signatures.
+//! carry usernames and peers, never passwords, keys, proofs or signatures. Without
+//! `RUST_LOG` the filter is `info,redis=error`: the redis crate logs a WARN line for every
+//! node it fails to reach (several per login during a Cluster failover), which the Redis
+//! store summarises itself.
 //!
 //! Why an example and not a `serve` subcommand of `mqtt-scram`: the binary is a credential
 //! tool that ships to operators; a broker front would pull an MQTT codec, TLS listeners and
@@ -39,11 +47,15 @@ use std::time::Duration;
 use clap::Parser;
 use tracing::{error, info};
 
+/// The log filter without `RUST_LOG`: the redis crate's own per-connection WARN lines
+/// (through `log`) are left out; the store's summaries say the same once per interval.
+const DEFAULT_FILTER: &str = "info,redis=error";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER)),
         )
         .with_writer(std::io::stderr)
         // Colours only for a terminal: escape codes in a log file are noise, and styling
