@@ -271,11 +271,11 @@ fn main() {
     );
     println!(
         "sizes: StoredCredentials {} B, UserRecord {} B (+16 B Arc header), UserAttributes {} B \
-         (+16, one Arc per record), map slot (String + 2 Arc) {} B",
+         (+16, shared by records with default attributes), map slot (Box<str> + 2 Arc) {} B",
         std::mem::size_of::<StoredCredentials>(),
         std::mem::size_of::<UserRecord>(),
         std::mem::size_of::<mqtt_scram::provider::UserAttributes>(),
-        std::mem::size_of::<(String, [Option<Arc<UserRecord>>; 2])>()
+        std::mem::size_of::<(Box<str>, [Option<Arc<UserRecord>>; 2])>()
     );
     let dir = mqtt_scram_testkit::TempDir::new("scale-users");
     let mut rows = Vec::new();
