@@ -41,9 +41,9 @@ use mqtt_scram::provider::{IgnoreKind, IgnoreReason, Lookup, UserAttributes, Use
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::server::{NeedCredentials, StartPacket};
 use mqtt_scram::{
-    ChannelBinding, ChannelBindingType, ConnectionInfo, Error, HashAlgorithm, Identity, Mechanism,
-    Outcome, PacketType, ReasonCode, ScramServer, ServerConfig, StoredCredentials, Timestamp,
-    internal,
+    ChannelBinding, ChannelBindingType, ConnectionInfo, ErrorKind, HashAlgorithm, Identity,
+    Mechanism, Outcome, PacketType, ReasonCode, ScramServer, ServerConfig, StoredCredentials,
+    Timestamp, internal,
 };
 
 const USERNAME: &str = "user";
@@ -397,10 +397,10 @@ fuzz_target!(|data: &[u8]| {
             check_error_data(reply.data.as_deref());
             // Unknown users and unusable records look exactly like a wrong password.
             if matches!(
-                rejection.error,
-                Error::UnknownUser
-                    | Error::CredentialsUnavailable(_)
-                    | Error::CredentialsMismatch { .. }
+                rejection.error.kind(),
+                ErrorKind::UnknownUser
+                    | ErrorKind::CredentialsUnavailable
+                    | ErrorKind::CredentialsMismatch
             ) {
                 assert_eq!(reply.reason_code, ReasonCode::NotAuthorized);
                 if !reauth {
