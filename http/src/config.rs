@@ -70,6 +70,17 @@ pub enum HttpVersion {
 }
 
 /// TLS settings for `https://` URLs (rustls; no OpenSSL).
+///
+/// ```
+/// use mqtt_scram_http::config::TlsConfig;
+/// let tls: TlsConfig = serde_json::from_str(r#"{"dangerous_accept_invalid_certs": true}"#)?;
+/// assert!(tls.dangerous_accept_invalid_certs);
+/// // The earlier name is still read.
+/// let old: TlsConfig = serde_json::from_str(r#"{"danger_accept_invalid_certs": true}"#)?;
+/// assert_eq!(old, tls);
+/// assert!(!TlsConfig::default().dangerous_accept_invalid_certs);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
@@ -85,9 +96,10 @@ pub struct TlsConfig {
     /// Whether to send SNI at all (default true).
     pub enable_sni: bool,
     /// Accept any server certificate. For tests only: it removes all protection TLS gives.
-    /// Also read as `dangerous_accept_invalid_certs`, the stores' name for it.
-    #[serde(alias = "dangerous_accept_invalid_certs")]
-    pub danger_accept_invalid_certs: bool,
+    /// The stores' and `mqtt-scram probe`'s name for it too; `danger_accept_invalid_certs`
+    /// (reqwest's name, and this setting's earlier one) is read as an alias.
+    #[serde(alias = "danger_accept_invalid_certs")]
+    pub dangerous_accept_invalid_certs: bool,
 }
 
 impl Default for TlsConfig {
@@ -98,7 +110,7 @@ impl Default for TlsConfig {
             key_file: None,
             server_name: None,
             enable_sni: true,
-            danger_accept_invalid_certs: false,
+            dangerous_accept_invalid_certs: false,
         }
     }
 }

@@ -20,7 +20,7 @@
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
-pub mod insecure_tls;
+pub mod dangerous_tls;
 pub mod redact;
 #[cfg(feature = "client")]
 pub mod request;

@@ -1,5 +1,5 @@
 //! The rustls client configuration of HTTP: trust from the workspace's one root policy
-//! ([`crate::trust`]: a CA file or the system roots, or with `danger_accept_invalid_certs`
+//! ([`crate::trust`]: a CA file or the system roots, or with `dangerous_accept_invalid_certs`
 //! nothing), client certificate for mutual TLS, SNI, ALPN.
 
 use std::string::{String, ToString};
@@ -20,11 +20,11 @@ pub fn client_config(
         |what: &str, e: &dyn core::fmt::Display| HttpConfigError::Tls(std::format!("{what}: {e}"));
     // The workspace's one root policy (crate::trust): the CA file, else the system's
     // roots, else the built-in Mozilla roots; no check at all only when dangerous.
-    let builder = crate::trust::builder(tls.ca_file.as_deref(), tls.danger_accept_invalid_certs)
+    let builder = crate::trust::builder(tls.ca_file.as_deref(), tls.dangerous_accept_invalid_certs)
         .map_err(|e| HttpConfigError::Tls(e.to_string()))?;
-    if tls.danger_accept_invalid_certs {
+    if tls.dangerous_accept_invalid_certs {
         tracing::warn!(
-            "https: the server's certificate is not checked (tls.danger_accept_invalid_certs): \
+            "https: the server's certificate is not checked (tls.dangerous_accept_invalid_certs): \
              anyone on the path can impersonate the server"
         );
     }

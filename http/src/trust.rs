@@ -30,7 +30,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, ConfigBuilder, RootCertStore};
 
-use crate::insecure_tls::AcceptAnyServerCert;
+use crate::dangerous_tls::AcceptAnyServerCert;
 
 /// Why the trust settings cannot be used (names the file, never its content).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

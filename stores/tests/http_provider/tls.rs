@@ -36,7 +36,7 @@ async fn tls_with_a_private_ca() {
     );
 
     let insecure = provider(HttpConfig::new(&url).tls(TlsConfig {
-        danger_accept_invalid_certs: true,
+        dangerous_accept_invalid_certs: true,
         ..TlsConfig::default()
     }));
     assert!(matches!(lookup(&insecure, "u").await, Lookup::Found(_)));

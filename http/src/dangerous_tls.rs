@@ -1,6 +1,6 @@
 //! A rustls verifier that accepts any server certificate: the `dangerous` switch of the
 //! workspace's root policy ([`crate::trust::builder`]), behind the HTTP settings'
-//! `danger_accept_invalid_certs`, the stores' `tls.dangerous_accept_invalid_certs` and
+//! `tls.dangerous_accept_invalid_certs`, the stores' `tls.dangerous_accept_invalid_certs` and
 //! `mqtt-scram probe --dangerous-accept-invalid-certs`. For tests only.
 //!
 //! Handshake signatures are still checked (the peer must hold the key of the certificate
