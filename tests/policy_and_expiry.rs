@@ -257,8 +257,9 @@ fn configuration_errors_name_the_setting() {
             "record_policy",
         ),
         (
+            // The mock salt (16 bytes unless set) must lie within the policy.
             base().record_policy(RecordPolicy::new(4096..=1_000_000, 17..=64)),
-            "record_policy",
+            "mock_salt_len",
         ),
         (
             base().record_policy(RecordPolicy::new(4096..=1_000_000, 0..=64)),

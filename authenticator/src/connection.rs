@@ -424,7 +424,7 @@ impl ConnectionAuth {
         }
         let now = shared.clock.now();
         let tracker = Tracker::start(shared, kind, &self.info, now.monotonic());
-        let need = match shared.server.start(&self.info, packet, now) {
+        let mut need = match shared.server.start(&self.info, packet, now) {
             Ok(need) => need,
             Err(rejection) => {
                 let failure = Failure::Rejected(rejection.error);
@@ -459,6 +459,8 @@ impl ConnectionAuth {
         let answered = shared.clock.now().monotonic();
         let mock = is_mock(&lookup, need.mechanism(), shared.server.config().policy());
         tracker.lookup(answered.saturating_sub(asked), &lookup, mock);
+        // Unknown users' challenges copy the store's records (salt length, iterations).
+        need.set_mock_shape(shared.provider.record_shape_dyn(need.mechanism().hash()));
         let (challenge, reply) = shared.with_rng(|rng| need.continue_with(lookup, rng));
         drop(permit);
         let client_deadline = shared

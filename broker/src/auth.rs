@@ -13,8 +13,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mqtt_scram::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN};
-use mqtt_scram::provider::{Lookup, LookupRequest};
+use mqtt_scram::provider::{DynCredentialProvider as _, Lookup, LookupRequest};
 use mqtt_scram::saslprep::{Mode, saslprep};
 use mqtt_scram::{ConnectionInfo, Identity, Mechanism, StoredCredentials};
 use mqtt_scram_authenticator::{ConnectionAuth, Status, Step};
@@ -206,6 +205,12 @@ async fn plain_connect<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
     }
+    // An unknown user's PBKDF2 runs at the count real users have (the store's shape).
+    let mock_shape = shared
+        .provider
+        .shared()
+        .record_shape_dyn(Mechanism::ScramSha256.hash())
+        .unwrap_or_default();
     let check = tokio::task::spawn_blocking(move || {
         let ok = match &found {
             Some((_, record)) => record
@@ -213,12 +218,12 @@ async fn plain_connect<S: AsyncRead + AsyncWrite + Unpin>(
                 .verify_password(&password)
                 .unwrap_or(false),
             None => {
-                let salt = [0u8; DEFAULT_SALT_LEN];
+                let salt = vec![0u8; mock_shape.salt_len()];
                 let _ = StoredCredentials::derive(
                     Mechanism::ScramSha256.hash(),
                     &password,
                     &salt,
-                    DEFAULT_ITERATIONS,
+                    mock_shape.iterations(),
                 );
                 false
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use mqtt_scram::provider::{
     CredentialProvider, DynCredentialProvider, IgnoreReason, Lookup, LookupRequest, MemoryProvider,
 };
+use mqtt_scram::HashAlgorithm;
 use mqtt_scram_stores::record::parse_records;
 
 /// The configured credential source.
@@ -31,6 +32,22 @@ impl Provider {
         let records = parse_records(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let store = MemoryProvider::new();
         store.replace_all(records);
+        // Unknown users are shown the most common shape of these records (the memory
+        // store reports it); records of another shape look unlike an unknown user's.
+        let shapes = store.shapes();
+        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+            let differing = shapes.differing(hash);
+            if let (Some(shape), true) = (shapes.get(hash), differing > 0) {
+                tracing::warn!(
+                    file = %path.display(),
+                    %hash,
+                    differing,
+                    mock_salt_len = shape.salt_len(),
+                    mock_iterations = shape.iterations(),
+                    "{differing} credential record(s) differ from the most common shape, which unknown users are shown"
+                );
+            }
+        }
         Ok(Self::Memory(Arc::new(store)))
     }
 

@@ -70,6 +70,8 @@ mod front;
 mod harness;
 #[path = "interop/load.rs"]
 mod load;
+#[path = "interop/mock_shape.rs"]
+mod mock_shape;
 #[path = "interop/tools.rs"]
 mod tools;
 

@@ -22,8 +22,11 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mqtt_scram::ConnectionInfo;
-use mqtt_scram::provider::{IgnoreKind, IgnoreReason, Lookup, LookupRequest};
+use mqtt_scram::provider::{
+    CredentialProvider as _, IgnoreKind, IgnoreReason, Lookup, LookupRequest, MockShape,
+};
+use mqtt_scram::{ConnectionInfo, HashAlgorithm};
+use mqtt_scram_stores::FileProvider;
 use mqtt_scram_stores::config::{Store, StoreConfig};
 
 use crate::log::{self, Level};
@@ -141,6 +144,9 @@ impl Credentials {
                 }
             ),
         );
+        for file in store.files() {
+            warn_differing(file);
+        }
         Ok(Self {
             store,
             runtime,
@@ -148,6 +154,13 @@ impl Credentials {
             in_flight: Arc::new(AtomicUsize::new(0)),
             reloads: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The most common shape of the credential files' `hash` records (in-memory, no I/O),
+    /// for unknown users' mock challenges; `None` for remote stores (the configured
+    /// `iterations` and `mock_salt_len` apply).
+    pub(crate) fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        self.store.record_shape(hash)
     }
 
     /// Looks a user up, holding the calling thread at most the budget.
@@ -205,7 +218,11 @@ impl Credentials {
             .spawn(move || {
                 let results = store.reload();
                 for (file, result) in store.files().iter().zip(results) {
+                    let reloaded = result.is_ok();
                     report_reload(file.path(), result.map(|_| ()), file.len());
+                    if reloaded {
+                        warn_differing(file);
+                    }
                 }
             });
         match spawned {
@@ -266,6 +283,28 @@ fn is_cached(config: &StoreConfig) -> bool {
         StoreConfig::File(_) | StoreConfig::Cached(_) => true,
         StoreConfig::Chain(c) => c.stores.iter().all(is_cached),
         _ => false,
+    }
+}
+
+/// A warning per hash whose records do not all have the shape unknown users are shown.
+fn warn_differing(file: &FileProvider) {
+    let shapes = file.shapes();
+    for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+        let differing = shapes.differing(hash);
+        if let (Some(shape), true) = (shapes.get(hash), differing > 0) {
+            log::emit(
+                Level::Warning,
+                &format!(
+                    "mqtt-scram: {}: {differing} of {} {hash} credential records differ from \
+                     the most common shape ({}-byte salt, {} iterations), which unknown users \
+                     are shown; their challenges look unlike an unknown user's",
+                    file.path().display(),
+                    shapes.records(hash),
+                    shape.salt_len(),
+                    shape.iterations()
+                ),
+            );
+        }
     }
 }
 

@@ -157,10 +157,11 @@ impl Plugin {
             method: mechanism.name(),
             data: Some(first.as_bytes()),
         };
-        let need = self
+        let mut need = self
             .server
             .start(&connection, packet, self.clock.now())
             .ok()?;
+        need.set_mock_shape(self.credentials.record_shape(mechanism.hash()));
         let (_challenge, reply) = need.continue_with(Lookup::NotFound, &mut rand::rng());
         let data = reply.data?;
         let text = std::str::from_utf8(&data).ok()?;

@@ -51,8 +51,11 @@ pub(crate) struct Options {
     pub mock_key_file: PathBuf,
     /// `mechanisms`: comma-separated; `None` = SHA-256 and SHA-512 (+ `-PLUS` with a certificate).
     pub mechanisms: Option<Vec<Mechanism>>,
-    /// `iterations`: the iteration count unknown users are shown.
+    /// `iterations`: the iteration count unknown users are shown when the store does not
+    /// say (remote stores; a credential file's most common count wins).
     pub iterations: u32,
+    /// `mock_salt_len`: the salt length unknown users are shown when the store does not say.
+    pub mock_salt_len: usize,
     /// `min_iterations` / `max_iterations`: the record policy.
     pub min_iterations: u32,
     /// See `min_iterations`.
@@ -96,6 +99,7 @@ pub(crate) const KEYS: &[&str] = &[
     "mock_key_file",
     "mechanisms",
     "iterations",
+    "mock_salt_len",
     "min_iterations",
     "max_iterations",
     "handshake_timeout",
@@ -151,6 +155,7 @@ impl Options {
             ))?,
             mechanisms: get("mechanisms").map(mechanisms).transpose()?,
             iterations: number(get("iterations"), "iterations", 4096)?,
+            mock_salt_len: number(get("mock_salt_len"), "mock_salt_len", 16)?,
             min_iterations: number(get("min_iterations"), "min_iterations", 4096)?,
             max_iterations: number(get("max_iterations"), "max_iterations", 1_000_000)?,
             handshake_timeout: duration(get("handshake_timeout"), "handshake_timeout", 30_000)?,

@@ -332,7 +332,7 @@ impl Plugin {
             ),
             Current::Nothing => (StartPacket::Connect { method, data }, None),
         };
-        let need = match self.server.start(&connection, packet, now) {
+        let mut need = match self.server.start(&connection, packet, now) {
             Ok(need) => need,
             Err(rejection) => {
                 self.metrics
@@ -353,6 +353,8 @@ impl Plugin {
         if !matches!(lookup, Lookup::Found(_)) {
             self.metrics.mock_challenge(kind);
         }
+        // Unknown users' challenges copy the store's records (salt length, iterations).
+        need.set_mock_shape(self.credentials.record_shape(need.mechanism().hash()));
         let (challenge, reply) = need.continue_with(lookup, &mut rand::rng());
         let deadline = self
             .admission

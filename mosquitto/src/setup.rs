@@ -54,6 +54,7 @@ pub(crate) fn server(options: &Options, with_binding: bool) -> Result<ScramServe
     let config = ServerConfig::from_mock_key(mock_key(&options.mock_key_file)?)
         .mechanisms(&mechanisms)
         .mock_iterations(options.iterations)
+        .mock_salt_len(options.mock_salt_len)
         .handshake_timeout(options.handshake_timeout)
         .max_message_len(options.max_message_size)
         .allow_authzid(options.allow_authzid)
@@ -65,6 +66,7 @@ pub(crate) fn server(options: &Options, with_binding: bool) -> Result<ScramServe
         key: match e {
             ConfigError::NoMechanisms => "mechanisms",
             ConfigError::MockIterations { .. } => "iterations",
+            ConfigError::MockSaltLen { .. } => "mock_salt_len",
             ConfigError::HandshakeTimeout => "handshake_timeout",
             ConfigError::MaxMessageLen(_) => "max_message_size",
             _ => "min_iterations",

@@ -15,6 +15,7 @@
 //! | `reentrancy` | `log_dest topic` + ACL subscribers: a refused login never hangs the broker |
 //! | `robustness` | random and truncated AUTH data; the broker keeps serving |
 //! | `hardening` | the password fallback's admission; sessions end at their record's `expire_at` |
+//! | `mock_shape` | unknown users are shown the credential file's salt length and count, across SIGHUP |
 //! | `leaks` | 10,000 sequential handshakes; the broker's RSS stays flat |
 //! | `startup` | every bad option stops the broker with the option named |
 #![allow(
@@ -35,6 +36,8 @@ mod hardening;
 mod harness;
 #[path = "plugin/leaks.rs"]
 mod leaks;
+#[path = "plugin/mock_shape.rs"]
+mod mock_shape;
 #[path = "plugin/observe.rs"]
 mod observe;
 #[path = "plugin/periodic.rs"]

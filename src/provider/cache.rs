@@ -283,6 +283,11 @@ impl<P, C> Cached<P, C> {
 }
 
 impl<P: CredentialProvider, C: Clock> CredentialProvider for Cached<P, C> {
+    /// The inner provider's.
+    fn record_shape(&self, hash: crate::mechanism::HashAlgorithm) -> Option<super::MockShape> {
+        self.inner.record_shape(hash)
+    }
+
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         loop {
             match self.begin(request) {

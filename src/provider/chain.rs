@@ -9,7 +9,8 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 
-use super::{CredentialProvider, IgnoreReason, Lookup, LookupRequest};
+use super::{CredentialProvider, IgnoreReason, Lookup, LookupRequest, MockShape};
+use crate::mechanism::HashAlgorithm;
 
 /// The future a [`DynCredentialProvider`] returns.
 ///
@@ -41,11 +42,18 @@ pub type BoxLookup<'a> = Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
 pub trait DynCredentialProvider: Send + Sync {
     /// [`CredentialProvider::lookup`] with a boxed future.
     fn lookup_dyn<'a>(&'a self, request: &'a LookupRequest<'a>) -> BoxLookup<'a>;
+
+    /// [`CredentialProvider::record_shape`].
+    fn record_shape_dyn(&self, hash: HashAlgorithm) -> Option<MockShape>;
 }
 
 impl<T: CredentialProvider> DynCredentialProvider for T {
     fn lookup_dyn<'a>(&'a self, request: &'a LookupRequest<'a>) -> BoxLookup<'a> {
         Box::pin(self.lookup(request))
+    }
+
+    fn record_shape_dyn(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        self.record_shape(hash)
     }
 }
 
@@ -53,11 +61,19 @@ impl CredentialProvider for Box<dyn DynCredentialProvider> {
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         (**self).lookup_dyn(request).await
     }
+
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        (**self).record_shape_dyn(hash)
+    }
 }
 
 impl CredentialProvider for Arc<dyn DynCredentialProvider> {
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         (**self).lookup_dyn(request).await
+    }
+
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        (**self).record_shape_dyn(hash)
     }
 }
 
@@ -65,6 +81,10 @@ impl CredentialProvider for Arc<dyn DynCredentialProvider> {
 impl<P: CredentialProvider> CredentialProvider for Arc<P> {
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         (**self).lookup(request).await
+    }
+
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        (**self).record_shape(hash)
     }
 }
 
@@ -164,6 +184,12 @@ impl Chain {
 }
 
 impl CredentialProvider for Chain {
+    /// The first shape a provider reports, in order (e.g. a local file's before a remote
+    /// store's `None`).
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        self.providers.iter().find_map(|p| p.record_shape_dyn(hash))
+    }
+
     async fn lookup(&self, request: &LookupRequest<'_>) -> Lookup {
         let mut ignored: Vec<IgnoreReason> = Vec::new();
         let mut not_found = self.providers.is_empty();

@@ -41,6 +41,7 @@ mod ignore;
 #[cfg(feature = "std")]
 mod memory;
 mod record;
+pub(crate) mod shape;
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -51,12 +52,13 @@ pub use ignore::{IgnoreKind, IgnoreReason};
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use memory::MemoryProvider;
 pub use record::{AuthzData, UserAttributes, UserRecord};
+pub use shape::{MAX_MOCK_SALT_LEN, MIN_MOCK_SALT_LEN, MockShape, RecordShapes, ShapeCensus};
 
 use alloc::sync::Arc;
 use core::future::Future;
 
 use crate::connection::ConnectionInfo;
-use crate::mechanism::Mechanism;
+use crate::mechanism::{HashAlgorithm, Mechanism};
 
 /// Everything a provider may need to find a user's credentials (and to fill templates).
 ///
@@ -145,6 +147,15 @@ impl Lookup {
 pub trait CredentialProvider: Send + Sync {
     /// Looks up one user. Must not panic; failures are [`Lookup::Ignore`].
     fn lookup(&self, request: &LookupRequest<'_>) -> impl Future<Output = Lookup> + Send;
+
+    /// The most common shape (salt length, iteration count) of the `hash` records this
+    /// provider holds, for unknown users' mock challenges (see [`MockShape`]); `None`
+    /// (the default) when it does not know, e.g. a remote store: then the server's
+    /// configured shape is used. Must answer at once, without I/O.
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        let _ = hash;
+        None
+    }
 }
 
 /// A synchronous source of stored credentials; every one is also a [`CredentialProvider`].
@@ -164,10 +175,20 @@ pub trait CredentialProvider: Send + Sync {
 pub trait SyncCredentialProvider: Send + Sync {
     /// Looks up one user without blocking on I/O.
     fn lookup_sync(&self, request: &LookupRequest<'_>) -> Lookup;
+
+    /// [`CredentialProvider::record_shape`] of a synchronous provider (default `None`).
+    fn record_shape_sync(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        let _ = hash;
+        None
+    }
 }
 
 impl<T: SyncCredentialProvider> CredentialProvider for T {
     fn lookup(&self, request: &LookupRequest<'_>) -> impl Future<Output = Lookup> + Send {
         core::future::ready(self.lookup_sync(request))
+    }
+
+    fn record_shape(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        self.record_shape_sync(hash)
     }
 }

@@ -6,12 +6,15 @@ use core::fmt;
 use core::ops::RangeInclusive;
 use core::time::Duration;
 
-use crate::credentials::{DEFAULT_ITERATIONS, DEFAULT_SALT_LEN, StoredCredentials};
+use crate::credentials::StoredCredentials;
 use crate::crypto::SaltKey;
-use crate::mechanism::Mechanism;
+use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::DEFAULT_MAX_MESSAGE_LEN;
 use crate::mock_key::MockKey;
-use crate::provider::{IgnoreKind, IgnoreReason};
+use crate::provider::shape::slot;
+use crate::provider::{
+    IgnoreKind, IgnoreReason, MAX_MOCK_SALT_LEN, MIN_MOCK_SALT_LEN, MockShape,
+};
 
 /// Smallest number of random bytes in a server nonce.
 pub const MIN_NONCE_LEN: usize = 18;
@@ -46,7 +49,7 @@ impl Default for RecordPolicy {
     /// 4096..=1,000,000 iterations (the client's default window), 8..=64 salt bytes.
     fn default() -> Self {
         Self {
-            iterations: DEFAULT_ITERATIONS..=1_000_000,
+            iterations: crate::credentials::DEFAULT_ITERATIONS..=1_000_000,
             salt_len: 8..=64,
         }
     }
@@ -131,6 +134,19 @@ pub enum ConfigError {
         /// Policy maximum.
         max: u32,
     },
+    /// `mock_salt_len` is outside the record policy's salt range or
+    /// [`MIN_MOCK_SALT_LEN`]..=[`MAX_MOCK_SALT_LEN`].
+    #[error(
+        "mock_salt_len: {value} bytes is outside {min}..={max} (the record policy's salt range, within 8..=64); unknown users would stand out"
+    )]
+    MockSaltLen {
+        /// The configured value.
+        value: usize,
+        /// Smallest allowed.
+        min: usize,
+        /// Largest allowed.
+        max: usize,
+    },
     /// `nonce_len` is outside [`MIN_NONCE_LEN`]..=[`MAX_NONCE_LEN`].
     #[error("nonce_len: {0} bytes is outside {MIN_NONCE_LEN}..={MAX_NONCE_LEN}")]
     NonceLen(usize),
@@ -165,7 +181,8 @@ pub enum ConfigError {
 #[derive(Clone)]
 pub struct ServerConfig {
     pub(super) mechanisms: Vec<Mechanism>,
-    pub(super) mock_iterations: u32,
+    /// The mock challenge's shape per hash (SHA-256, SHA-512) when the provider reports none.
+    pub(super) mock_shapes: [MockShape; 2],
     pub(super) nonce_len: usize,
     /// The mock key as a SHA-256 state, so a mock salt costs one compression (for
     /// either mechanism); zeroized on drop.
@@ -180,7 +197,7 @@ impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerConfig")
             .field("mechanisms", &self.mechanisms)
-            .field("mock_iterations", &self.mock_iterations)
+            .field("mock_shapes", &self.mock_shapes)
             .field("nonce_len", &self.nonce_len)
             .field("mock_key", &"<redacted>")
             .field("handshake_timeout", &self.handshake_timeout)
@@ -192,7 +209,7 @@ impl fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: all four mechanisms, mock iteration count 4096, 24-byte nonces,
+    /// Defaults: all four mechanisms, mock shape 16-byte salt and 4096 iterations, 24-byte nonces,
     /// 30 s handshake deadline, 4 KiB message limit, authzid only if equal to the username,
     /// [`RecordPolicy::default`].
     ///
@@ -217,7 +234,7 @@ impl ServerConfig {
         let mock_salt_key = SaltKey::new(mock_key.bytes());
         Self {
             mechanisms: Mechanism::ALL.to_vec(),
-            mock_iterations: DEFAULT_ITERATIONS,
+            mock_shapes: [MockShape::DEFAULT; 2],
             nonce_len: 24,
             mock_salt_key,
             handshake_timeout: Duration::from_secs(30),
@@ -246,11 +263,75 @@ impl ServerConfig {
         self
     }
 
-    /// Iteration count shown to unknown users; set it to what most real users have.
-    /// Must lie within the [`RecordPolicy`].
+    /// Iteration count shown to unknown users of both hashes; set it to what most real
+    /// users have. Must lie within the [`RecordPolicy`]. A provider that holds its records
+    /// (file, memory) reports their shape instead (see [`MockShape`]).
     pub fn mock_iterations(mut self, iterations: u32) -> Self {
-        self.mock_iterations = iterations;
+        for shape in &mut self.mock_shapes {
+            *shape = MockShape::new(shape.salt_len(), iterations);
+        }
         self
+    }
+
+    /// Salt length (bytes) shown to unknown users of both hashes (default 16): what most
+    /// real users have. Within the [`RecordPolicy`]'s salt range and
+    /// [`MIN_MOCK_SALT_LEN`]..=[`MAX_MOCK_SALT_LEN`].
+    pub fn mock_salt_len(mut self, salt_len: usize) -> Self {
+        for shape in &mut self.mock_shapes {
+            *shape = MockShape::new(salt_len, shape.iterations());
+        }
+        self
+    }
+
+    /// The shape of unknown users' challenges for `hash` when the provider reports none
+    /// (remote stores): what most real users of that hash have.
+    ///
+    /// ```
+    /// use mqtt_scram::{HashAlgorithm, ScramServer, ServerConfig, provider::MockShape};
+    /// let config = ServerConfig::new([7; 32])
+    ///     .mock_shape(HashAlgorithm::Sha512, MockShape::new(32, 10_000));
+    /// assert_eq!(config.mock_shape_for(HashAlgorithm::Sha256), MockShape::new(16, 4096));
+    /// assert!(ScramServer::new(config).is_ok());
+    /// let bad = ServerConfig::new([7; 32]).mock_shape(HashAlgorithm::Sha256, MockShape::new(65, 4096));
+    /// assert!(ScramServer::new(bad).unwrap_err().to_string().starts_with("mock_salt_len:"));
+    /// ```
+    pub fn mock_shape(mut self, hash: HashAlgorithm, shape: MockShape) -> Self {
+        if let Some(slot) = self.mock_shapes.get_mut(slot(hash)) {
+            *slot = shape;
+        }
+        self
+    }
+
+    /// The configured mock shape of `hash`.
+    pub fn mock_shape_for(&self, hash: HashAlgorithm) -> MockShape {
+        self.mock_shapes
+            .get(slot(hash))
+            .copied()
+            .unwrap_or(MockShape::DEFAULT)
+    }
+
+    /// Whether a mock challenge may take `shape`: the salt length within the record
+    /// policy and [`MIN_MOCK_SALT_LEN`]..=[`MAX_MOCK_SALT_LEN`], the iteration count
+    /// within the policy.
+    pub fn check_mock_shape(&self, shape: MockShape) -> Result<(), ConfigError> {
+        let policy = &self.record_policy;
+        let min = (*policy.salt_len.start()).max(MIN_MOCK_SALT_LEN);
+        let max = (*policy.salt_len.end()).min(MAX_MOCK_SALT_LEN);
+        if !(min..=max).contains(&shape.salt_len()) {
+            return Err(ConfigError::MockSaltLen {
+                value: shape.salt_len(),
+                min,
+                max,
+            });
+        }
+        if !policy.allows_iterations(shape.iterations()) || shape.iterations() == 0 {
+            return Err(ConfigError::MockIterations {
+                value: shape.iterations(),
+                min: *policy.iterations.start(),
+                max: *policy.iterations.end(),
+            });
+        }
+        Ok(())
     }
 
     /// Random bytes per server nonce ([`MIN_NONCE_LEN`]..=[`MAX_NONCE_LEN`], default 24).
@@ -325,17 +406,8 @@ impl ServerConfig {
                 "the salt length range must be non-empty and start at 1 or more",
             ));
         }
-        if !policy.salt_len.contains(&DEFAULT_SALT_LEN) {
-            return Err(ConfigError::RecordPolicy(
-                "the salt length range must include 16 bytes, the length of mock salts",
-            ));
-        }
-        if !policy.allows_iterations(self.mock_iterations) {
-            return Err(ConfigError::MockIterations {
-                value: self.mock_iterations,
-                min: *policy.iterations.start(),
-                max: *policy.iterations.end(),
-            });
+        for shape in self.mock_shapes {
+            self.check_mock_shape(shape)?;
         }
         if !(MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&self.nonce_len) {
             return Err(ConfigError::NonceLen(self.nonce_len));
@@ -355,7 +427,9 @@ impl ServerConfig {
 /// ```toml
 /// mechanisms = ["SCRAM-SHA-256", "SCRAM-SHA-512"]   # default: all four
 /// mock_key_file = "/etc/mqtt/mock.key"               # or mock_key = "<64 hex characters>"
-/// mock_iterations = 4096
+/// mock_iterations = 4096                            # both hashes; default 4096
+/// mock_salt_len = 16                                 # both hashes; default 16
+/// mock_shape = { sha512 = { salt_len = 32, iterations = 10000 } }   # per hash
 /// nonce_len = 24
 /// handshake_timeout = "30s"                          # or a number of seconds
 /// max_message_len = 4096
@@ -376,117 +450,5 @@ impl<'de> serde::Deserialize<'de> for ServerConfig {
 }
 
 #[cfg(feature = "serde")]
-mod settings {
-    use alloc::format;
-    use alloc::string::{String, ToString};
-    use alloc::vec::Vec;
-    use core::time::Duration;
-
-    use serde::Deserialize;
-    use zeroize::Zeroize as _;
-
-    use super::{RecordPolicy, ServerConfig};
-    use crate::mechanism::Mechanism;
-    use crate::mock_key::MockKey;
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub(super) struct Server {
-        mechanisms: Option<Vec<String>>,
-        mock_key: Option<String>,
-        mock_key_file: Option<String>,
-        mock_iterations: Option<u32>,
-        nonce_len: Option<usize>,
-        #[serde(
-            default,
-            deserialize_with = "crate::config_duration::seconds::option::deserialize"
-        )]
-        handshake_timeout: Option<Duration>,
-        max_message_len: Option<usize>,
-        allow_authzid: Option<bool>,
-        record_policy: Option<Policy>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Policy {
-        iterations: Option<[u32; 2]>,
-        salt_len: Option<[usize; 2]>,
-    }
-
-    impl Server {
-        pub(super) fn build(mut self) -> Result<ServerConfig, String> {
-            let key = self.mock_key()?;
-            let mut config = ServerConfig::from_mock_key(key);
-            if let Some(names) = &self.mechanisms {
-                let mechanisms = names
-                    .iter()
-                    .map(|name| {
-                        Mechanism::from_name(name.trim()).ok_or_else(|| {
-                            format!("mechanisms: unknown mechanism {name:?} (SCRAM-SHA-256, SCRAM-SHA-512, SCRAM-SHA-256-PLUS, SCRAM-SHA-512-PLUS)")
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                config = config.mechanisms(&mechanisms);
-            }
-            if let Some(n) = self.mock_iterations {
-                config = config.mock_iterations(n);
-            }
-            if let Some(n) = self.nonce_len {
-                config = config.nonce_len(n);
-            }
-            if let Some(timeout) = self.handshake_timeout {
-                config = config.handshake_timeout(timeout);
-            }
-            if let Some(n) = self.max_message_len {
-                config = config.max_message_len(n);
-            }
-            if let Some(allow) = self.allow_authzid {
-                config = config.allow_authzid(allow);
-            }
-            if let Some(policy) = self.record_policy {
-                let default = RecordPolicy::default();
-                let [lo, hi] = policy
-                    .iterations
-                    .unwrap_or([*default.iterations().start(), *default.iterations().end()]);
-                let [salt_lo, salt_hi] = policy
-                    .salt_len
-                    .unwrap_or([*default.salt_len().start(), *default.salt_len().end()]);
-                config = config.record_policy(RecordPolicy::new(lo..=hi, salt_lo..=salt_hi));
-            }
-            // The validation errors name the setting (`mock_iterations: ...`).
-            config.validate().map_err(|e| e.to_string())?;
-            Ok(config)
-        }
-
-        fn mock_key(&mut self) -> Result<MockKey, String> {
-            match (self.mock_key.take(), self.mock_key_file.take()) {
-                (Some(mut hex), None) => {
-                    let mut key = [0u8; 32];
-                    let decoded = hex::decode_to_slice(hex.trim(), &mut key);
-                    hex.zeroize();
-                    decoded
-                        .map_err(|_| String::from("mock_key: must be 64 hex characters (32 bytes)"))?;
-                    Ok(MockKey::new(key))
-                }
-                (None, Some(path)) => read_key_file(&path),
-                (Some(mut hex), Some(_)) => {
-                    hex.zeroize();
-                    Err("mock_key and mock_key_file: give one, not both".into())
-                }
-                (None, None) => Err("mock_key_file (or mock_key): the 32-byte mock key is required; keep it secret and stable across restarts".into()),
-            }
-        }
-    }
-
-    /// [`MockKey::from_file`]: hex or raw bytes, refused when group- or world-readable.
-    #[cfg(feature = "std")]
-    fn read_key_file(path: &str) -> Result<MockKey, String> {
-        MockKey::from_file(path).map_err(|e| format!("mock_key_file: {e}"))
-    }
-
-    #[cfg(not(feature = "std"))]
-    fn read_key_file(_path: &str) -> Result<MockKey, String> {
-        Err("mock_key_file: reading files needs the `std` feature; use mock_key".into())
-    }
-}
+#[path = "settings.rs"]
+mod settings;

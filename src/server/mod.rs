@@ -127,14 +127,20 @@ impl ScramServer {
     pub fn new(config: ServerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let policy = config.policy().iterations();
-        let iterations =
-            NonZeroU32::new(config.mock_iterations).ok_or(ConfigError::MockIterations {
-                value: config.mock_iterations,
-                min: *policy.start(),
-                max: *policy.end(),
-            })?;
-        let mock = [HashAlgorithm::Sha256, HashAlgorithm::Sha512]
-            .map(|hash| Arc::new(UserRecord::new(StoredCredentials::mock(hash, iterations))));
+        let mock_record = |hash| {
+            let iterations = config.mock_shape_for(hash).iterations();
+            NonZeroU32::new(iterations)
+                .map(|n| Arc::new(UserRecord::new(StoredCredentials::mock(hash, n))))
+                .ok_or(ConfigError::MockIterations {
+                    value: iterations,
+                    min: *policy.start(),
+                    max: *policy.end(),
+                })
+        };
+        let mock = [
+            mock_record(HashAlgorithm::Sha256)?,
+            mock_record(HashAlgorithm::Sha512)?,
+        ];
         Ok(Self {
             shared: Arc::new(Shared { config, mock }),
         })
@@ -228,11 +234,12 @@ impl ScramServer {
         let wire = first.username_wire();
         // Room for ",server-first," with a generated-length salt, so `continue_with`
         // usually writes it without growing the buffer.
+        let mock_shape = config.mock_shape_for(mechanism.hash());
         let server_first_len = 2
             + nonce.len()
             + encoded_len(config.nonce_len)
             + 3
-            + encoded_len(DEFAULT_SALT_LEN)
+            + encoded_len(mock_shape.salt_len().max(DEFAULT_SALT_LEN))
             + 3
             + 10
             + 2;
@@ -258,6 +265,7 @@ impl ScramServer {
             transcript,
             gs2,
             client_nonce,
+            mock_shape,
             deadline: now.monotonic().saturating_add(config.handshake_timeout),
         })
     }

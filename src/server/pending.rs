@@ -14,12 +14,11 @@ use super::config::{MAX_NONCE_LEN, RecordPolicy};
 use super::outcome::Trigger;
 use super::transcript::{Span, Transcript};
 use crate::connection::ConnectionInfo;
-use crate::credentials::DEFAULT_SALT_LEN;
 use crate::error::{Detail, Error};
 use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::{encode_into, encoded_len};
 use crate::mqtt::{PacketType, ReasonCode, Reply};
-use crate::provider::{Lookup, LookupRequest, UserRecord};
+use crate::provider::{Lookup, LookupRequest, MAX_MOCK_SALT_LEN, MockShape, UserRecord};
 
 /// The SASLprep'd username: usually exactly its wire form, read from the transcript.
 pub(super) enum Username {
@@ -60,6 +59,9 @@ pub struct NeedCredentials {
     pub(super) gs2: Span,
     /// Where the client nonce is in the transcript.
     pub(super) client_nonce: Span,
+    /// The shape of the mock challenge: the provider's (see `set_mock_shape`) or the
+    /// configured one.
+    pub(super) mock_shape: MockShape,
     pub(super) deadline: Duration,
 }
 
@@ -106,6 +108,41 @@ impl NeedCredentials {
     /// fallback is unreachable, and `finish` refuses to authenticate without a username.
     pub(super) fn username(&self) -> &str {
         self.prepared_username().unwrap_or_default()
+    }
+
+    /// Sets the shape (salt length, iteration count) the mock challenge takes if this
+    /// user gets one: pass the provider's
+    /// [`record_shape`](crate::provider::CredentialProvider::record_shape) for
+    /// [`NeedCredentials::mechanism`]'s hash, whatever the lookup's answer, before
+    /// [`continue_with`](Self::continue_with), so unknown users look like the store's
+    /// real ones. `None`, or a shape the configuration refuses
+    /// ([`ServerConfig::check_mock_shape`](crate::ServerConfig::check_mock_shape)), leaves
+    /// the configured shape ([`ServerConfig::mock_shape`](crate::ServerConfig::mock_shape)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mqtt_scram::{ConnectionInfo, ScramServer, ServerConfig, StartPacket, Timestamp};
+    /// use mqtt_scram::provider::{Lookup, MockShape};
+    /// let server = ScramServer::new(ServerConfig::new([1; 32]))?;
+    /// let conn = Arc::new(ConnectionInfo::new("client-1"));
+    /// let start = StartPacket::Connect { method: "SCRAM-SHA-256", data: Some(b"n,,n=nobody,r=abcdefgh") };
+    /// let mut pending = server.start(&conn, start, Timestamp::new(Default::default(), 0)).expect("valid");
+    /// pending.set_mock_shape(Some(MockShape::new(32, 10_000)));
+    /// let (_challenge, auth) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
+    /// let first = String::from_utf8(auth.data.expect("server-first")).expect("text");
+    /// assert!(first.ends_with(",i=10000"));
+    /// # Ok::<(), mqtt_scram::ConfigError>(())
+    /// ```
+    pub fn set_mock_shape(&mut self, shape: Option<MockShape>) {
+        let config = &self.shared.config;
+        self.mock_shape = shape
+            .filter(|s| config.check_mock_shape(*s).is_ok())
+            .unwrap_or_else(|| config.mock_shape_for(self.mechanism.hash()));
+    }
+
+    /// The shape the mock challenge takes if this user gets one.
+    pub fn mock_shape(&self) -> MockShape {
+        self.mock_shape
     }
 
     /// Continues with the provider's answer: returns the challenge state and the
@@ -205,13 +242,18 @@ impl NeedCredentials {
         let use_mock = !from_provider;
         // The mock salt is computed for real users too: an unknown user costs exactly what
         // a known one does; what differs is only which salt and keys are used.
-        let mock_salt = self.mock_salt();
-        let candidates: [&[u8]; 2] = [record.credentials.salt(), &mock_salt];
+        let mut mock_salt = [0u8; MAX_MOCK_SALT_LEN];
+        let mock_salt = self.mock_salt(&mut mock_salt);
+        let candidates: [&[u8]; 2] = [record.credentials.salt(), mock_salt];
         let salt = candidates
             .get(usize::from(use_mock))
             .copied()
-            .unwrap_or(&mock_salt);
-        let iterations = record.credentials.iterations();
+            .unwrap_or(mock_salt);
+        let counts = [record.credentials.iterations(), self.mock_shape.iterations()];
+        let iterations = counts
+            .get(usize::from(use_mock))
+            .copied()
+            .unwrap_or(self.mock_shape.iterations());
         let (server_first, nonce) = self.write_server_first(server_nonce, salt, iterations);
         let reply = Reply {
             packet: PacketType::Auth,
@@ -269,16 +311,32 @@ impl NeedCredentials {
         }
     }
 
-    /// Salt for a user that does not exist: the first 16 bytes of
-    /// SHA-256(mock key ‖ tag ‖ 0… ‖ hash name ‖ 0 ‖ username), one compression.
-    fn mock_salt(&self) -> [u8; DEFAULT_SALT_LEN] {
-        self.shared.config.mock_salt_key.salt(&[
-            self.mechanism.hash().short_name().as_bytes(),
-            b"\0",
-            self.username_bytes(),
-        ])
+    /// Salt for a user that does not exist, of the mock shape's length (8..=64 bytes):
+    /// block `i` (16 bytes) is the first 16 bytes of
+    /// SHA-256(mock key ‖ tag ‖ 0… ‖ hash name ‖ byte `i` ‖ username), one compression
+    /// each; the first block is the 16-byte salt of earlier versions. Deterministic per
+    /// (username, hash); a username cannot contain the control bytes 0..=3 (SASLprep), so
+    /// the blocks' messages never collide.
+    fn mock_salt<'b>(&self, out: &'b mut [u8; MAX_MOCK_SALT_LEN]) -> &'b [u8] {
+        let len = self.mock_shape.salt_len().min(MAX_MOCK_SALT_LEN);
+        let key = &self.shared.config.mock_salt_key;
+        let hash_name = self.mechanism.hash().short_name().as_bytes();
+        let username = self.username_bytes();
+        for (i, chunk) in (0u8..).zip(out.chunks_mut(MOCK_BLOCK)) {
+            if usize::from(i) * MOCK_BLOCK >= len {
+                break;
+            }
+            let block = key.salt(&[hash_name, &[i], username]);
+            for (dst, src) in chunk.iter_mut().zip(block) {
+                *dst = src;
+            }
+        }
+        out.get(..len).unwrap_or_default()
     }
 }
+
+/// Bytes of one block of a mock salt (what one keyed SHA-256 gives).
+const MOCK_BLOCK: usize = 16;
 
 /// The server's part of the nonce: random bytes (written in base64) or, for tests and
 /// fuzzing, a fixed string.

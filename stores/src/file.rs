@@ -7,6 +7,12 @@
 //! error, a bad record, an emptied file) keeps the previous set in force and is reported
 //! with the file and the line of the first bad record, never with key material.
 //!
+//! Unknown users' mock challenges copy the file's records: per hash, the most common salt
+//! length and iteration count of the set in force
+//! ([`record_shape_sync`](SyncCredentialProvider::record_shape_sync)), followed on every
+//! reload. Each load logs a WARN naming how many records differ from that shape (those
+//! users' challenges look unlike an unknown user's).
+//!
 //! ```
 //! use mqtt_scram::HashAlgorithm;
 //! use mqtt_scram_stores::FileProvider;
@@ -35,7 +41,8 @@ use std::vec::Vec;
 
 use mqtt_scram::HashAlgorithm;
 use mqtt_scram::provider::{
-    Lookup, LookupRequest, MemoryProvider, SyncCredentialProvider, UserRecord,
+    Lookup, LookupRequest, MemoryProvider, MockShape, RecordShapes, SyncCredentialProvider,
+    UserRecord,
 };
 use mqtt_scram_authz::file::{Watcher, spawn_poller};
 
@@ -124,6 +131,7 @@ impl FileProvider {
         let records = parse_file(&path, &bytes, format)?;
         let store = MemoryProvider::new();
         store.replace_all(records);
+        warn_differing(&path, &store.shapes());
         let state = State {
             seen: Some(hash(&bytes)),
             generation: 1,
@@ -165,6 +173,7 @@ impl FileProvider {
                 });
             }
             self.store.replace_all(records);
+            warn_differing(&self.path, &self.store.shapes());
             Ok(true)
         })();
         match &outcome {
@@ -230,11 +239,42 @@ impl FileProvider {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Per hash, the most common record shape of the set in force and how many records
+    /// differ from it.
+    pub fn shapes(&self) -> RecordShapes {
+        self.store.shapes()
+    }
 }
 
 impl SyncCredentialProvider for FileProvider {
     fn lookup_sync(&self, request: &LookupRequest<'_>) -> Lookup {
         self.store.lookup_sync(request)
+    }
+
+    /// The most common salt length and iteration count of the file's `hash` records.
+    fn record_shape_sync(&self, hash: HashAlgorithm) -> Option<MockShape> {
+        self.store.record_shape_sync(hash)
+    }
+}
+
+/// One WARN per hash whose records do not all have the shape unknown users are shown.
+fn warn_differing(path: &Path, shapes: &RecordShapes) {
+    for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+        let differing = shapes.differing(hash);
+        if let (Some(shape), true) = (shapes.get(hash), differing > 0) {
+            tracing::warn!(
+                file = %path.display(),
+                %hash,
+                differing,
+                records = shapes.records(hash),
+                mock_salt_len = shape.salt_len(),
+                mock_iterations = shape.iterations(),
+                "{differing} credential record(s) differ from the most common shape, which \
+                 unknown users are shown; their challenges look unlike an unknown user's \
+                 (re-hash them to one salt length and iteration count)"
+            );
+        }
     }
 }
 
