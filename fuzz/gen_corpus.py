@@ -260,6 +260,85 @@ def credential_seeds():
     emqx("two-fields", 0, 4096, salt.hex(), stored.hex(), "")
 
 
+# service_params: [0] content type (see the target), [1] query length, query, body.
+# service_requests: [0] path | method << 4 | 0x40 (query present), [1] content type | hook << 3,
+# [2] query length, query, body. Indexes match PATHS, TYPES and HOOKS in the targets.
+SERVICE_PATHS = ["/emqx5/scram", "/emqx4/auth", "/emqx4/superuser", "/emqx4/acl", "/amqtt/user",
+                 "/amqtt/acl", "/amqtt/superuser", "/vernemq", "/vernemq/", "/nope"]
+SERVICE_METHODS = ["GET", "POST", "PUT", "DELETE"]
+SERVICE_TYPES = [None, "json", "form", "text", "json-charset", "multipart", "ld+json", "octet"]
+SERVICE_HOOKS = [None, "auth_on_register", "auth_on_register_m5", "auth_on_subscribe",
+                 "auth_on_subscribe_m5", "auth_on_publish", "auth_on_publish_m5", "on_auth_m5",
+                 "on_deliver", ""]
+
+
+def service_seeds():
+    def params(name, ctype, query, body):
+        q = query.encode()
+        write("service_params", name, bytes([ctype, len(q)]) + q + body.encode())
+
+    params("form", 3, "", "username=alice&password=pencil&clientid=c1")
+    params("json", 1, "", '{"username":"alice","password":"pencil","acc":2,"retain":false,"x":null}')
+    params("json-sniffed", 0, "", '{"username":"alice"}')
+    params("query-and-form", 3, "username=bob&ipaddr=127.0.0.1", "username=alice&password=p%20w")
+    params("query-only", 0, "username=alice&access=1&topic=a%2Fb", "")
+    params("query-ignored", 8 | 3, "username=bob", "username=alice")
+    params("json-nested", 1, "", '{"username":{"a":1}}')
+    params("json-array", 2, "", '["alice"]')
+    params("plus-json", 5, "a=1", '{"username":"alice"}')
+
+    def request(name, path, method, ctype, hook, query, body):
+        route = SERVICE_PATHS.index(path) | SERVICE_METHODS.index(method) << 4
+        if query is not None:
+            route |= 0x40
+        kind = SERVICE_TYPES.index(ctype) | SERVICE_HOOKS.index(hook) << 3
+        q = (query or "").encode()
+        body = body if isinstance(body, bytes) else json.dumps(body).encode() if not isinstance(body, str) else body.encode()
+        write("service_requests", name, bytes([route, kind, len(q)]) + q + body)
+
+    client_first = b64(b"n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL")
+    client_final = b64(b"c=biws,r=fyko+d2lbbFgONRv9qkxdawLHo+Vgk7qvUOKUwuWLIWg4l/9SraGMHEE,p=MC2T8BvbmWRckDw8oWl5IVghwCwB")
+    request("emqx5-get", "/emqx5/scram", "GET", None, None, "username=alice", "")
+    request("emqx5-post-json", "/emqx5/scram", "POST", "json", None, None, {"username": "mallory"})
+    request("emqx4-auth-form", "/emqx4/auth", "POST", "form", None, None,
+            "clientid=c1&username=alice&password=pencil&ipaddr=127.0.0.1")
+    request("emqx4-auth-get", "/emqx4/auth", "GET", None, None, "username=alice&password=wrong", "")
+    request("emqx4-superuser", "/emqx4/superuser", "PUT", "json", None, None, {"username": "alice"})
+    request("emqx4-acl", "/emqx4/acl", "POST", "form", None, None,
+            "access=2&username=alice&clientid=c1&ipaddr=127.0.0.1&topic=alice/x")
+    request("amqtt-user", "/amqtt/user", "POST", "json", None, None,
+            {"username": "alice", "password": "pencil", "client_id": "c1"})
+    request("amqtt-acl", "/amqtt/acl", "GET", "form", None, "username=alice&client_id=c1&topic=sensors%2Falice%2Ft&acc=1", "")
+    request("amqtt-superuser", "/amqtt/superuser", "PUT", "form", None, None, "username=alice&password=pencil&client_id=c1")
+    request("vmq-register", "/vernemq", "POST", "json", "auth_on_register", None,
+            {"peer_addr": "127.0.0.1", "peer_port": 1, "mountpoint": "", "client_id": "c1",
+             "username": "alice", "password": "pencil", "clean_session": True})
+    request("vmq-register-m5-jwt", "/vernemq", "POST", "json", "auth_on_register_m5", None,
+            {"peer_addr": "127.0.0.1", "peer_port": 1, "mountpoint": "", "client_id": "c1",
+             "username": "alice", "password": "eyJhbGciOiJIUzI1NiJ9.eyJyaWQiOiJhbGljZSJ9.c2ln",
+             "clean_start": True, "properties": {}})
+    request("vmq-subscribe", "/vernemq", "POST", "json", "auth_on_subscribe", None,
+            {"username": "alice", "mountpoint": "", "client_id": "c1",
+             "topics": [{"topic": "alice/x", "qos": 1}, {"topic": "other", "qos": 0}]})
+    request("vmq-subscribe-m5", "/vernemq", "POST", "json", "auth_on_subscribe_m5", None,
+            {"username": "alice", "mountpoint": "", "client_id": "c1", "properties": {},
+             "topics": [{"topic": "alice/#", "qos": 2, "no_local": False, "rap": False,
+                         "retain_handling": "send_retain"}]})
+    request("vmq-publish", "/vernemq", "POST", "json", "auth_on_publish", None,
+            {"username": "alice", "mountpoint": "", "client_id": "c1", "qos": 1,
+             "topic": "alice/x", "payload": "aGk=", "retain": False})
+    request("vmq-publish-m5", "/vernemq", "POST", "json", "auth_on_publish_m5", None,
+            {"username": "alice", "mountpoint": "", "client_id": "c1", "qos": 0,
+             "topic": "sensors/alice/t", "payload": "aGk=", "retain": True, "properties": {}})
+    for name, data in [("first", client_first), ("final", client_final)]:
+        request(f"vmq-on-auth-{name}", "/vernemq", "POST", "json", "on_auth_m5", None,
+                {"username": None, "mountpoint": "", "client_id": "c1",
+                 "properties": {"p_authentication_method": "SCRAM-SHA-256",
+                                "p_authentication_data": data}})
+    request("vmq-unserved", "/vernemq", "POST", "json", "on_deliver", None, {"client_id": "c1"})
+    request("unknown-path", "/nope", "DELETE", "text", None, "a=b", "x")
+
+
 def main():
     transcripts = load_transcripts()
     parser_seeds(transcripts)
@@ -267,6 +346,7 @@ def main():
     client_seeds()
     saslprep_seeds()
     credential_seeds()
+    service_seeds()
 
 
 if __name__ == "__main__":
