@@ -129,3 +129,95 @@ impl FailureLog {
             .is_none_or(|last| now.duration_since(last) >= self.interval)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::Arc;
+    use std::vec::Vec;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    /// The INFO and WARN lines written while `f` runs.
+    fn capture(f: impl FnOnce()) -> Vec<String> {
+        let out = Lines::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(out.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
+        text.lines().map(str::to_string).collect()
+    }
+
+    fn failure_log(interval: Duration) -> FailureLog {
+        FailureLog {
+            interval,
+            ..FailureLog::new("redis")
+        }
+    }
+
+    #[test]
+    fn failures_within_an_interval_get_one_line() {
+        let log = failure_log(Duration::from_secs(3600));
+        let lines = capture(|| {
+            for _ in 0..50 {
+                log.failed("alice", "IoError", &"connection refused");
+            }
+            log.answered();
+            log.answered();
+        });
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("WARN"), "{lines:#?}");
+        assert!(lines[0].contains("redis provider: ignoring"), "{lines:#?}");
+        assert!(lines[0].contains("connection refused"), "{lines:#?}");
+    }
+
+    #[test]
+    fn the_next_line_counts_the_failures_not_logged_and_the_recovery_is_said_once() {
+        let log = failure_log(Duration::ZERO);
+        let lines = capture(|| {
+            log.failed("alice", "IoError", &"connection refused");
+            log.answered();
+            log.answered();
+        });
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[1].contains("INFO"), "{lines:#?}");
+        assert!(lines[1].contains("the store answers again"), "{lines:#?}");
+
+        // Failures that got no line are counted by the next one, with the last kind.
+        let mut counted = failure_log(Duration::from_secs(3600));
+        counted.failed("alice", "IoError", &"connection refused");
+        counted.failed("bob", "ClusterDown", &"CLUSTERDOWN");
+        counted.failed("carol", "ClusterDown", &"CLUSTERDOWN");
+        counted.interval = Duration::ZERO;
+        let written = capture(|| counted.answered());
+        assert_eq!(written.len(), 1, "{written:#?}");
+        assert!(written[0].contains("WARN"), "{written:#?}");
+        assert!(
+            written[0]
+                .contains("2 more lookups failed since the last line (last error: ClusterDown)"),
+            "{written:#?}"
+        );
+    }
+}
