@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mqtt_scram::HashAlgorithm;
 use mqtt_scram::provider::{
     CredentialProvider, DynCredentialProvider, IgnoreReason, Lookup, LookupRequest, MemoryProvider,
 };
-use mqtt_scram::HashAlgorithm;
 use mqtt_scram_stores::record::parse_records;
 
 /// The configured credential source.

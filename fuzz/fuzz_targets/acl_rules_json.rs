@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(Ok(&rules), derived.as_ref().map_err(|_| ()));
     let set = RuleSet::compile(&rules).expect("parsed rules compile");
     let written = serde_json::to_value(&rules).expect("rules serialize");
-    assert_eq!(parse_rules(&written).expect("written rules parse back"), rules);
+    assert_eq!(
+        parse_rules(&written).expect("written rules parse back"),
+        rules
+    );
 
     let mut client = Client::new("alice", "c/1");
     client.cert_common_name = Some("cn".into());
@@ -43,8 +46,7 @@ fuzz_target!(|data: &[u8]| {
                 Request::read(topic, qos),
             ] {
                 let decision = set.check(&client, request);
-                if request.access == mqtt_scram_authz::Access::Publish
-                    && topic.contains(['+', '#'])
+                if request.access == mqtt_scram_authz::Access::Publish && topic.contains(['+', '#'])
                 {
                     assert!(!matches!(decision, Decision::Allow(_)), "{topic:?}");
                 }

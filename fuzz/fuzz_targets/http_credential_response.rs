@@ -59,6 +59,10 @@ fuzz_target!(|data: &[u8]| {
 /// The string value of `"key": "..."` in `text`, if it looks like one.
 fn json_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let after = text.split_once(&format!("\"{key}\""))?.1;
-    let after = after.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let after = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     after.split_once('"').map(|(value, _)| value)
 }

@@ -249,9 +249,7 @@ fuzz_target!(|data: &[u8]| {
         LookupKind::FoundOtherHash => {
             Lookup::Found(Arc::clone(&fixture_for(other_hash(hash)).record))
         }
-        LookupKind::Ignore => {
-            Lookup::Ignore(IgnoreReason::new(IgnoreKind::Unavailable, "fuzz"))
-        }
+        LookupKind::Ignore => Lookup::Ignore(IgnoreReason::new(IgnoreKind::Unavailable, "fuzz")),
     };
     let (challenge, reply) = internal::continue_with_nonce(pending, lookup, fixture.server_nonce);
     assert_eq!(reply.packet, PacketType::Auth);

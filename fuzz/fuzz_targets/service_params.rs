@@ -53,7 +53,13 @@ fuzz_target!(|data: &[u8]| {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     let json = !trimmed.is_empty()
         && match declared.as_deref() {
             Some(ct) => ct == "application/json" || ct.ends_with("+json"),
@@ -73,7 +79,9 @@ fuzz_target!(|data: &[u8]| {
     if json {
         let value: serde_json::Value =
             serde_json::from_slice(trimmed).expect("an accepted JSON body parses");
-        let object = value.as_object().expect("an accepted JSON body is an object");
+        let object = value
+            .as_object()
+            .expect("an accepted JSON body is an object");
         for (name, value) in object {
             assert!(!value.is_array() && !value.is_object());
             if !value.is_null() {

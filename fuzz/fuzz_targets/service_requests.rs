@@ -73,7 +73,8 @@ fn fixture() -> &'static Fixture {
         use mqtt_scram::provider::UserRecord;
         use mqtt_scram_stores::record::{CredentialRecord, Format, write_records};
 
-        let dir = std::env::temp_dir().join(format!("mqtt-scram-fuzz-service-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("mqtt-scram-fuzz-service-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let records: Vec<CredentialRecord> = [HashAlgorithm::Sha256, HashAlgorithm::Sha512]
             .into_iter()
@@ -84,9 +85,17 @@ fn fixture() -> &'static Fixture {
             })
             .collect();
         let users = dir.join("users.jsonl");
-        std::fs::write(&users, write_records(&records, Format::Json).expect("records")).expect("users");
+        std::fs::write(
+            &users,
+            write_records(&records, Format::Json).expect("records"),
+        )
+        .expect("users");
         let acl = dir.join("acl");
-        std::fs::write(&acl, "user alice\ntopic alice/#\npattern read sensors/%u/#\n").expect("acl");
+        std::fs::write(
+            &acl,
+            "user alice\ntopic alice/#\npattern read sensors/%u/#\n",
+        )
+        .expect("acl");
         let key = dir.join("jwt.key");
         std::fs::write(&key, "fuzz-secret\n").expect("key");
         let toml = format!(
@@ -131,7 +140,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let (query, body) = rest.split_at(usize::from(*query_len).min(rest.len()));
     let path = PATHS[usize::from(route & 0x0F) % PATHS.len()];
-    let method = [Method::GET, Method::POST, Method::PUT, Method::DELETE][usize::from(route >> 4 & 3)].clone();
+    let method = [Method::GET, Method::POST, Method::PUT, Method::DELETE]
+        [usize::from(route >> 4 & 3)]
+    .clone();
     let mut uri = path.to_owned();
     if route & 0x40 != 0 {
         uri.push('?');
@@ -157,7 +168,10 @@ fuzz_target!(|data: &[u8]| {
         (status, bytes)
     });
     assert!(
-        matches!(status, 200 | 400 | 401 | 403 | 404 | 405 | 413 | 415 | 501 | 503),
+        matches!(
+            status,
+            200 | 400 | 401 | 403 | 404 | 405 | 413 | 415 | 501 | 503
+        ),
         "status {status} for {uri}"
     );
     if path == "/vernemq" && status == 200 {

@@ -32,7 +32,10 @@ fn check(credentials: &StoredCredentials) {
     let emqx = credentials.to_emqx_hex();
     let debug = format!("{credentials:?} {emqx:?}");
     for secret in [&emqx.stored_key, &emqx.server_key] {
-        assert!(!debug.contains(secret.as_str()), "Debug shows a key: {debug}");
+        assert!(
+            !debug.contains(secret.as_str()),
+            "Debug shows a key: {debug}"
+        );
     }
     let again = StoredCredentials::from_emqx_hex(
         hash,
@@ -85,8 +88,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let Ok(credentials) =
-        StoredCredentials::from_emqx_hex(hash, salt, stored, server, iterations)
+    let Ok(credentials) = StoredCredentials::from_emqx_hex(hash, salt, stored, server, iterations)
     else {
         return;
     };

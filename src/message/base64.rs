@@ -14,9 +14,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use base64::DecodeSliceError;
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::DecodeSliceError;
 use base64::engine::{DecodePaddingMode, Engine as _};
 
 use super::attributes::malformed;

@@ -1,8 +1,8 @@
 //! An in-memory credential store.
 
+use std::boxed::Box;
 use std::collections::HashMap;
 use std::hint;
-use std::boxed::Box;
 use std::string::String;
 use std::sync::{Arc, RwLock};
 
@@ -267,7 +267,10 @@ mod tests {
             store.record_shape_sync(HashAlgorithm::Sha256),
             Some(MockShape::new(32, 20))
         );
-        store.replace_all(std::vec![("x".into(), UserRecord::new(creds(&[1; 8], 30).unwrap()))]);
+        store.replace_all(std::vec![(
+            "x".into(),
+            UserRecord::new(creds(&[1; 8], 30).unwrap())
+        )]);
         assert_eq!(
             store.record_shape_sync(HashAlgorithm::Sha256),
             Some(MockShape::new(8, 30))

@@ -12,9 +12,7 @@ use crate::mechanism::{HashAlgorithm, Mechanism};
 use crate::message::DEFAULT_MAX_MESSAGE_LEN;
 use crate::mock_key::MockKey;
 use crate::provider::shape::slot;
-use crate::provider::{
-    IgnoreKind, IgnoreReason, MAX_MOCK_SALT_LEN, MIN_MOCK_SALT_LEN, MockShape,
-};
+use crate::provider::{IgnoreKind, IgnoreReason, MAX_MOCK_SALT_LEN, MIN_MOCK_SALT_LEN, MockShape};
 
 /// Smallest number of random bytes in a server nonce.
 pub const MIN_NONCE_LEN: usize = 18;

@@ -249,7 +249,10 @@ impl NeedCredentials {
             .get(usize::from(use_mock))
             .copied()
             .unwrap_or(mock_salt);
-        let counts = [record.credentials.iterations(), self.mock_shape.iterations()];
+        let counts = [
+            record.credentials.iterations(),
+            self.mock_shape.iterations(),
+        ];
         let iterations = counts
             .get(usize::from(use_mock))
             .copied()

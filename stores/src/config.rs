@@ -422,7 +422,10 @@ impl CredentialProvider for Store {
     /// The shape of the first credential file's records (in chain order) that has
     /// records of `hash`; `None` for remote stores, whose mock shape is the server's
     /// configured one (`mock_salt_len`, `mock_iterations`, `mock_shape`).
-    fn record_shape(&self, hash: mqtt_scram::HashAlgorithm) -> Option<mqtt_scram::provider::MockShape> {
+    fn record_shape(
+        &self,
+        hash: mqtt_scram::HashAlgorithm,
+    ) -> Option<mqtt_scram::provider::MockShape> {
         self.provider.record_shape_dyn(hash)
     }
 }
