@@ -3,8 +3,8 @@
 //! the engine's and the authenticator's settings, milliseconds for the EMQX-style HTTP,
 //! PostgreSQL and Redis store settings. One implementation for the whole workspace.
 //!
-//! [`parse`] and [`format`](fn@format) work without features; with the `serde` feature, [`seconds`]
-//! and [`millis`] are `#[serde(with = "...")]` modules (numbers in the file count in the
+//! [`parse`] and [`format`](fn@format) work without features; with the `serde` feature, `seconds`
+//! and `millis` are `#[serde(with = "...")]` modules (numbers in the file count in the
 //! module's unit; strings as [`parse`] reads them; written back as [`format`](fn@format) writes them).
 //!
 //! ```

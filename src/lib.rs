@@ -82,7 +82,7 @@
 //! crate, that is `rand` 0.10 (`rand::rng()`).
 //!
 //! # Features
-//! - `std` (default): [`provider::MemoryProvider`], [`provider::Cached`], [`SystemClock`],
+//! - `std` (default): `provider::MemoryProvider`, `provider::Cached`, `SystemClock`,
 //!   `std::error::Error`. Without it the engine is `no_std + alloc`.
 //! - `serde`: `Deserialize` for the configuration types, and the `#[serde(with = ...)]`
 //!   duration modules of [`config_duration`].

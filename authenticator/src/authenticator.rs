@@ -220,7 +220,7 @@ impl Builder {
         self
     }
 
-    /// The timer source (default [`TokioRuntime`](crate::TokioRuntime) with the `tokio` feature).
+    /// The timer source (default `TokioRuntime` with the `tokio` feature).
     pub fn runtime(mut self, runtime: impl Runtime) -> Self {
         self.runtime = Some(Arc::new(runtime));
         self

@@ -2,10 +2,10 @@
 //! out as the codec's CONNACK, AUTH or DISCONNECT. Each adapter is behind a feature named
 //! after its codec:
 //!
-//! - `codec-mqtt-protocol-core`: [`mqtt_protocol_core`], for
+//! - `codec-mqtt-protocol-core`: `mqtt_protocol_core`, for
 //!   [`mqtt-protocol-core`](https://docs.rs/mqtt-protocol-core) 0.7 (sans-IO, server and
 //!   client roles, AUTH and every enhanced-authentication property).
-//! - `codec-ntex-mqtt`: [`ntex_mqtt`], for [`ntex-mqtt`](https://docs.rs/ntex-mqtt) 6.4's
+//! - `codec-ntex-mqtt`: `ntex_mqtt`, for [`ntex-mqtt`](https://docs.rs/ntex-mqtt) 6.4's
 //!   `v5::codec` (the codec of the ntex MQTT server; only its packet types are used here).
 //!
 //! The examples `mqtt_protocol_core_front` (`cargo run -p mqtt-scram-authenticator --example

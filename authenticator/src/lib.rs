@@ -24,11 +24,11 @@
 //! Start with the [guide]: a tokio broker loop, a custom provider, re-authentication.
 //!
 //! # Features
-//! - `tokio` (default): [`TokioRuntime`] timers. Without it, implement [`Runtime`].
+//! - `tokio` (default): `TokioRuntime` timers. Without it, implement [`Runtime`].
 //! - `tracing`: one span per handshake, summaries of refusals.
 //! - `metrics`: counters and histograms through the `metrics` facade ([`observe`]).
 //! - `serde`: `Deserialize` for [`admission::AdmissionPolicy`] (and the engine's configs).
-//! - `codec-mqtt-protocol-core`: the [`codec::mqtt_protocol_core`] adapter (CONNECT/AUTH in,
+//! - `codec-mqtt-protocol-core`: the `codec::mqtt_protocol_core` adapter (CONNECT/AUTH in,
 //!   CONNACK/AUTH/DISCONNECT out) for the `mqtt-protocol-core` codec.
 //!
 //! The [`admission`] module is synchronous and runtime-free, for front ends whose callbacks

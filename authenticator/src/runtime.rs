@@ -10,7 +10,7 @@ use std::time::Duration;
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A timer source. The authenticator is otherwise runtime-agnostic: it spawns no task and
-/// opens no socket. With the `tokio` feature (default), [`TokioRuntime`] is used; on another
+/// opens no socket. With the `tokio` feature (default), `TokioRuntime` is used; on another
 /// runtime implement this one method.
 ///
 /// ```

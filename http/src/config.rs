@@ -128,7 +128,7 @@ impl Default for TlsConfig {
 /// but `A-Za-z0-9-._~`), sent as they are in JSON bodies and headers (a value with CR, LF or
 /// NUL in a header, or a URL value of `.` or `..`, stops that lookup with `Ignore` before
 /// anything is sent), and form-encoded in form bodies and GET parameters. Nothing is checked until
-/// `HttpProvider::new` (or [`RequestPlan::new`](crate::request::RequestPlan::new)), which rejects every bad URL,
+/// `HttpProvider::new` (or `RequestPlan::new`), which rejects every bad URL,
 /// template or header.
 ///
 /// `{:?}` shows no header value, no parameter value and no query string: they may hold

@@ -28,7 +28,7 @@ pub type BoxLookup<'a> = Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
 ///
 /// Every [`CredentialProvider`] implements it, and both boxed forms implement
 /// [`CredentialProvider`] again, so they nest in [`Chain`] and
-/// [`Cached`](super::Cached) like any provider.
+/// `Cached` like any provider.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -111,7 +111,7 @@ pub enum OnNotFound {
 /// [`Lookup::NotFound`] (also for an empty chain) — unless *every* provider answered
 /// [`Lookup::Ignore`], which stays `Ignore` with the reasons joined (and the first
 /// provider's [`IgnoreKind`](super::IgnoreKind)): the engine answers both with the same
-/// mock challenge, but an `Ignore` is never cached by [`Cached`](super::Cached) and is
+/// mock challenge, but an `Ignore` is never cached by `Cached` and is
 /// logged as "credentials unavailable", not as an unknown user.
 ///
 /// A found record ends the chain even when it has expired: expiry is a final "no"

@@ -5,8 +5,8 @@
 //! between [`ScramServer::start`](crate::server::ScramServer::start) and
 //! [`NeedCredentials::continue_with`](crate::server::NeedCredentials::continue_with).
 //!
-//! This module holds the interface and the stores that need no I/O: [`MemoryProvider`],
-//! [`Chain`] and [`Cached`]. Stores with I/O (files, HTTP, PostgreSQL, Redis) live in the
+//! This module holds the interface and the stores that need no I/O: `MemoryProvider`,
+//! [`Chain`] and `Cached`. Stores with I/O (files, HTTP, PostgreSQL, Redis) live in the
 //! `mqtt-scram-stores` package.
 //!
 //! # Writing a provider

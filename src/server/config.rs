@@ -215,12 +215,12 @@ impl ServerConfig {
     /// **stable across restarts**: a fake salt that changes after a restart, while real
     /// salts do not, tells an attacker which users are fake.
     /// The bytes are wiped here; [`ServerConfig::from_mock_key`] takes a [`MockKey`]
-    /// (e.g. read by [`MockKey::from_file`]).
+    /// (e.g. read by `MockKey::from_file`).
     pub fn new(mock_key: [u8; 32]) -> Self {
         Self::from_mock_key(MockKey::new(mock_key))
     }
 
-    /// [`ServerConfig::new`] with a [`MockKey`], e.g. one read by [`MockKey::from_file`]
+    /// [`ServerConfig::new`] with a [`MockKey`], e.g. one read by `MockKey::from_file`
     /// (feature `std`).
     ///
     /// ```
@@ -243,7 +243,7 @@ impl ServerConfig {
     }
 
     /// Replaces the mock key (see [`ServerConfig::new`]), e.g. one read from a file after
-    /// the rest of the configuration ([`MockKey::from_file`]); the key is wiped here.
+    /// the rest of the configuration (`MockKey::from_file`); the key is wiped here.
     ///
     /// ```
     /// let config = mqtt_scram::ServerConfig::new([0; 32]).mock_key([7; 32]);

@@ -6,9 +6,9 @@
 //! - [`record`]: the record format `mqtt-scram gen` writes, `import` reads and the file
 //!   store loads, as JSON or CSV (one codec, every field).
 //! - [`file`](mod@file): a reloading credential file (JSON or CSV).
-//! - [`http`] (feature `http`): a service speaking EMQX's SCRAM REST contract.
-//! - [`postgres`] (feature `postgres`): PostgreSQL, default schema or a user-written query.
-//! - [`redis`] (feature `redis`): Redis (one node, Sentinel or Cluster), default layout or
+//! - `http` (feature `http`): a service speaking EMQX's SCRAM REST contract.
+//! - `postgres` (feature `postgres`): PostgreSQL, default schema or a user-written query.
+//! - `redis` (feature `redis`): Redis (one node, Sentinel or Cluster), default layout or
 //!   a user-written command.
 //! - [`config`]: [`StoreConfig`](config::StoreConfig), any of them (cached, chained) from a
 //!   configuration file or a URL.
