@@ -150,7 +150,8 @@ impl ErrorKind {
 /// some. `Display` names the bad input, never a secret.
 ///
 /// ```
-/// use mqtt_scram::{ClientConfig, ErrorCategory, ErrorKind, ReasonCode};
+/// use mqtt_scram::client::ClientConfig;
+/// use mqtt_scram::{ErrorCategory, ErrorKind, ReasonCode};
 /// let error = ClientConfig::new().try_iteration_window(600_000..=4096).unwrap_err();
 /// match error.kind() {
 ///     ErrorKind::InvalidIterationWindow => assert_eq!(error.iteration_window(), Some(600_000..=4096)),
