@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         method: "SCRAM-SHA-256",
         data: Some(&connect_data),
     };
-    let pending = match server.start(&conn, connect, clock.now()) {
+    let mut pending = match server.start(&conn, connect, clock.now()) {
         Ok(pending) => pending,
         Err(rejection) => {
             peer.send(&rejection.reply); // CONNACK 0x87 or 0x8C, then close
@@ -73,6 +73,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let lookup = store.lookup_sync(&pending.request()); // async stores: `.lookup(..).await`
+    // Unknown users' challenges copy the store's salt length and iteration count.
+    pending.set_mock_shape(store.record_shape_sync(pending.mechanism().hash()));
     let (challenge, auth) = pending.continue_with(lookup, &mut rng);
     peer.send(&auth); // AUTH 0x18 with the server-first-message; arm a timer for challenge.deadline()
 

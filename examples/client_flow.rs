@@ -54,12 +54,14 @@ impl Broker {
                 current,
             },
         };
-        let pending: NeedCredentials = match self.server.start(&self.conn, packet, self.clock.now())
-        {
-            Ok(pending) => pending,
-            Err(_) => return Vec::new(),
-        };
+        let mut pending: NeedCredentials =
+            match self.server.start(&self.conn, packet, self.clock.now()) {
+                Ok(pending) => pending,
+                Err(_) => return Vec::new(),
+            };
         let lookup = self.store.lookup_sync(&pending.request());
+        // Unknown users' challenges copy the store's salt length and iteration count.
+        pending.set_mock_shape(self.store.record_shape_sync(pending.mechanism().hash()));
         let (challenge, auth) = pending.continue_with(lookup, &mut rand::rng());
         self.challenge = Some(challenge);
         auth.data.unwrap_or_default()

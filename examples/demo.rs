@@ -63,7 +63,7 @@ fn exchange(
             current,
         },
     };
-    let pending = match server.start(conn, packet, clock.now()) {
+    let mut pending = match server.start(conn, packet, clock.now()) {
         Ok(p) => p,
         Err(r) => {
             show("server →", &reply_name(&r.reply), r.reply.data.as_deref());
@@ -71,6 +71,8 @@ fn exchange(
         }
     };
     let lookup = store.lookup_sync(&pending.request());
+    // Unknown users' challenges copy the store's salt length and iteration count.
+    pending.set_mock_shape(store.record_shape_sync(pending.mechanism().hash()));
     let (challenge, auth) = pending.continue_with(lookup, &mut rng);
     show("server →", &reply_name(&auth), auth.data.as_deref());
     let (state, last) = state

@@ -60,9 +60,13 @@
 //! ```
 //!
 //! # Security properties
-//! - **Unknown users** get a mock challenge (salt = HMAC(mock key, username), the configured
-//!   iteration count) and fail at the last step with the same CONNACK 0x87 `e=invalid-proof`
-//!   and the same work as a wrong password. Provider failures look the same.
+//! - **Unknown users** get a mock challenge (salt = HMAC(mock key, username)) of the shape
+//!   real records have: the store's most common salt length and iteration count (file and
+//!   memory stores report it, [`provider::CredentialProvider::record_shape`], passed to
+//!   [`server::NeedCredentials::set_mock_shape`]), or the configured
+//!   [`ServerConfig::mock_shape`] (`mock_salt_len`, `mock_iterations`) for remote stores.
+//!   They fail at the last step with the same CONNACK 0x87 `e=invalid-proof` and the same
+//!   work as a wrong password. Provider failures look the same.
 //! - **Handshake deadline** (default 30 s): a client-final-message after it is rejected; the
 //!   states expose `deadline()` so the broker can drop stalled clients.
 //! - **Iteration window** on the client (default 4096..=1,000,000), checked before PBKDF2.

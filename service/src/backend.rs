@@ -13,6 +13,11 @@
 //! - [`Backend::authorize`]: [`AclVerdict`] for an [`AclRequest`].
 //! - [`Backend::scram`]: the engine, configured with the mock key, for `on_auth_m5`.
 //! - [`Backend::mock_salt`]: the keyed salt the engine gives an unknown user.
+//! - [`Backend::mock_shape`]: the salt length and iteration count an unknown user is
+//!   shown — the store's most common (credential files) or the configured one
+//!   (`mock_salt_len`, `mock_iterations`, `[mock_shape]`; remote stores).
+
+mod mock;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -22,13 +27,11 @@ use mqtt_scram::credentials::StoredCredentials;
 use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest, UserRecord};
 use mqtt_scram::{
     ConnectionInfo, HashAlgorithm, Mechanism, MockKey, RecordPolicy, ScramServer, ServerConfig,
-    StartPacket, Timestamp,
 };
 use mqtt_scram_authenticator::admission::{Admission, AdmissionPolicy};
 use mqtt_scram_authz::file::{FileAuthorizer, ParseOptions};
 use mqtt_scram_authz::{Access, Client, Decision, Request, RuleSet};
 use mqtt_scram_stores::config::Store;
-use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::config::ServiceConfig;
@@ -145,7 +148,8 @@ pub struct Backend {
     lookup_timeout: Duration,
     policy: RecordPolicy,
     mock_connection: Arc<ConnectionInfo>,
-    mock_iterations: u32,
+    /// EMQX 5's hash and iteration count (`[emqx5]`), to warn when the records' differ.
+    emqx5: Option<(HashAlgorithm, u32)>,
     admission: Arc<Admission>,
     max_wait: Duration,
     scram: ScramServer,
@@ -191,13 +195,18 @@ impl Backend {
             }
         };
         let work = &config.password_work;
-        let policy = RecordPolicy::new(work.min_iterations..=work.max_iterations, 8..=64);
-        let scram = ScramServer::new(
-            ServerConfig::from_mock_key(mock_key)
-                .record_policy(policy.clone())
-                .mock_iterations(work.mock_iterations),
-        )
-        .map_err(|e| BackendError::Invalid(format!("scram: {e}")))?;
+        if work.mock_iterations.is_some() {
+            tracing::warn!(
+                "password_work.mock_iterations is deprecated; use the top-level mock_iterations"
+            );
+        }
+        let policy = config.record_policy();
+        let mut engine = ServerConfig::from_mock_key(mock_key).record_policy(policy.clone());
+        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+            engine = engine.mock_shape(hash, config.mock_shape_for(hash));
+        }
+        let scram =
+            ScramServer::new(engine).map_err(|e| BackendError::Invalid(format!("scram: {e}")))?;
         let mut admission = AdmissionPolicy::default();
         admission.max_handshakes = work.max_queued;
         admission.max_handshakes_per_address = work.max_per_client;
@@ -208,19 +217,21 @@ impl Backend {
             Some(auth) => Some(SharedSecret::load(&auth.header, &auth.secret_file)?),
             None => None,
         };
-        Ok(Self {
+        let backend = Self {
             store,
             acl,
             acl_from_records: config.acl_from_records,
             lookup_timeout: config.lookup_timeout,
             policy,
             mock_connection: Arc::new(ConnectionInfo::default()),
-            mock_iterations: work.mock_iterations,
+            emqx5: config.emqx5.as_ref().map(|c| (c.algorithm, c.iterations)),
             admission,
             max_wait: work.max_wait,
             scram,
             secret,
-        })
+        };
+        backend.warn_shapes();
+        Ok(backend)
     }
 
     /// The store's answer for `username` and `mechanism`, bounded by the lookup timeout
@@ -285,14 +296,13 @@ impl Backend {
         let password = Zeroizing::new(request.password.to_vec());
         let (hash, salt, iterations) = match &record {
             Some(r) => (r.credentials.hash(), None, r.credentials.iterations()),
-            None => (
-                HashAlgorithm::Sha256,
-                Some(
-                    self.mock_salt(HashAlgorithm::Sha256, request.username)
-                        .unwrap_or_else(|| vec![0u8; 16]),
-                ),
-                self.mock_iterations,
-            ),
+            None => {
+                let (hash, shape) = self.unknown_user_work();
+                let salt = self
+                    .mock_salt(hash, request.username)
+                    .unwrap_or_else(|| vec![0u8; shape.salt_len()]);
+                (hash, Some(salt), shape.iterations())
+            }
         };
         let record_for_work = record.clone();
         let matched = tokio::task::spawn_blocking(move || {
@@ -385,8 +395,9 @@ impl Backend {
         }
     }
 
-    /// The SCRAM engine (mock key, record policy and mock iteration count from the
-    /// configuration), for enhanced authentication over webhooks.
+    /// The SCRAM engine (mock key, record policy and configured mock shapes), for enhanced
+    /// authentication over webhooks; pass [`Backend::record_shape`] to
+    /// [`NeedCredentials::set_mock_shape`](mqtt_scram::server::NeedCredentials::set_mock_shape).
     pub fn scram(&self) -> &ScramServer {
         &self.scram
     }
@@ -399,69 +410,6 @@ impl Backend {
     /// The record policy (iteration and salt bounds) records must satisfy.
     pub fn policy(&self) -> &RecordPolicy {
         &self.policy
-    }
-
-    /// The salt the engine gives unknown user `username` for `hash` (keyed by the mock
-    /// key), taken from the engine itself so both always agree. A name the engine refuses
-    /// (SASLprep, length) gets the salt of a stand-in name derived from its SHA-256.
-    pub fn mock_salt(&self, hash: HashAlgorithm, username: &str) -> Option<Vec<u8>> {
-        self.engine_mock_salt(hash, username).or_else(|| {
-            let digest = sha2::Sha256::digest(username.as_bytes());
-            let stand_in = format!("mqtt-scram-service:{}", hex::encode(digest));
-            self.engine_mock_salt(hash, &stand_in)
-        })
-    }
-
-    fn engine_mock_salt(&self, hash: HashAlgorithm, username: &str) -> Option<Vec<u8>> {
-        use base64::Engine as _;
-        let escaped = username.replace('=', "=3D").replace(',', "=2C");
-        let client_first = format!("n,,n={escaped},r=mqtt-scram-service-mock-salt");
-        let pending = self
-            .scram
-            .start(
-                &self.mock_connection,
-                StartPacket::Connect {
-                    method: hash.mechanism().name(),
-                    data: Some(client_first.as_bytes()),
-                },
-                Timestamp::new(Duration::ZERO, now_unix()),
-            )
-            .ok()?;
-        let (_, reply) = pending.continue_with(Lookup::NotFound, &mut rand::rng());
-        let server_first = String::from_utf8(reply.data?).ok()?;
-        let salt = server_first.split(',').find_map(|a| a.strip_prefix("s="))?;
-        base64::engine::general_purpose::STANDARD.decode(salt).ok()
-    }
-
-    /// Keyed mock credentials for an unknown user: the engine's mock salt, `iterations`, and
-    /// keys derived from the mock key (they never match a proof, and look like any others).
-    pub fn mock_credentials(
-        &self,
-        hash: HashAlgorithm,
-        username: &str,
-        iterations: u32,
-    ) -> Option<StoredCredentials> {
-        let salt = self.mock_salt(hash, username)?;
-        // Keys that look like any others; derived from the keyed salt, so stable. They never
-        // reach a client (EMQX sends a server signature only after a valid proof).
-        let key = |label: &[u8]| -> Zeroizing<Vec<u8>> {
-            let mut out = Zeroizing::new(Vec::with_capacity(hash.output_len() + 32));
-            let mut counter = 0u8;
-            while out.len() < hash.output_len() {
-                let mut d = sha2::Sha256::new();
-                d.update(&salt);
-                d.update(label);
-                d.update([counter]);
-                d.update(username.as_bytes());
-                out.extend_from_slice(&d.finalize());
-                counter = counter.wrapping_add(1);
-            }
-            out.truncate(hash.output_len());
-            out
-        };
-        let stored = key(b"mqtt-scram-service mock stored key\0");
-        let server = key(b"mqtt-scram-service mock server key\0");
-        StoredCredentials::from_parts(hash, &salt, iterations, &stored, &server).ok()
     }
 
     /// The shared-secret header, when configured.
@@ -493,6 +441,7 @@ impl Backend {
         {
             tracing::warn!(error = %e, "shared secret not reloaded; keeping the previous one");
         }
+        self.warn_shapes();
     }
 }
 

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mqtt_scram::config_duration::seconds;
+use mqtt_scram::provider::MockShape;
+use mqtt_scram::{ConfigError as EngineConfigError, HashAlgorithm, RecordPolicy, ServerConfig};
 use mqtt_scram_stores::config::StoreConfig;
 use serde::{Deserialize, Deserializer};
 
@@ -69,6 +71,22 @@ pub struct ServiceConfig {
     /// Bounds on clear-password checks (PBKDF2 work).
     #[serde(default)]
     pub password_work: PasswordWorkConfig,
+    /// Salt length in bytes (8..=64, default 16) of unknown users' challenges, mock records
+    /// and mock password checks when the store does not report the shape of its records
+    /// (remote stores). A credential file's most common salt length wins over it.
+    #[serde(default)]
+    pub mock_salt_len: Option<usize>,
+    /// Iteration count (within `password_work.min_iterations..=max_iterations`, default
+    /// 4096) of unknown users' challenges and mock password checks when the store does not
+    /// report the shape of its records (remote stores); set it to what most real users
+    /// have. A credential file's most common count wins over it.
+    #[serde(default)]
+    pub mock_iterations: Option<u32>,
+    /// `[mock_shape.sha256]` / `[mock_shape.sha512]`: `salt_len` and `iterations` for one
+    /// hash, over `mock_salt_len` and `mock_iterations` (remote stores whose SHA-256 and
+    /// SHA-512 records differ).
+    #[serde(default)]
+    pub mock_shape: MockShapesConfig,
     /// EMQX 5 SCRAM REST contract.
     #[serde(default)]
     pub emqx5: Option<emqx5::Config>,
@@ -125,9 +143,35 @@ pub struct PasswordWorkConfig {
     /// Highest iteration count a record may have (default 1,000,000); a record outside the
     /// range is not used ("can't decide", logged).
     pub max_iterations: u32,
-    /// Iteration count of the mock record checked for unknown users (default 4096; set it
-    /// to what most real users have, so unknown users cost the same).
-    pub mock_iterations: u32,
+    /// Deprecated name of the top-level [`ServiceConfig::mock_iterations`] (used when that
+    /// is not set; both set is an error). A warning is logged at start.
+    pub mock_iterations: Option<u32>,
+}
+
+/// `[mock_shape]`: per-hash mock shapes for stores that do not report their records'.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MockShapesConfig {
+    /// `[mock_shape.sha256]`.
+    #[serde(default)]
+    pub sha256: Option<MockShapeConfig>,
+    /// `[mock_shape.sha512]`.
+    #[serde(default)]
+    pub sha512: Option<MockShapeConfig>,
+}
+
+/// One hash's mock shape; an absent key takes `mock_salt_len` / `mock_iterations`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MockShapeConfig {
+    /// Salt length in bytes (8..=64).
+    #[serde(default)]
+    pub salt_len: Option<usize>,
+    /// Iteration count (within the `password_work` range).
+    #[serde(default)]
+    pub iterations: Option<u32>,
 }
 
 impl Default for PasswordWorkConfig {
@@ -139,7 +183,7 @@ impl Default for PasswordWorkConfig {
             max_wait: Duration::from_secs(5),
             min_iterations: 4096,
             max_iterations: 1_000_000,
-            mock_iterations: 4096,
+            mock_iterations: None,
         }
     }
 }
@@ -197,11 +241,7 @@ impl ServiceConfig {
                 "password_work.min_iterations: must be at least 1 and not above max_iterations",
             );
         }
-        if !(work.min_iterations..=work.max_iterations).contains(&work.mock_iterations) {
-            return invalid(
-                "password_work.mock_iterations: must lie within min_iterations..=max_iterations",
-            );
-        }
+        self.validate_mock_shapes()?;
         if self.lookup_timeout.is_zero() {
             return invalid("lookup_timeout: must be longer than zero");
         }
@@ -230,6 +270,99 @@ impl ServiceConfig {
             return invalid(
                 "no contract table: add at least one of [emqx5], [emqx4], [amqtt], [vernemq]",
             );
+        }
+        Ok(())
+    }
+}
+
+impl ServiceConfig {
+    /// The record policy records must satisfy: `password_work`'s iteration range, salts of
+    /// 8..=64 bytes.
+    pub fn record_policy(&self) -> RecordPolicy {
+        let work = &self.password_work;
+        RecordPolicy::new(work.min_iterations..=work.max_iterations, 8..=64)
+    }
+
+    /// The configured mock shape of `hash`, shown to unknown users when the store does not
+    /// report its records' shape: `[mock_shape.<hash>]`, else `mock_salt_len` and
+    /// `mock_iterations` (or the deprecated `password_work.mock_iterations`), else 16
+    /// bytes and 4096.
+    ///
+    /// ```
+    /// use mqtt_scram::{HashAlgorithm, provider::MockShape};
+    /// use mqtt_scram_service::config::ServiceConfig;
+    /// let config = ServiceConfig::from_toml(
+    ///     "store = \"u.json\"\nmock_salt_len = 32\n[mock_shape.sha512]\niterations = 10000\n[emqx5]\n",
+    /// )?;
+    /// assert_eq!(config.mock_shape_for(HashAlgorithm::Sha256), MockShape::new(32, 4096));
+    /// assert_eq!(config.mock_shape_for(HashAlgorithm::Sha512), MockShape::new(32, 10_000));
+    /// # Ok::<(), mqtt_scram_service::config::ConfigError>(())
+    /// ```
+    pub fn mock_shape_for(&self, hash: HashAlgorithm) -> MockShape {
+        let default = MockShape::DEFAULT;
+        let salt_len = self.mock_salt_len.unwrap_or(default.salt_len());
+        let iterations = self
+            .mock_iterations
+            .or(self.password_work.mock_iterations)
+            .unwrap_or(default.iterations());
+        match self.hash_shape(hash) {
+            Some(own) => MockShape::new(
+                own.salt_len.unwrap_or(salt_len),
+                own.iterations.unwrap_or(iterations),
+            ),
+            None => MockShape::new(salt_len, iterations),
+        }
+    }
+
+    fn hash_shape(&self, hash: HashAlgorithm) -> Option<&MockShapeConfig> {
+        match hash {
+            HashAlgorithm::Sha256 => self.mock_shape.sha256.as_ref(),
+            HashAlgorithm::Sha512 => self.mock_shape.sha512.as_ref(),
+        }
+    }
+
+    /// The mock shapes against the record policy, the error naming the setting it came from.
+    fn validate_mock_shapes(&self) -> Result<(), ConfigError> {
+        if self.mock_iterations.is_some() && self.password_work.mock_iterations.is_some() {
+            return Err(ConfigError::Invalid(
+                "mock_iterations: also given as password_work.mock_iterations (its deprecated name); keep only mock_iterations".into(),
+            ));
+        }
+        let engine = ServerConfig::new([0; 32]).record_policy(self.record_policy());
+        for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha512] {
+            let shape = self.mock_shape_for(hash);
+            let own = self.hash_shape(hash);
+            let (setting, what) = match engine.check_mock_shape(shape) {
+                Ok(()) => continue,
+                Err(EngineConfigError::MockSaltLen { min, max, .. }) => (
+                    if own.is_some_and(|o| o.salt_len.is_some()) {
+                        format!("mock_shape.{}.salt_len", hash.short_name())
+                    } else {
+                        "mock_salt_len".into()
+                    },
+                    format!("{} bytes is outside {min}..={max}", shape.salt_len()),
+                ),
+                Err(_) => (
+                    if own.is_some_and(|o| o.iterations.is_some()) {
+                        format!("mock_shape.{}.iterations", hash.short_name())
+                    } else if self.mock_iterations.is_none()
+                        && self.password_work.mock_iterations.is_some()
+                    {
+                        "password_work.mock_iterations".into()
+                    } else {
+                        "mock_iterations".into()
+                    },
+                    format!(
+                        "{} is outside password_work.min_iterations..=max_iterations ({}..={})",
+                        shape.iterations(),
+                        self.password_work.min_iterations,
+                        self.password_work.max_iterations
+                    ),
+                ),
+            };
+            return Err(ConfigError::Invalid(format!(
+                "{setting}: {what}; unknown users would stand out"
+            )));
         }
         Ok(())
     }

@@ -8,6 +8,11 @@
 //! refuses the client. The webhook carries no reason code, so the message itself tells the
 //! steps apart: a client-final-message starts with `c=`, anything else starts an exchange.
 //!
+//! An unknown user's server-first-message carries a keyed mock salt of the length, and the
+//! `i=` count, of the store's most common record (credential files), or the configured
+//! `mock_salt_len` / `mock_iterations` / `[mock_shape]` (remote stores); see
+//! [`Backend::mock_shape`].
+//!
 //! Handshakes wait between the two calls keyed by mountpoint and client id, at most
 //! `max_handshakes` of them (default [`MAX_PENDING`], about 0.5 KiB each), expired at the
 //! engine's deadline; when
@@ -157,7 +162,7 @@ impl Enhanced {
             method,
             data: Some(data),
         };
-        let pending = match scram.start(&connection, start, now) {
+        let mut pending = match scram.start(&connection, start, now) {
             Ok(pending) => pending,
             Err(rejection) => return Step::Refused(rejection.error.to_string()),
         };
@@ -172,6 +177,8 @@ impl Enhanced {
             return Step::Refused("re-authentication names another user".into());
         }
         let lookup = backend.lookup(&username, pending.mechanism()).await;
+        // Unknown users' challenges copy the store's records (salt length, iterations).
+        pending.set_mock_shape(backend.record_shape(pending.mechanism().hash()));
         let (challenge, reply) = pending.continue_with(lookup, &mut rand::rng());
         let deadline = challenge.deadline();
         lock(&self.pending).insert(key, challenge, deadline, now.monotonic());
