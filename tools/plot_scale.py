@@ -5,11 +5,14 @@ Reads (from the first argument, default `target/scale`):
   users.csv         stores/benches/scale_users.rs: one row per store and size
   users_reload.csv  the same bench: lookups before and during a reload
   waiting.csv       authenticator/benches/waiting_handshakes.rs: one row per N waiting
+  remote.csv        stores/benches/scale_remote.rs: one row per store (Redis, PostgreSQL) and size
 and writes into the second argument (default `docs/bench`):
   users_memory.svg        heap bytes per user vs users, per store (goal 512 B)
   users_lookup_p99.svg    lookup p99 vs users, per store
   waiting_login_p99.svg   a legitimate login's p99 vs handshakes waiting (goal 10 ms)
   waiting_bytes.svg       bytes per waiting handshake vs handshakes waiting (goal 1 KiB)
+  remote_lookup.svg       lookup p50/p99 vs users: Redis, PostgreSQL, the memory store (log y)
+  remote_memory.svg       server bytes per user vs users: Redis, PostgreSQL, the memory store
 
     python3 tools/plot_scale.py                       # target/scale -> docs/bench
     python3 tools/plot_scale.py docs/bench/data docs/bench
@@ -60,8 +63,8 @@ def fmt(v):
 
 
 def plot(path, title, xlabel, ylabel, series, log_y=False, goal=None, y_unit=""):
-    """series: [(label, [(x, y), ...], dashed)]; x > 0 (log axis)."""
-    points = [p for _, pts, _ in series for p in pts if p[0] > 0 and p[1] > 0]
+    """series: [(label, [(x, y), ...], dashed[, color index])]; x > 0 (log axis)."""
+    points = [p for s in series for p in s[1] if p[0] > 0 and p[1] > 0]
     if not points:
         print(f"skip {path}: no data")
         return
@@ -119,11 +122,11 @@ def plot(path, title, xlabel, ylabel, series, log_y=False, goal=None, y_unit="")
             f'stroke="#000" stroke-dasharray="2 4"/>'
         )
         out.append(f'<text x="{LEFT + pw + 8}" y="{y + 4:.1f}">{escape(label)}</text>')
-    for i, (label, pts, dashed) in enumerate(series):
+    for i, (label, pts, dashed, *color_index) in enumerate(series):
         pts = sorted(p for p in pts if p[0] > 0 and p[1] > 0)
         if not pts:
             continue
-        color = COLORS[i % len(COLORS)]
+        color = COLORS[(color_index[0] if color_index else i) % len(COLORS)]
         dash = ' stroke-dasharray="6 4"' if dashed else ""
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         out.append(
@@ -208,6 +211,43 @@ def main():
             ("ConnectionAuth alone", column(waiting, "waiting", "bare_heap_per_handshake"), False),
         ],
         goal=(1024, "goal 1 KiB"),
+    )
+
+    remote = read(os.path.join(src, "remote.csv"))
+    remote_names = {"redis": "Redis", "postgres": "PostgreSQL"}
+    remote_stores = [s for s in ("redis", "postgres") if any(r["store"] == s for r in remote)]
+    mem = lambda r: r["store"] == "memory"
+    plot(
+        os.path.join(dst, "remote_lookup.svg"),
+        "Lookup latency, one at a time (solid p99, dashed p50)",
+        "users",
+        "latency (µs, log)",
+        [
+            (remote_names[s] + " p99", column(remote, "users", "p99_ns", 1e-3, where=lambda r, s=s: r["store"] == s), False, c)
+            for c, s in enumerate(remote_stores)
+        ]
+        + [("memory store p99", column(users, "users", "p99_ns", 1e-3, where=mem), False, 2)]
+        + [
+            (remote_names[s] + " p50", column(remote, "users", "p50_ns", 1e-3, where=lambda r, s=s: r["store"] == s), True, c)
+            for c, s in enumerate(remote_stores)
+        ]
+        + [("memory store p50", column(users, "users", "p50_ns", 1e-3, where=mem), True, 2)],
+        log_y=True,
+    )
+    plot(
+        os.path.join(dst, "remote_memory.svg"),
+        "Server memory per SHA-256 user",
+        "users",
+        "bytes per user",
+        [
+            (
+                {"redis": "Redis used_memory", "postgres": "PostgreSQL table+index"}[s],
+                column(remote, "users", "server_bytes_per_user", where=lambda r, s=s: r["store"] == s),
+                False,
+            )
+            for s in remote_stores
+        ]
+        + [("memory store heap", column(users, "users", "heap_per_user", where=mem), True)],
     )
 
 

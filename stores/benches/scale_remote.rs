@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `SCALE_MAX_USERS` (default 1,000,000), `SCALE_REMOTE_LOOKUPS` per size (default 20,000),
-//! `SCALE_IMPORT_USERS` (default 20,000; 0 skips; each import is time-boxed to 15 min).
+//! `SCALE_IMPORT_USERS` (default 20,000; 0 skips), `SCALE_IMPORT_TIMEOUT_SECS` (default 900:
+//! each import is time-boxed).
 //! Writes `target/scale/remote.csv` and `target/scale/import.csv` (or `$SCALE_CSV_DIR`).
 #![allow(
     clippy::unwrap_used,
@@ -74,10 +75,12 @@ async fn lookups<P: CredentialProvider>(provider: &P, n: usize, count: usize) ->
     samples
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     store: &str,
     n: usize,
     write: Duration,
+    load: Duration,
     written: usize,
     bytes: f64,
     samples: &mut [Duration],
@@ -85,18 +88,21 @@ fn report(
 ) {
     let [p50, p99, p999, max] = summary(samples);
     println!(
-        "{store:<9} {n:>8} users: wrote {written} in {:.2} s ({:.0} users/s), server {:.0} B/user; \
-         lookup p50 {} p99 {} p99.9 {} max {}",
+        "{store:<9} {n:>8} users: wrote {written} in {:.2} s ({:.0} users/s; all {n} in {:.2} s), \
+         server {:.0} B/user; lookup p50 {} p99 {} p99.9 {} max {}; load average {}",
         write.as_secs_f64(),
         written as f64 / write.as_secs_f64(),
+        load.as_secs_f64(),
         bytes,
         ns(p50),
         ns(p99),
         ns(p999),
-        ns(max)
+        ns(max),
+        scale::loadavg()
     );
     rows.push(format!(
-        "{store},{n},{:.0},{bytes:.1},{},{},{},{}",
+        "{store},{n},{:.3},{:.0},{bytes:.1},{},{},{},{}",
+        load.as_secs_f64(),
         written as f64 / write.as_secs_f64(),
         p50.as_nanos(),
         p99.as_nanos(),
@@ -120,6 +126,7 @@ fn sweep(runtime: &tokio::runtime::Runtime, sizes: &[usize], count: usize, rows:
     let writer = runtime.block_on(RedisWriter::connect(&config)).unwrap();
     let empty = redis_used_memory(&redis.server);
     let mut have = 0;
+    let mut load = Duration::ZERO;
     for &n in sizes {
         let users = records(have, n);
         let started = Instant::now();
@@ -127,10 +134,11 @@ fn sweep(runtime: &tokio::runtime::Runtime, sizes: &[usize], count: usize, rows:
             .block_on(writer.write_all(&users, 1000, |_| {}))
             .unwrap();
         let write = started.elapsed();
+        load += write;
         drop(users);
         let bytes = (redis_used_memory(&redis.server) - empty) / n as f64;
         let mut samples = runtime.block_on(lookups(&provider, n, count));
-        report("redis", n, write, n - have, bytes, &mut samples, rows);
+        report("redis", n, write, load, n - have, bytes, &mut samples, rows);
         have = n;
     }
     drop(redis);
@@ -142,6 +150,7 @@ fn sweep(runtime: &tokio::runtime::Runtime, sizes: &[usize], count: usize, rows:
     let mut writer = runtime.block_on(PostgresWriter::connect(&config)).unwrap();
     runtime.block_on(writer.create_schema()).unwrap();
     let mut have = 0;
+    let mut load = Duration::ZERO;
     for &n in sizes {
         let users = records(have, n);
         let started = Instant::now();
@@ -149,6 +158,7 @@ fn sweep(runtime: &tokio::runtime::Runtime, sizes: &[usize], count: usize, rows:
             .block_on(writer.write_all(&users, 1000, |_| {}))
             .unwrap();
         let write = started.elapsed();
+        load += write;
         drop(users);
         cluster.admin_sql("VACUUM ANALYZE mqtt_scram_users");
         let size: f64 = cluster
@@ -161,6 +171,7 @@ fn sweep(runtime: &tokio::runtime::Runtime, sizes: &[usize], count: usize, rows:
             "postgres",
             n,
             write,
+            load,
             n - have,
             size / n as f64,
             &mut samples,
@@ -194,6 +205,14 @@ fn pbkdf2_floor(threads: usize, per_thread: usize) -> f64 {
     (threads * per_thread) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The number (seconds) that follows `label` in the import tool's summary line.
+fn seconds_after(line: &str, label: &str) -> f64 {
+    line.split_once(label)
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 /// `mqtt-scram import` of `n` users into `url`; users/s and the tool's summary.
 fn import(store: &str, n: usize, url: &str, args: &[&str]) -> (f64, String) {
     let dir = mqtt_scram_testkit::TempDir::new(&format!("scale-import-{store}"));
@@ -202,9 +221,10 @@ fn import(store: &str, n: usize, url: &str, args: &[&str]) -> (f64, String) {
         .collect();
     let path = dir.write("users.csv", &csv);
     let bin = mqtt_scram_testkit::workspace_bin("mqtt-scram-cli", "mqtt-scram");
+    let timeout = scale::env_usize("SCALE_IMPORT_TIMEOUT_SECS", 900);
     let started = Instant::now();
     let o = std::process::Command::new("timeout")
-        .arg("900")
+        .arg(timeout.to_string())
         .arg(bin)
         .args(["import", "--to", url])
         .args(args)
@@ -238,22 +258,31 @@ fn main() {
     sweep(&runtime, &scale::decades(1_000, max), count, &mut rows);
     scale::write_csv(
         "remote",
-        "store,users,write_users_per_s,server_bytes_per_user,p50_ns,p99_ns,p999_ns,max_ns",
+        "store,users,load_s,write_users_per_s,server_bytes_per_user,p50_ns,p99_ns,p999_ns,max_ns",
         &rows,
     );
     if import_n > 0 {
         let floor = pbkdf2_floor(cores, 500);
-        println!("PBKDF2 floor: {floor:.0} derivations/s on {cores} cores (4096, SHA-256)");
-        let mut rows = vec![format!("floor,{cores},{floor:.0},")];
+        println!(
+            "PBKDF2 floor: {floor:.0} derivations/s on {cores} cores (4096, SHA-256); load average {}",
+            scale::loadavg()
+        );
+        let load1 = || scale::loadavg().split(' ').next().unwrap_or("").to_owned();
+        let mut rows = vec![format!("floor,{cores},{floor:.0},1.000,,,{}", load1())];
         let cluster = mqtt_scram_testkit::redis::Cluster::start().expect("Redis is needed");
         let (rate, line) = import("redis-cluster", import_n, &cluster.url(), &[]);
         println!(
-            "import into Redis Cluster: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}",
-            rate / floor * 100.0
+            "import into Redis Cluster: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}; \
+             load average {}",
+            rate / floor * 100.0,
+            scale::loadavg()
         );
         rows.push(format!(
-            "redis-cluster,{import_n},{rate:.0},{:.3}",
-            rate / floor
+            "redis-cluster,{import_n},{rate:.0},{:.3},{:.2},{:.2},{}",
+            rate / floor,
+            seconds_after(&line, "(PBKDF2 "),
+            seconds_after(&line, "writing "),
+            load1()
         ));
         drop(cluster);
         let pg = mqtt_scram_testkit::postgres::Cluster::start().expect("PostgreSQL is needed");
@@ -265,14 +294,33 @@ fn main() {
             &["--create-table"],
         );
         println!(
-            "import into PostgreSQL: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}",
-            rate / floor * 100.0
+            "import into PostgreSQL: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}; \
+             load average {}",
+            rate / floor * 100.0,
+            scale::loadavg()
         );
-        rows.push(format!("postgres,{import_n},{rate:.0},{:.3}", rate / floor));
+        rows.push(format!(
+            "postgres,{import_n},{rate:.0},{:.3},{:.2},{:.2},{}",
+            rate / floor,
+            seconds_after(&line, "(PBKDF2 "),
+            seconds_after(&line, "writing "),
+            load1()
+        ));
         let floor_after = pbkdf2_floor(cores, 500);
-        println!("PBKDF2 floor again: {floor_after:.0} derivations/s");
-        rows.push(format!("floor_after,{cores},{floor_after:.0},"));
-        scale::write_csv("import", "store,users,users_per_s,fraction_of_floor", &rows);
+        println!(
+            "PBKDF2 floor again: {floor_after:.0} derivations/s; load average {}",
+            scale::loadavg()
+        );
+        rows.push(format!(
+            "floor_after,{cores},{floor_after:.0},{:.3},,,{}",
+            floor_after / floor,
+            load1()
+        ));
+        scale::write_csv(
+            "import",
+            "store,users,users_per_s,fraction_of_floor,pbkdf2_s,write_s,load1",
+            &rows,
+        );
     }
     println!("load average at the end: {}", scale::loadavg());
 }
