@@ -37,16 +37,20 @@
 #[allow(dead_code)]
 #[path = "../../mosquitto/benches/support/loadgen.rs"]
 mod loadgen;
+#[allow(dead_code)]
+#[path = "../../mosquitto/benches/support/procstat.rs"]
+mod procstat;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loadgen::{Credential, ScramUser, Target, env_or, median};
+use loadgen::{Credential, ScramUser, Target};
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_stores::record::{CredentialRecord, json};
 use mqtt_scram_testkit::{TempDir, free_port};
+use procstat::{env_or, median};
 
 const PASSWORD: &str = "correct horse battery staple";
 const ITERATIONS: u32 = 4096;
@@ -140,7 +144,7 @@ fn main() {
          set-up {:.1?}; load average {}",
         front.child.id(),
         setup.elapsed(),
-        loadgen::load_average()
+        procstat::load_average()
     );
 
     let mut runs: Vec<(&str, Vec<Credential>)> = Vec::new();
@@ -178,7 +182,7 @@ fn main() {
                 w.per_op(w.broker.user),
                 w.per_op(w.broker.system),
                 w.per_op(w.client.total()),
-                loadgen::load_average()
+                procstat::load_average()
             );
             rates.push(w.rate());
             cpus.push(cpu);
@@ -187,7 +191,7 @@ fn main() {
     if !runs.is_empty() {
         println!(
             "\nmedians over {rounds} rounds (load average {}):",
-            loadgen::load_average()
+            procstat::load_average()
         );
         for ((name, _), (rates, cpus)) in runs.iter().zip(&series) {
             println!(
@@ -199,7 +203,7 @@ fn main() {
     }
 
     if wants("reauth") {
-        let limit = loadgen::open_files_limit();
+        let limit = procstat::open_files_limit();
         let count = match limit {
             Some(l) if l < held_wanted + 256 => l.saturating_sub(256),
             _ => held_wanted,
@@ -214,7 +218,7 @@ fn main() {
                 .map(|e| format!("; stopped by: {e}"))
                 .unwrap_or_default(),
             started.elapsed(),
-            loadgen::load_average()
+            procstat::load_average()
         );
         if held.is_empty() {
             return;
@@ -231,9 +235,9 @@ fn main() {
             w.per_op(w.broker.user),
             w.per_op(w.broker.system),
             w.per_op(w.client.total()),
-            loadgen::quantile(&mut times, 0.50).as_secs_f64() * 1e3,
-            loadgen::quantile(&mut times, 0.99).as_secs_f64() * 1e3,
-            loadgen::load_average()
+            procstat::quantile(&mut times, 0.50).as_secs_f64() * 1e3,
+            procstat::quantile(&mut times, 0.99).as_secs_f64() * 1e3,
+            procstat::load_average()
         );
     }
 }

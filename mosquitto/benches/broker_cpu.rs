@@ -38,6 +38,9 @@
 #[allow(dead_code)]
 #[path = "support/loadgen.rs"]
 mod loadgen;
+#[allow(dead_code)]
+#[path = "support/procstat.rs"]
+mod procstat;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -45,10 +48,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loadgen::{Credential, ScramUser, Target, env_or, median};
+use loadgen::{Credential, ScramUser, Target};
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_stores::record::{CredentialRecord, json};
 use mqtt_scram_testkit::{TempDir, free_port};
+use procstat::{env_or, median};
 
 const PASSWORD: &str = "correct horse battery staple";
 const ITERATIONS: u32 = 4096;
@@ -243,7 +247,7 @@ fn main() {
         "broker_cpu: {user_count} users, {concurrency} concurrent logins from {sources} source addresses, \
          {rounds} rounds of {secs:?} windows, client runtime {threads} workers; set-up {:.1?}; load average {}",
         setup.elapsed(),
-        loadgen::load_average()
+        procstat::load_average()
     );
 
     // name, broker, credentials
@@ -295,7 +299,7 @@ fn main() {
                 w.per_op(w.broker.user),
                 w.per_op(w.broker.system),
                 w.per_op(w.client.total()),
-                loadgen::load_average()
+                procstat::load_average()
             );
             rates.push(w.rate());
             cpus.push(cpu);
@@ -304,7 +308,7 @@ fn main() {
     if !contenders_run.is_empty() {
         println!(
             "\nmedians over {rounds} rounds (load average {}):",
-            loadgen::load_average()
+            procstat::load_average()
         );
         let medians: Vec<(&str, f64, f64)> = contenders_run
             .iter()
@@ -370,7 +374,7 @@ fn reauth(
 ) {
     // This process holds one descriptor per connection (the broker, its own limit: the same,
     // inherited); leave room for everything else.
-    let limit = loadgen::open_files_limit();
+    let limit = procstat::open_files_limit();
     let count = match limit {
         Some(l) if l < wanted + 256 => l.saturating_sub(256),
         _ => wanted,
@@ -387,7 +391,7 @@ fn reauth(
             .map(|e| format!("; stopped by: {e}"))
             .unwrap_or_default(),
         started.elapsed(),
-        loadgen::load_average()
+        procstat::load_average()
     );
     if held.is_empty() {
         return;
@@ -416,9 +420,9 @@ fn reauth(
         w.per_op(w.broker.user),
         w.per_op(w.broker.system),
         w.per_op(w.client.total()),
-        loadgen::quantile(&mut times, 0.50).as_secs_f64() * 1e3,
-        loadgen::quantile(&mut times, 0.99).as_secs_f64() * 1e3,
-        loadgen::load_average()
+        procstat::quantile(&mut times, 0.50).as_secs_f64() * 1e3,
+        procstat::quantile(&mut times, 0.99).as_secs_f64() * 1e3,
+        procstat::load_average()
     );
     for event in ["ext_auth_start", "ext_auth_continue"] {
         let of: Vec<_> = lines.iter().filter(|l| l.0 == event).collect();
