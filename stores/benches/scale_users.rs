@@ -6,7 +6,8 @@
 //! p50/p99/p99.9 of random users (one thread, each lookup timed alone). Then, at the largest
 //! size, a forced `FileProvider::reload` of the JSON file while a second thread keeps
 //! looking users up: lookup percentiles before vs during the reload, the reload's time and
-//! the peak RSS it takes (two copies at most is the goal).
+//! the peak RSS it takes (two copies at most is the goal). Next to the memory store at each
+//! size, the floor: the same random lookups in a bare `HashMap<Box<str>, Arc<[u8; 320]>>`.
 //!
 //! ```sh
 //! cargo bench -p mqtt-scram-stores --bench scale_users
@@ -113,19 +114,44 @@ fn held<T>(store: T) -> i64 {
 /// `count` lookups of random existing users, each timed alone.
 fn lookups(store: &dyn SyncCredentialProvider, names: &[String], count: usize) -> Vec<Duration> {
     let connection = ConnectionInfo::new("bench");
+    timed(names, count, |user| {
+        let request = LookupRequest::new(Mechanism::ScramSha256, user, &connection);
+        let lookup = store.lookup_sync(black_box(&request));
+        assert!(matches!(lookup, Lookup::Found(_)));
+        lookup
+    })
+}
+
+/// `count` calls of `lookup` on random names, each timed alone (what `lookup` returns is
+/// dropped after the clock stops, as a caller would hold it).
+fn timed<T>(names: &[String], count: usize, mut lookup: impl FnMut(&str) -> T) -> Vec<Duration> {
     let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
     let mut samples = Vec::with_capacity(count);
     for _ in 0..count {
         let user = &names[rng.below(names.len())];
-        let request = LookupRequest::new(Mechanism::ScramSha256, user, &connection);
         let started = Instant::now();
-        let lookup = store.lookup_sync(black_box(&request));
+        let found = lookup(user);
         let took = started.elapsed();
-        assert!(matches!(lookup, Lookup::Found(_)));
-        drop(lookup);
+        drop(black_box(found));
         samples.push(took);
     }
     samples
+}
+
+/// The memory floor of a lookup at this size, next to the memory store's: a bare
+/// `HashMap<Box<str>, Arc<[u8; 320]>>` (the same key, a record-sized value behind the
+/// same `Arc`), looked up and the `Arc` cloned, with no lock, no request, no provider.
+/// What the memory store costs above it is ours; what grows with the size is the
+/// memory hierarchy's (cache and TLB misses of random accesses).
+fn floor_lookups(n: usize, names: &[String], count: usize) -> Vec<Duration> {
+    let map: std::collections::HashMap<Box<str>, Arc<[u8; 320]>> = (0..n)
+        .map(|i| (name(i).into_boxed_str(), Arc::new([i as u8; 320])))
+        .collect();
+    timed(names, count, |user| {
+        let record = map.get(black_box(user)).cloned();
+        assert!(record.is_some());
+        record
+    })
 }
 
 fn row(store: &str, n: usize, l: &Loaded, samples: &mut [Duration], rows: &mut Vec<String>) {
@@ -279,6 +305,7 @@ fn main() {
     );
     let dir = mqtt_scram_testkit::TempDir::new("scale-users");
     let mut rows = Vec::new();
+    let mut floor_rows = Vec::new();
     let mut last_json = None;
     for n in scale::decades(1_000, max) {
         let (memory, l) = measure(|| {
@@ -293,6 +320,14 @@ fn main() {
             held(memory) / n as i64
         );
         row("memory", n, &l, &mut samples, &mut rows);
+        let mut floor = floor_lookups(n, &names, count);
+        let [p50, p99, ..] = summary(&mut floor);
+        println!(
+            "floor      {n:>9} users: bare HashMap<Box<str>, Arc<[u8; 320]>> lookup p50 {} p99 {}",
+            ns(p50),
+            ns(p99)
+        );
+        floor_rows.push(format!("floor,{n},{},{}", p50.as_nanos(), p99.as_nanos()));
         // The files, written from the same records.
         let mut files = Vec::new();
         {
@@ -328,6 +363,7 @@ fn main() {
             "store,users,load_s,heap_per_user,rss_per_user,load_peak_per_user,p50_ns,p99_ns,p999_ns,max_ns",
             &rows,
         );
+        scale::write_csv("users_floor", "store,users,p50_ns,p99_ns", &floor_rows);
     }
     if let Some(file) = last_json {
         reload_under_lookups(&file, &Arc::new((0..max).map(name).collect()), quiet);
