@@ -40,6 +40,8 @@ mod loadgen;
 #[allow(dead_code)]
 #[path = "../../mosquitto/benches/support/procstat.rs"]
 mod procstat;
+#[path = "../../mosquitto/benches/support/wire.rs"]
+mod wire;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -49,8 +49,11 @@
 mod engine;
 #[path = "loopback/mqtt.rs"]
 mod mqtt;
-#[path = "loopback/procstat.rs"]
+#[allow(dead_code)]
+#[path = "../../mosquitto/benches/support/procstat.rs"]
 mod procstat;
+#[path = "../../mosquitto/benches/support/wire.rs"]
+mod wire;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
@@ -69,7 +72,7 @@ use mqtt_scram_testkit::{TempDir, free_port};
 use tokio::runtime::Runtime;
 
 use mqtt::{Conn, METHOD};
-use procstat::Cpu;
+use procstat::{Cpu, env_or, median};
 
 const PASSWORD: &str = "pencil";
 const ITERATIONS: u32 = 4096;
@@ -77,13 +80,6 @@ const ITERATIONS: u32 = 4096;
 const SOURCES: usize = 50;
 /// Clients the engine-alone contender cycles through.
 const ENGINE_CLIENTS: usize = 64;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn username(i: usize) -> String {
     format!("user{i:04}")
@@ -326,11 +322,6 @@ struct Series<'a> {
     cpus: Vec<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let rounds: usize = env_or("LOOPBACK_ROUNDS", 3);
     let secs = Duration::from_secs_f64(env_or("LOOPBACK_SECS", 3.0));
@@ -381,7 +372,7 @@ fn main() {
         .map(|config| BrokerProcess::start(&dir, config.trim()))
         .collect();
     let names: Vec<&str> = contenders.split(',').map(str::trim).collect();
-    let load_before = procstat::load_average();
+    let load_before = procstat::load_average_1m();
     println!("\nload average {load_before:.2} before; brokers:");
     for (i, broker) in brokers.iter().enumerate() {
         println!("  B{i}: {} (pid {})", broker.config, broker.child.id());
@@ -445,7 +436,7 @@ fn main() {
     let engine = median(engine_us.clone());
     println!(
         "\nmedians over {rounds} rounds (load average {load_before:.2} before, {:.2} after); engine alone {engine:.2} µs per exchange (range {:.2}–{:.2}):",
-        procstat::load_average(),
+        procstat::load_average_1m(),
         engine_us.iter().copied().fold(f64::INFINITY, f64::min),
         engine_us.iter().copied().fold(0.0, f64::max),
     );

@@ -41,6 +41,8 @@ mod loadgen;
 #[allow(dead_code)]
 #[path = "support/procstat.rs"]
 mod procstat;
+#[path = "support/wire.rs"]
+mod wire;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

@@ -26,6 +26,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::runtime::Runtime;
 
 use crate::procstat::Cpu;
+use crate::wire::{
+    authentication_data, put_binary, put_binary_value, put_varint, remaining_length,
+};
 
 pub const METHOD: &str = "SCRAM-SHA-256";
 const CONNECT: u8 = 0x10;
@@ -244,10 +247,10 @@ impl Conn {
         body.extend_from_slice(&KEEP_ALIVE.to_be_bytes());
         put_varint(&mut body, props.len());
         body.extend_from_slice(&props);
-        put_value(&mut body, client_id.as_bytes());
+        put_binary_value(&mut body, client_id.as_bytes());
         if let Some((user, password)) = login {
-            put_value(&mut body, user.as_bytes());
-            put_value(&mut body, password.as_bytes());
+            put_binary_value(&mut body, user.as_bytes());
+            put_binary_value(&mut body, password.as_bytes());
         }
         self.send(CONNECT, &body).await;
     }
@@ -303,64 +306,6 @@ impl Conn {
             self.read.extend_from_slice(&chunk[..n]);
         }
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: usize) {
-    loop {
-        let byte = (value % 128) as u8;
-        value /= 128;
-        out.push(if value > 0 { byte | 0x80 } else { byte });
-        if value == 0 {
-            return;
-        }
-    }
-}
-
-fn put_value(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    out.extend_from_slice(value);
-}
-
-fn put_binary(out: &mut Vec<u8>, id: u8, value: &[u8]) {
-    out.push(id);
-    put_value(out, value);
-}
-
-/// A Variable Byte Integer: (value, bytes used), or `None` if incomplete.
-fn remaining_length(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for (i, byte) in bytes.iter().take(4).enumerate() {
-        value |= usize::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
-/// Authentication Data (0x16) from a property list, skipping the other properties.
-fn authentication_data(bytes: &[u8]) -> Option<Vec<u8>> {
-    let (len, header) = remaining_length(bytes)?;
-    let mut props = bytes.get(header..header + len)?;
-    let u16_at = |b: &[u8], i: usize| usize::from(u16::from_be_bytes([b[i], b[i + 1]]));
-    while let Some((&id, rest)) = props.split_first() {
-        let size = match id {
-            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A => 1,
-            0x13 | 0x21 | 0x22 | 0x23 => 2,
-            0x02 | 0x11 | 0x18 | 0x27 => 4,
-            0x0B => remaining_length(rest)?.1,
-            0x26 => {
-                let first = 2 + u16_at(rest, 0);
-                first + 2 + u16_at(rest, first)
-            }
-            _ => 2 + u16_at(rest, 0),
-        };
-        if id == 0x16 {
-            return rest.get(2..size).map(<[u8]>::to_vec);
-        }
-        props = rest.get(size..)?;
-    }
-    None
 }
 
 /// What one window measured.

@@ -1,6 +1,7 @@
-//! CPU time and limits from `/proc` for the broker-CPU benches (`broker_cpu.rs`,
-//! `broker/benches/front_cpu.rs`; they include it with `#[path]` next to `loadgen.rs`): a
-//! process's `utime`/`stime`, the load average, the open-file limit; and small statistics.
+//! CPU time and limits from `/proc` for the benches that drive a broker (`broker_cpu.rs`,
+//! `broker/benches/front_cpu.rs`, `broker/benches/loopback.rs`; they include it with
+//! `#[path]`): a process's `utime`/`stime`, the machine's busy time, the load average, the
+//! open-file limit; and small statistics.
 
 use std::time::Duration;
 
@@ -41,6 +42,26 @@ impl Cpu {
     pub fn total(self) -> Duration {
         self.user + self.system
     }
+}
+
+/// CPU time every process on the machine spent busy (all CPUs), from `/proc/stat`.
+pub fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let line = stat.lines().next().unwrap();
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let busy = v[0] + v[1] + v[2] + v[5] + v[6];
+    Duration::from_millis(10) * busy as u32
+}
+
+/// The 1-minute load average.
+pub fn load_average_1m() -> f64 {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` writes them.
