@@ -270,20 +270,24 @@ fn main() {
         let load1 = || scale::loadavg().split(' ').next().unwrap_or("").to_owned();
         let mut rows = vec![format!("floor,{cores},{floor:.0},1.000,,,{}", load1())];
         let cluster = mqtt_scram_testkit::redis::Cluster::start().expect("Redis is needed");
+        // One line on stdout and one CSV row per import target.
+        let report = |rows: &mut Vec<String>, target: &str, label: &str, rate: f64, line: &str| {
+            println!(
+                "import into {label}: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}; \
+                 load average {}",
+                rate / floor * 100.0,
+                scale::loadavg()
+            );
+            rows.push(format!(
+                "{target},{import_n},{rate:.0},{:.3},{:.2},{:.2},{}",
+                rate / floor,
+                seconds_after(line, "(PBKDF2 "),
+                seconds_after(line, "writing "),
+                load1()
+            ));
+        };
         let (rate, line) = import("redis-cluster", import_n, &cluster.url(), &[]);
-        println!(
-            "import into Redis Cluster: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}; \
-             load average {}",
-            rate / floor * 100.0,
-            scale::loadavg()
-        );
-        rows.push(format!(
-            "redis-cluster,{import_n},{rate:.0},{:.3},{:.2},{:.2},{}",
-            rate / floor,
-            seconds_after(&line, "(PBKDF2 "),
-            seconds_after(&line, "writing "),
-            load1()
-        ));
+        report(&mut rows, "redis-cluster", "Redis Cluster", rate, &line);
         drop(cluster);
         let pg = mqtt_scram_testkit::postgres::Cluster::start().expect("PostgreSQL is needed");
         pg.set_password("postgres", "bench-pw");
@@ -293,19 +297,7 @@ fn main() {
             &pg.url("postgres", "bench-pw"),
             &["--create-table"],
         );
-        println!(
-            "import into PostgreSQL: {import_n} users, {rate:.0} users/s = {:.0} % of the floor; {line}; \
-             load average {}",
-            rate / floor * 100.0,
-            scale::loadavg()
-        );
-        rows.push(format!(
-            "postgres,{import_n},{rate:.0},{:.3},{:.2},{:.2},{}",
-            rate / floor,
-            seconds_after(&line, "(PBKDF2 "),
-            seconds_after(&line, "writing "),
-            load1()
-        ));
+        report(&mut rows, "postgres", "PostgreSQL", rate, &line);
         let floor_after = pbkdf2_floor(cores, 500);
         println!(
             "PBKDF2 floor again: {floor_after:.0} derivations/s; load average {}",
