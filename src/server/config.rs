@@ -308,6 +308,30 @@ impl ServerConfig {
             .unwrap_or(MockShape::DEFAULT)
     }
 
+    /// The shape an unknown user's `hash` challenge takes when the store reports
+    /// `store_shape` (its most common one, or `None` for a remote store): that shape when
+    /// [`check_mock_shape`](Self::check_mock_shape) allows it, else the configured one
+    /// ([`mock_shape_for`](Self::mock_shape_for)).
+    ///
+    /// ```
+    /// use mqtt_scram::provider::MockShape;
+    /// use mqtt_scram::{HashAlgorithm, ServerConfig};
+    /// let config = ServerConfig::new([1; 32]);
+    /// let sha256 = HashAlgorithm::Sha256;
+    /// assert_eq!(config.mock_shape_given(sha256, Some(MockShape::new(32, 10_000))), MockShape::new(32, 10_000));
+    /// assert_eq!(config.mock_shape_given(sha256, Some(MockShape::new(1, 10_000))), MockShape::DEFAULT);
+    /// assert_eq!(config.mock_shape_given(sha256, None), MockShape::DEFAULT);
+    /// ```
+    pub fn mock_shape_given(
+        &self,
+        hash: HashAlgorithm,
+        store_shape: Option<MockShape>,
+    ) -> MockShape {
+        store_shape
+            .filter(|shape| self.check_mock_shape(*shape).is_ok())
+            .unwrap_or_else(|| self.mock_shape_for(hash))
+    }
+
     /// Whether a mock challenge may take `shape`: the salt length within the record
     /// policy and [`MIN_MOCK_SALT_LEN`]..=[`MAX_MOCK_SALT_LEN`], the iteration count
     /// within the policy.

@@ -134,10 +134,10 @@ impl NeedCredentials {
     /// # Ok::<(), mqtt_scram::ConfigError>(())
     /// ```
     pub fn set_mock_shape(&mut self, shape: Option<MockShape>) {
-        let config = &self.shared.config;
-        self.mock_shape = shape
-            .filter(|s| config.check_mock_shape(*s).is_ok())
-            .unwrap_or_else(|| config.mock_shape_for(self.mechanism.hash()));
+        self.mock_shape = self
+            .shared
+            .config
+            .mock_shape_given(self.mechanism.hash(), shape);
     }
 
     /// The shape the mock challenge takes if this user gets one.

@@ -26,10 +26,9 @@ impl Backend {
     /// [`NeedCredentials::set_mock_shape`](mqtt_scram::server::NeedCredentials::set_mock_shape)
     /// settles on.
     pub fn mock_shape(&self, hash: HashAlgorithm) -> MockShape {
-        let config = self.scram.config();
-        self.record_shape(hash)
-            .filter(|shape| config.check_mock_shape(*shape).is_ok())
-            .unwrap_or_else(|| config.mock_shape_for(hash))
+        self.scram
+            .config()
+            .mock_shape_given(hash, self.record_shape(hash))
     }
 
     /// The hash and shape of the PBKDF2 a clear-password check runs for an unknown user:
