@@ -99,8 +99,8 @@ fn fixture() -> &'static Fixture {
         let key = dir.join("jwt.key");
         std::fs::write(&key, "fuzz-secret\n").expect("key");
         let toml = format!(
-            "store = {users:?}\nacl_file = {acl:?}\nlookup_timeout = 2\n\
-             [password_work]\nmin_iterations = 1\nmock_iterations = 1\nmax_wait = 1\n\
+            "store = {users:?}\nacl_file = {acl:?}\nlookup_timeout = 2\nmock_iterations = 1\n\
+             [password_work]\nmin_iterations = 1\nmax_wait = 1\n\
              [emqx5]\n[emqx4]\n[amqtt]\n[vernemq]\nmax_handshakes = 64\n\
              [vernemq.jwt]\nsecret_key_file = {key:?}\n"
         );

@@ -1,8 +1,9 @@
 //! The auth service under load (issue 19 "Bench", issue 22 §4), each comparison side by side
 //! in one run against a bare axum handler served the same way:
 //!
-//! - EMQX 5 lookups/s (`GET /emqx5/scram?username=…`) with a file store and a real Redis
-//!   (10k users), next to a bare axum `GET` answering a fixed body of the same size;
+//! - EMQX 5 lookups/s (`GET /emqx5/scram?username=…`) with a file store, a real Redis and
+//!   that Redis behind the stores' TTL cache (`kind = "cached"`, 60 s) (10k users), next to
+//!   a bare axum `GET` answering a fixed body of the same size;
 //! - VerneMQ `on_auth_m5` exchanges/s (two webhook calls each; the client re-authenticates
 //!   with the engine's cached SaltedPassword, so it runs no PBKDF2), next to a bare `POST`;
 //! - EMQX 4 clear-password checks/s (`auth_req`: PBKDF2 with the record's salt and count)
@@ -49,11 +50,24 @@ use support::{Report, Side, env_or};
 const LOOKUP: &str = "/emqx5/scram?username=";
 const BARE: &str = "/bare?username=";
 
-/// The service with every contract the bench uses, on `store`.
+/// The service with every contract the bench uses, on `store` (a URL or path).
 fn service(store: &str, extra: &str) -> Server {
+    service_on(&format!("store = \"{store}\"\n"), extra)
+}
+
+/// The service on a store given as a top-level TOML line (`store = "…"` or an inline
+/// table), then `extra` (more tables).
+fn service_on(store: &str, extra: &str) -> Server {
     servers::service(&format!(
-        "store = \"{store}\"\nlookup_timeout = 5\n[emqx5]\n[emqx4]\n[vernemq]\nmax_handshakes = 10000\n{extra}"
+        "{store}lookup_timeout = 5\n[emqx5]\n[emqx4]\n[vernemq]\nmax_handshakes = 10000\n{extra}"
     ))
+}
+
+/// Redis behind the stores' TTL cache (`kind = "cached"`), as operators put a remote store.
+fn cached(url: &str) -> String {
+    format!(
+        "store = {{ kind = \"cached\", ttl = \"60s\", inner = {{ kind = \"redis\", url = \"{url}\" }} }}\n"
+    )
 }
 
 /// One request on a fresh connection; the answer body (also waits until the server is up).
@@ -182,6 +196,10 @@ fn lookups_and_exchanges(
             service(&file.display().to_string(), ""),
         ),
         (format!("redis_{label}"), service(&redis.server.url(), "")),
+        (
+            format!("redis_cached_{label}"),
+            service_on(&cached(&redis.server.url()), ""),
+        ),
     ];
     if let Some(cl) = &redis_cluster {
         stores.push((format!("redis_cluster_{label}"), service(&cl.url(), "")));

@@ -29,10 +29,7 @@ mod answer;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use mqtt_scram_authz::Access;
@@ -132,28 +129,12 @@ pub fn routes(state: AppState, config: &Config) -> Router {
         .with_state(shared)
 }
 
-/// The request's fields wherever `params_mode` put them (`AuthHttpPlugin._get_params`:
-/// a JSON body, also with GET; a form in the query string for GET, in the body for
-/// POST/PUT). `Err` is a 400 (413 over 64 KiB), logged once by the router.
-fn read(
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Params, Rejection> {
-    Params::parse(uri.query(), headers, body)
-}
-
 fn bad(e: Rejection) -> Response {
     e.into_response()
 }
 
-async fn user(
-    State(c): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let params = match read(&uri, &headers, body) {
+async fn user(State(c): State<Shared>, params: Result<Params, Rejection>) -> Response {
+    let params = match params {
         Ok(p) => p,
         Err(e) => return bad(e),
     };
@@ -184,13 +165,8 @@ async fn user(
     decision.answer(c.mode)
 }
 
-async fn superuser(
-    State(c): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let params = match read(&uri, &headers, body) {
+async fn superuser(State(c): State<Shared>, params: Result<Params, Rejection>) -> Response {
+    let params = match params {
         Ok(p) => p,
         Err(e) => return bad(e),
     };
@@ -217,13 +193,8 @@ fn accesses(acc: &str) -> Option<&'static [Access]> {
     }
 }
 
-async fn acl(
-    State(c): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let params = match read(&uri, &headers, body) {
+async fn acl(State(c): State<Shared>, params: Result<Params, Rejection>) -> Response {
+    let params = match params {
         Ok(p) => p,
         Err(e) => return bad(e),
     };

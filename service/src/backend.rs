@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mqtt_scram::credentials::StoredCredentials;
-use mqtt_scram::provider::{CredentialProvider, IgnoreReason, Lookup, LookupRequest, UserRecord};
+use mqtt_scram::provider::{
+    CredentialProvider, IgnoreReason, Lookup, LookupRequest, UserAttributes, UserRecord,
+};
 use mqtt_scram::{
     ConnectionInfo, HashAlgorithm, Mechanism, MockKey, RecordPolicy, ScramServer, ServerConfig,
 };
@@ -250,7 +252,12 @@ impl Backend {
         connection: &ConnectionInfo,
     ) -> Lookup {
         let request = LookupRequest::new(mechanism, username, connection);
-        match tokio::time::timeout(self.lookup_timeout, self.store.lookup(&request)).await {
+        let mut lookup = std::pin::pin!(self.store.lookup(&request));
+        // In-memory stores answer on the first poll: no timer for them.
+        if let Some(answer) = poll_once(lookup.as_mut()).await {
+            return answer;
+        }
+        match tokio::time::timeout(self.lookup_timeout, lookup).await {
             Ok(lookup) => lookup,
             Err(_) => Lookup::Ignore(IgnoreReason::timeout("store lookup timed out")),
         }
@@ -328,11 +335,9 @@ impl Backend {
         .await
         .unwrap_or(false);
         match record {
-            Some(r) if matched && !r.attributes.is_expired_at(now_unix()) => {
-                PasswordVerdict::Allow {
-                    superuser: r.attributes.is_superuser,
-                }
-            }
+            Some(r) if matched && !is_expired(&r.attributes) => PasswordVerdict::Allow {
+                superuser: r.attributes.is_superuser,
+            },
             _ => PasswordVerdict::Deny,
         }
     }
@@ -340,9 +345,7 @@ impl Backend {
     /// The superuser flag of the user's record (unknown or expired: no).
     pub async fn superuser(&self, username: &str) -> SuperuserVerdict {
         match self.lookup_any(username).await {
-            Lookup::Found(r)
-                if r.attributes.is_superuser && !r.attributes.is_expired_at(now_unix()) =>
-            {
+            Lookup::Found(r) if r.attributes.is_superuser && !is_expired(&r.attributes) => {
                 SuperuserVerdict::Yes
             }
             Lookup::Found(_) | Lookup::NotFound => SuperuserVerdict::No,
@@ -365,7 +368,7 @@ impl Backend {
         client.peer = request.client_ip.map(|ip| SocketAddr::new(ip, 0));
         if self.acl_from_records && !request.username.is_empty() {
             match self.lookup_any(request.username).await {
-                Lookup::Found(r) if !r.attributes.is_expired_at(now_unix()) => {
+                Lookup::Found(r) if !is_expired(&r.attributes) => {
                     client.rules = record_rules(&r);
                     client.client_attrs = r.attributes.client_attrs.clone();
                 }
@@ -452,6 +455,24 @@ pub fn record_rules(record: &UserRecord) -> Option<Arc<RuleSet>> {
         .authz
         .as_ref()
         .and_then(|data| data.downcast_arc::<RuleSet>())
+}
+
+/// Polls `future` once: its output if it is ready, else `None` (the future keeps its
+/// progress and can be awaited further).
+async fn poll_once<F: std::future::Future + Unpin>(mut future: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(cx) {
+            std::task::Poll::Ready(output) => Some(output),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Whether the record's `expire_at` has passed. Reads the clock only for records that have
+/// one (most have not, and a clock read is a visible share of a lookup's cost).
+pub fn is_expired(attributes: &UserAttributes) -> bool {
+    attributes.expire_at.is_some() && attributes.is_expired_at(now_unix())
 }
 
 /// Seconds since the Unix epoch (0 before it).

@@ -26,10 +26,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use mqtt_scram_authz::Access;
@@ -108,13 +106,7 @@ fn client_ip(params: &Params) -> Result<Option<IpAddr>, Rejection> {
     }
 }
 
-async fn auth(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Rejection> {
-    let params = Params::parse(query.as_deref(), &headers, body)?;
+async fn auth(State(state): State<Arc<AppState>>, params: Params) -> Result<Response, Rejection> {
     let username = params.require("username")?;
     let password = params.require("password")?;
     let verdict = state
@@ -134,11 +126,8 @@ async fn auth(
 
 async fn superuser(
     State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    params: Params,
 ) -> Result<Response, Rejection> {
-    let params = Params::parse(query.as_deref(), &headers, body)?;
     let username = params.require("username")?;
     Ok(match state.backend.superuser(username).await {
         SuperuserVerdict::Yes => StatusCode::OK.into_response(),
@@ -147,13 +136,7 @@ async fn superuser(
     })
 }
 
-async fn acl(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Rejection> {
-    let params = Params::parse(query.as_deref(), &headers, body)?;
+async fn acl(State(state): State<Arc<AppState>>, params: Params) -> Result<Response, Rejection> {
     let access = match params.require("access")? {
         "1" => Access::Subscribe,
         "2" => Access::Publish,

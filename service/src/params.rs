@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use zeroize::Zeroizing;
 
 use crate::router::Rejection;
@@ -30,7 +31,7 @@ impl Params {
     /// absent, nested values refused.
     pub fn parse(
         query: Option<&str>,
-        headers: &HeaderMap,
+        content_type: Option<&HeaderValue>,
         body: Result<Bytes, BytesRejection>,
     ) -> Result<Self, Rejection> {
         let body = body.map_err(|e| {
@@ -52,16 +53,13 @@ impl Params {
         if body.is_empty() {
             return Ok(params);
         }
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+        let content_type = content_type.and_then(|v| v.to_str().ok()).map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
         let json = match content_type.as_deref() {
             Some(ct) => ct == "application/json" || ct.ends_with("+json"),
             None => body.first() == Some(&b'{'),
@@ -118,5 +116,18 @@ impl Params {
     /// Whether there is no parameter.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// Extracts the parameters of a request (query string, then body; see [`Params::parse`])
+/// without copying its headers: only the content type and the query are read.
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Rejection> {
+        let uri = request.uri().clone();
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        let body = Bytes::from_request(request, state).await;
+        Self::parse(uri.query(), content_type.as_ref(), body)
     }
 }

@@ -70,9 +70,8 @@ pub fn router(state: AppState, config: &ServiceConfig) -> Router {
         app = app.merge(vernemq::routes(state.clone(), c));
     }
     app.fallback(not_found)
-        .layer(middleware::from_fn_with_state(state, check_secret))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(log_bad_requests))
+        .layer(middleware::from_fn_with_state(state, guard))
 }
 
 async fn not_found(method: Method) -> Rejection {
@@ -82,30 +81,29 @@ async fn not_found(method: Method) -> Rejection {
     )
 }
 
-async fn check_secret(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.backend.shared_secret() {
+/// The one layer every request goes through (one boxed future per request, not one per
+/// concern): the shared-secret check, then one log line for each bad request (an answer
+/// built from a [`Rejection`]: malformed, unknown path, too large, missing secret) with the
+/// method, path (never the query string, which may hold a password), status and reason.
+/// Decisions (a wrong password's 401, a denied topic's 403) are answers, not bad requests,
+/// and are not logged here.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    // Cheap: the URI shares the request's bytes; the path is read only when logging.
+    let uri = request.uri().clone();
+    let response = match state.backend.shared_secret() {
         Some(secret) if !secret.accepts(request.headers()) => Rejection::new(
             StatusCode::UNAUTHORIZED,
             format!("missing or wrong {} header", secret.header()),
         )
         .into_response(),
         _ => next.run(request).await,
-    }
-}
-
-/// Logs one line for each bad request (an answer built from a [`Rejection`]: malformed,
-/// unknown path, too large, missing secret): method, path (never the query string, which
-/// may hold a password), status and reason. Decisions (a wrong password's 401, a denied
-/// topic's 403) are answers, not bad requests, and are not logged here.
-async fn log_bad_requests(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+    };
     let status = response.status();
     if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
-        tracing::warn!(%method, path, status = status.as_u16(), reason = reason.as_ref(), "bad request");
+        tracing::warn!(%method, path = uri.path(), status = status.as_u16(), reason = reason.as_ref(), "bad request");
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
-        tracing::warn!(%method, path, status = status.as_u16(), "bad request: method not allowed");
+        tracing::warn!(%method, path = uri.path(), status = status.as_u16(), "bad request: method not allowed");
     }
     response
 }
