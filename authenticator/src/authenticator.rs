@@ -114,7 +114,7 @@ impl Authenticator {
         let summary = self
             .shared
             .admission
-            .flush_notices(self.shared.clock.now().monotonic());
+            .flush_notices(self.shared.clock.monotonic());
         #[cfg(feature = "tracing")]
         if let Some(summary) = &summary {
             tracing::warn!(target: "mqtt_scram", "{summary}");

@@ -350,7 +350,7 @@ impl ConnectionAuth {
                 std::future::pending::<()>().await;
                 continue;
             };
-            let left = deadline.saturating_sub(self.shared.clock.now().monotonic());
+            let left = deadline.saturating_sub(self.shared.clock.monotonic());
             if !left.is_zero() {
                 // Long waits (far expiries) are taken in steps a timer can always represent.
                 let step = left.min(Duration::from_secs(24 * 3600));
@@ -386,7 +386,7 @@ impl ConnectionAuth {
     }
 
     fn refuse(&self, kind: HandshakeKind, refusal: Refusal) -> Step {
-        let now = self.shared.clock.now().monotonic();
+        let now = self.shared.clock.monotonic();
         self.shared.metrics.refused(kind, refusal);
         self.notice(Notice::Refused(refusal), now);
         Step::refused(packet_for(kind), refusal)
@@ -439,10 +439,10 @@ impl ConnectionAuth {
         else {
             let refusal = Refusal::WorkTimeout;
             tracker.failed(&Failure::Busy(refusal));
-            self.notice(Notice::Refused(refusal), shared.clock.now().monotonic());
+            self.notice(Notice::Refused(refusal), shared.clock.monotonic());
             return Err(Step::refused(packet_for(kind), refusal));
         };
-        let asked = shared.clock.now().monotonic();
+        let asked = shared.clock.monotonic();
         let request = need.request();
         let lookup = within(
             &shared.runtime,
@@ -456,7 +456,7 @@ impl ConnectionAuth {
                 shared.lookup_timeout
             )))
         });
-        let answered = shared.clock.now().monotonic();
+        let answered = shared.clock.monotonic();
         let mock = is_mock(&lookup, need.mechanism(), shared.server.config().policy());
         tracker.lookup(answered.saturating_sub(asked), &lookup, mock);
         // Unknown users' challenges copy the store's records (salt length, iterations).
@@ -496,7 +496,7 @@ impl ConnectionAuth {
         else {
             let refusal = Refusal::WorkTimeout;
             pending.tracker.failed(&Failure::Busy(refusal));
-            self.notice(Notice::Refused(refusal), shared.clock.now().monotonic());
+            self.notice(Notice::Refused(refusal), shared.clock.monotonic());
             return Step::refused(packet_for(kind), refusal);
         };
         // The client answered at `arrived`: time spent queueing here is not held against it.

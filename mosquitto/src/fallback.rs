@@ -101,7 +101,7 @@ impl Plugin {
     /// Counts and reports a refusal by the admission policy (0x87 for the client).
     fn refuse(&self, kind: HandshakeKind, refusal: Refusal, peer: Option<IpAddr>) -> Verdict {
         self.metrics.refused(kind, refusal);
-        self.notice(Notice::Refused(refusal), peer, self.clock.now().monotonic());
+        self.notice(Notice::Refused(refusal), peer, self.clock.monotonic());
         Verdict::Deny
     }
 

@@ -359,7 +359,7 @@ impl Plugin {
         let deadline = self
             .admission
             .policy()
-            .first_step_deadline(self.clock.now().monotonic(), challenge.deadline());
+            .first_step_deadline(self.clock.monotonic(), challenge.deadline());
         let handshake = Handshake {
             challenge,
             connection,
@@ -493,7 +493,7 @@ impl Plugin {
     pub(crate) fn on_disconnect(&self, key: usize) {
         let abandoned = self.lock().sessions.remove(key);
         if let Some(h) = abandoned {
-            let took = self.clock.now().monotonic().saturating_sub(h.started);
+            let took = self.clock.monotonic().saturating_sub(h.started);
             self.metrics.handshake_failed(h.kind, "abandoned", took);
         }
     }

@@ -205,7 +205,7 @@ impl<P, C> Cached<P, C> {
     where
         C: Clock,
     {
-        let now = self.clock.now().monotonic();
+        let now = self.clock.monotonic();
         if let Some(answer) = self.hit(request, now) {
             return Begin::Hit(answer);
         }
@@ -253,7 +253,7 @@ impl<P, C> Cached<P, C> {
     where
         C: Clock,
     {
-        let now = self.clock.now().monotonic();
+        let now = self.clock.monotonic();
         // A huge TTL saturates to "forever" instead of overflowing.
         let entry = Entry {
             mechanism: key.1,

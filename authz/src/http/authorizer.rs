@@ -242,7 +242,7 @@ impl HttpAuthorizer {
             topic.to_string(),
             access,
         );
-        let now = self.clock.now().monotonic();
+        let now = self.clock.monotonic();
         if !ttl.is_zero() {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((d, at)) = cache.get(&key) {

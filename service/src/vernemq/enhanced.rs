@@ -192,7 +192,7 @@ impl Enhanced {
     /// allowance is used up. Returns the identity.
     pub fn take_finished(&self, mountpoint: &str, client_id: &str) -> Option<String> {
         let key = (mountpoint.to_owned(), client_id.to_owned());
-        lock(&self.finished).take(&key, self.clock.now().monotonic())
+        lock(&self.finished).take(&key, self.clock.monotonic())
     }
 }
 
