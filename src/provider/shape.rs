@@ -33,7 +33,9 @@ pub const MAX_MOCK_SALT_LEN: usize = 64;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MockShape {
-    salt_len: usize,
+    /// Salt length in bytes (clamped to `u32::MAX`: 8 bytes in all, kept in every
+    /// handshake's state).
+    salt_len: u32,
     iterations: u32,
 }
 
@@ -47,13 +49,19 @@ impl Default for MockShape {
 impl MockShape {
     /// 16-byte salts and 4096 iterations.
     pub const DEFAULT: Self = Self {
-        salt_len: DEFAULT_SALT_LEN,
+        salt_len: DEFAULT_SALT_LEN as u32,
         iterations: DEFAULT_ITERATIONS,
     };
 
     /// A shape; the server checks it against its [`RecordPolicy`](crate::RecordPolicy)
     /// and [`MIN_MOCK_SALT_LEN`]..=[`MAX_MOCK_SALT_LEN`].
     pub const fn new(salt_len: usize, iterations: u32) -> Self {
+        // Lengths past `u32::MAX` (refused anyway: the limit is 64) stay refused.
+        let salt_len = if salt_len > u32::MAX as usize {
+            u32::MAX
+        } else {
+            salt_len as u32
+        };
         Self {
             salt_len,
             iterations,
@@ -67,7 +75,7 @@ impl MockShape {
 
     /// Salt length in bytes.
     pub const fn salt_len(&self) -> usize {
-        self.salt_len
+        self.salt_len as usize
     }
 
     /// Iteration count.
@@ -116,7 +124,7 @@ impl ShapeCensus {
         let shape = MockShape::of(credentials);
         if let Some(counts) = self.counts.get_mut(slot(credentials.hash())) {
             *counts
-                .entry((shape.salt_len, shape.iterations))
+                .entry((shape.salt_len(), shape.iterations))
                 .or_default() += 1;
         }
     }
@@ -124,7 +132,7 @@ impl ShapeCensus {
     /// Counts one record less (one that was added).
     pub fn remove(&mut self, credentials: &StoredCredentials) {
         let shape = MockShape::of(credentials);
-        let key = (shape.salt_len, shape.iterations);
+        let key = (shape.salt_len(), shape.iterations);
         if let Some(counts) = self.counts.get_mut(slot(credentials.hash())) {
             if let Some(n) = counts.get_mut(&key) {
                 *n = n.saturating_sub(1);

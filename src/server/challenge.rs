@@ -1,6 +1,7 @@
 //! The end of an exchange: [`ServerChallenge`] (server-first-message sent, waiting for
 //! the client-final-message) and its `finish`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -9,7 +10,7 @@ use core::time::Duration;
 
 use super::outcome::{Identity, Outcome};
 use super::pending::{NeedCredentials, Username};
-use super::transcript::Span;
+use crate::connection::ConnectionInfo;
 use crate::crypto::{self, Key, PublicDigest};
 use crate::error::{Detail, Error};
 use crate::mechanism::Mechanism;
@@ -22,7 +23,7 @@ use crate::time::Timestamp;
 ///
 /// It holds the exchange's transcript (inline for typical message sizes), the record in
 /// use (the provider's, shared, or the server's mock record) and why the exchange must
-/// fail whatever the proof, if it must: about 430 bytes and no heap for an RFC 7677-sized
+/// fail whatever the proof, if it must: under 400 bytes and no heap for an RFC 7677-sized
 /// exchange, however long the client takes.
 ///
 /// ```
@@ -43,25 +44,46 @@ use crate::time::Timestamp;
 /// # Ok::<(), mqtt_scram::ConfigError>(())
 /// ```
 pub struct ServerChallenge {
+    /// The exchange so far; its `nonce` is now the combined nonce.
     pub(super) pending: NeedCredentials,
-    /// Where the combined nonce is in the transcript.
-    pub(super) nonce: Span,
     /// The provider's record, or the server's mock record when it cannot be used.
     pub(super) record: Arc<UserRecord>,
     /// Whether `record` is the provider's, and the error a failed exchange reports.
     pub(super) verdict: Verdict,
 }
 
-/// Decided once, when the record is chosen, so that `finish` runs the same instructions
-/// for a known and an unknown user.
+/// Whether the record is the provider's, and otherwise why the mock record is in use (the
+/// exchange then fails whatever the proof). Decided once, when the record is chosen, so
+/// that `finish` runs the same instructions for a known and an unknown user.
+///
+/// 16 bytes where the [`Error`] it stands for takes 48: it is kept for every waiting
+/// handshake. Only the rare reasons (a provider failure, an unusable record) carry a full
+/// error, boxed.
 #[derive(Debug)]
-pub(super) struct Verdict {
-    /// The error when the exchange fails: `InvalidProof` for the provider's record (a
-    /// wrong password), otherwise why the mock record is in use (unknown user, provider
-    /// failure, unusable record): then it fails whatever the proof.
-    pub(super) failure: Error,
+pub(super) enum Verdict {
+    /// The provider's record: a failed proof is `InvalidProof` (a wrong password).
+    Provider,
+    /// The mock record, for an unknown user: `UnknownUser`.
+    UnknownUser,
+    /// The mock record, because the provider failed or its record is unusable.
+    Unusable(Box<Error>),
+}
+
+impl Verdict {
     /// Whether the record is the provider's.
-    pub(super) from_provider: bool,
+    #[inline(always)]
+    pub(super) fn is_provider(&self) -> bool {
+        matches!(self, Self::Provider)
+    }
+
+    /// The error a failed exchange reports.
+    pub(super) fn into_failure(self) -> Error {
+        match self {
+            Self::Provider => Detail::InvalidProof.into(),
+            Self::UnknownUser => Detail::UnknownUser.into(),
+            Self::Unusable(error) => *error,
+        }
+    }
 }
 
 impl fmt::Debug for ServerChallenge {
@@ -90,6 +112,13 @@ impl ServerChallenge {
         self.pending.username()
     }
 
+    /// The connection the exchange runs on (the one given to
+    /// [`ScramServer::start`](crate::ScramServer::start)), so that a caller keeping the
+    /// challenge need not keep a second handle to it.
+    pub fn connection(&self) -> &Arc<ConnectionInfo> {
+        &self.pending.connection
+    }
+
     /// Finishes with the client's AUTH packet (reason code, method, data) at `now`.
     ///
     /// Fails after the deadline, and when the provider's record has expired at
@@ -106,7 +135,7 @@ impl ServerChallenge {
     ) -> Outcome {
         let (trigger, mechanism) = (self.pending.trigger, self.pending.mechanism);
         let reject = move |error| Outcome::Rejected(trigger.reject(Some(mechanism), error));
-        let last = match check_final(&self.pending, self.nonce, reason_code, method, data, now) {
+        let last = match check_final(&self.pending, reason_code, method, data, now) {
             Ok(last) => last,
             Err(error) => return reject(error),
         };
@@ -114,7 +143,7 @@ impl ServerChallenge {
         // branch on which it is before the outcome (see `NeedCredentials::challenge`).
         let (proof_ok, server_signature) = prove(&self.pending, &self.record, &last);
         let expired = self.record.attributes.is_expired_at(now.unix_seconds());
-        let usable = self.verdict.from_provider;
+        let usable = self.verdict.is_provider();
         if usable & proof_ok & !expired {
             return self.accept(&server_signature);
         }
@@ -123,7 +152,7 @@ impl ServerChallenge {
         let error = if expired_only {
             Detail::CredentialsExpired.into()
         } else {
-            self.verdict.failure
+            self.verdict.into_failure()
         };
         Outcome::Rejected(trigger.reject_after_proof(mechanism, error, expired_only))
     }
@@ -134,7 +163,7 @@ impl ServerChallenge {
         let p = &mut self.pending;
         let (trigger, mechanism) = (p.trigger, p.mechanism);
         let username = match &mut p.username {
-            Username::Prepared(name) => core::mem::take(name),
+            Username::Prepared(name) => String::from(core::mem::take(name)),
             Username::Wire(span) => match p.transcript.get(*span).map(core::str::from_utf8) {
                 Some(Ok(name)) => String::from(name),
                 // Unreachable (`start` keeps the username's span in the transcript): fail
@@ -158,7 +187,7 @@ impl ServerChallenge {
                 data: Some(data),
             },
             identity: Identity::new(username, mechanism, Arc::clone(&self.record.attributes))
-                .with_authzid(p.authzid.take()),
+                .with_authzid(p.authzid.take().map(String::from)),
         }
     }
 }
@@ -174,7 +203,6 @@ struct Final<'a> {
 /// deadline, syntax, channel binding and nonce (RFC 5802 §5.1, §6).
 fn check_final<'a>(
     p: &NeedCredentials,
-    nonce: Span,
     reason_code: u8,
     method: &str,
     data: Option<&'a [u8]>,
@@ -203,7 +231,7 @@ fn check_final<'a>(
     // `c=` must be the gs2 header followed by the connection's binding data. (The gs2
     // span always exists: `start` wrote it first; were it missing, nothing would match.)
     let gs2_header = p.transcript.get(p.gs2);
-    let expected_nonce = p.transcript.get(nonce);
+    let expected_nonce = p.transcript.get(p.nonce);
     // What a correct client sends, checked in one pass; anything else in full below.
     if let (Some(gs2_header), Some(expected_nonce)) = (gs2_header, expected_nonce) {
         let fast = ClientFinal::parse_expected(

@@ -20,7 +20,7 @@ pub use config::{
 pub use outcome::{Identity, Outcome, Rejection};
 pub use pending::NeedCredentials;
 
-use alloc::string::String;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 use core::num::NonZeroU32;
@@ -220,11 +220,11 @@ impl ScramServer {
         let authzid = match first.gs2().authzid.as_deref() {
             None => None,
             Some(a) if a == username => None,
-            Some(a) if config.allow_authzid => Some(String::from(a)),
+            Some(a) if config.allow_authzid => Some(Box::<str>::from(a)),
             Some(_) => return Err(fail(Detail::AuthzidNotAllowed.into())),
         };
         if let Some(current) = current {
-            if current.username != username || current.authzid != authzid {
+            if current.username != username || current.authzid.as_deref() != authzid.as_deref() {
                 return Err(fail(Detail::ReauthUserMismatch.into()));
             }
         }
@@ -246,14 +246,14 @@ impl ScramServer {
         let transcript = Transcript::starting_with(data, server_first_len);
         let gs2 = Span::new(0, gs2.len());
         let wire_user = Span::new(gs2.len() + 2, wire.len());
-        let client_nonce = Span::new(gs2.len() + 2 + wire.len() + 3, nonce.len());
+        let nonce = Span::new(gs2.len() + 2 + wire.len() + 3, nonce.len());
         // The username is usually its wire form: then it is read from the transcript.
         // (`ptr::eq` on slices compares address and length: SASLprep returned the wire
         // text itself, so no byte comparison is needed.)
         let username = if core::ptr::eq(&*username, wire) || wire == username {
             Username::Wire(wire_user)
         } else {
-            Username::Prepared(username.into_owned())
+            Username::Prepared(username.into())
         };
         Ok(NeedCredentials {
             shared: Arc::clone(&self.shared),
@@ -264,7 +264,7 @@ impl ScramServer {
             authzid,
             transcript,
             gs2,
-            client_nonce,
+            nonce,
             mock_shape,
             deadline: now.monotonic().saturating_add(config.handshake_timeout),
         })

@@ -1,7 +1,7 @@
 //! The middle of an exchange: [`NeedCredentials`], waiting for the provider's answer, and
 //! the server-first-message written from it.
 
-use alloc::string::String;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
@@ -25,7 +25,7 @@ pub(super) enum Username {
     /// Equal to the bytes of this span (`n=` of client-first-message-bare).
     Wire(Span),
     /// Changed by unescaping (`=2C`, `=3D`) or SASLprep.
-    Prepared(String),
+    Prepared(Box<str>),
 }
 
 /// State after the client's first message: the caller must look up credentials for
@@ -51,14 +51,15 @@ pub struct NeedCredentials {
     pub(super) trigger: Trigger,
     pub(super) mechanism: Mechanism,
     pub(super) username: Username,
-    pub(super) authzid: Option<String>,
+    pub(super) authzid: Option<Box<str>>,
     /// gs2-header ‖ client-first-message-bare, and after `continue_with` also
     /// `,` ‖ server-first-message ‖ `,`.
     pub(super) transcript: Transcript,
     /// The gs2 header at the start of the transcript.
     pub(super) gs2: Span,
-    /// Where the client nonce is in the transcript.
-    pub(super) client_nonce: Span,
+    /// Where the client nonce is in the transcript; in a [`ServerChallenge`], where the
+    /// combined nonce (client ‖ server) is.
+    pub(super) nonce: Span,
     /// The shape of the mock challenge: the provider's (see `set_mock_shape`) or the
     /// configured one.
     pub(super) mock_shape: MockShape,
@@ -170,9 +171,9 @@ impl NeedCredentials {
         // shared helper that takes `self`: that helper costs an extra move of the whole
         // state (measured: ~40 % slower exchanges).
         let (nonce, record, verdict, reply) = self.challenge(lookup, ServerNonce::Random(raw));
+        self.nonce = nonce;
         let challenge = ServerChallenge {
             pending: self,
-            nonce,
             record,
             verdict,
         };
@@ -187,9 +188,9 @@ impl NeedCredentials {
     ) -> (ServerChallenge, Reply) {
         let (nonce, record, verdict, reply) =
             self.challenge(lookup, ServerNonce::Fixed(server_nonce.as_bytes()));
+        self.nonce = nonce;
         let challenge = ServerChallenge {
             pending: self,
-            nonce,
             record,
             verdict,
         };
@@ -214,15 +215,15 @@ impl NeedCredentials {
         // Everything that depends on which it is is decided in this one match: the record,
         // the error a failed proof reports (a known user's is `InvalidProof`), and whether
         // the record is the provider's. (`finish` then needs no branch on it.)
-        let (record, mut failure, mut from_provider) = match lookup {
-            Lookup::Found(record) => (record, Detail::InvalidProof.into(), true),
-            Lookup::NotFound => (Arc::clone(mock), Detail::UnknownUser.into(), false),
+        let (record, mut verdict) = match lookup {
+            Lookup::Found(record) => (record, Verdict::Provider),
+            Lookup::NotFound => (Arc::clone(mock), Verdict::UnknownUser),
             Lookup::Ignore(reason) => (
                 Arc::clone(mock),
-                Detail::CredentialsUnavailable(reason).into(),
-                false,
+                Verdict::Unusable(Box::new(Detail::CredentialsUnavailable(reason).into())),
             ),
         };
+        let from_provider = verdict.is_provider();
         // From here on a known and an unknown user run the same instructions: no branch
         // depends on which it is (they would be mispredicted for the rarer kind, which
         // shows in the time), only the data selected differs.
@@ -233,11 +234,11 @@ impl NeedCredentials {
             // A provider's record the engine cannot use is swapped for the mock (rare: a
             // misconfigured store).
             if from_provider {
-                failure = error;
-                from_provider = false;
+                verdict = Verdict::Unusable(Box::new(error));
                 swap = true;
             }
         }
+        let from_provider = from_provider & !swap;
         let record = if swap { Arc::clone(mock) } else { record };
         let use_mock = !from_provider;
         // The mock salt is computed for real users too: an unknown user costs exactly what
@@ -264,10 +265,6 @@ impl NeedCredentials {
             method: Some(self.mechanism),
             data: self.transcript.get(server_first).map(<[u8]>::to_vec),
         };
-        let verdict = Verdict {
-            failure,
-            from_provider,
-        };
         (nonce, record, verdict, reply)
     }
 
@@ -282,7 +279,7 @@ impl NeedCredentials {
     ) -> (Span, Span) {
         let mut digits = [0u8; 10];
         let iterations = decimal(iterations, &mut digits);
-        let client_nonce = self.client_nonce;
+        let client_nonce = self.nonce;
         let nonce_len = client_nonce.len() + server_nonce.len();
         let len = 3 + nonce_len + 3 + encoded_len(salt.len()) + 3 + iterations.len() + 1;
         let written = self.transcript.append_with(len, |earlier, out| {

@@ -11,8 +11,8 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-/// Bytes kept inline. With a `u8` length every prefix of the array is in bounds.
-const INLINE: usize = 255;
+/// Bytes kept inline: with the enum's tag and the `u8` length, 256 bytes in all.
+const INLINE: usize = 254;
 
 /// A range of the transcript in 8 bytes (messages are far below 4 GiB: MQTT packets
 /// end at 256 MiB, and `start` rejects anything longer than `u32::MAX / 2`).
@@ -172,8 +172,11 @@ mod tests {
         assert!(matches!(t.repr, Repr::Heap(_)));
         assert_eq!(t.as_bytes(), &[b'b'; 200][..]);
         assert_eq!(t.get(Span::new(10_000, 5)), None);
-        let t = Transcript::starting_with(&[b'c'; 255], 0);
+        let t = Transcript::starting_with(&[b'c'; INLINE], 0);
         assert!(matches!(t.repr, Repr::Inline { .. }));
-        assert_eq!(t.len(), 255);
+        assert_eq!(t.len(), INLINE);
+        let t = Transcript::starting_with(&[b'c'; INLINE + 1], 0);
+        assert!(matches!(t.repr, Repr::Heap(_)));
+        assert_eq!(core::mem::size_of::<Transcript>(), 256);
     }
 }
