@@ -4,11 +4,12 @@
 Reads (from the first argument, default `target/scale`):
   users.csv         stores/benches/scale_users.rs: one row per store and size
   users_reload.csv  the same bench: lookups before and during a reload
+  users_floor.csv   the same bench: a bare HashMap's lookups at each size (optional)
   waiting.csv       authenticator/benches/waiting_handshakes.rs: one row per N waiting
   remote.csv        stores/benches/scale_remote.rs: one row per store (Redis, PostgreSQL) and size
 and writes into the second argument (default `docs/bench`):
   users_memory.svg        heap bytes per user vs users, per store (goal 512 B)
-  users_lookup_p99.svg    lookup p99 vs users, per store
+  users_lookup_p99.svg    lookup p99 vs users, per store, and the bare-HashMap floor (log y)
   waiting_login_p99.svg   a legitimate login's p99 vs handshakes waiting (goal 10 ms)
   waiting_bytes.svg       bytes per waiting handshake vs handshakes waiting (goal 1 KiB)
   remote_lookup.svg       lookup p50/p99 vs users: Redis, PostgreSQL, the memory store (log y)
@@ -154,6 +155,14 @@ def column(rows, x, y, scale=1.0, where=None):
     ]
 
 
+def floor_series(src):
+    """The bare-HashMap floor of `users_floor.csv` (dashed), when the bench wrote it."""
+    path = os.path.join(src, "users_floor.csv")
+    if not os.path.exists(path):
+        return []
+    return [("floor: bare HashMap", column(read(path), "users", "p99_ns"), True)]
+
+
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else "target/scale"
     dst = sys.argv[2] if len(sys.argv) > 2 else "docs/bench"
@@ -183,7 +192,9 @@ def main():
         [
             (names.get(s, s), column(users, "users", "p99_ns", where=lambda r, s=s: r["store"] == s), False)
             for s in stores
-        ],
+        ]
+        + floor_series(src),
+        log_y=True,
         y_unit="",
     )
     waiting = read(os.path.join(src, "waiting.csv"))
