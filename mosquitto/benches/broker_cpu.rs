@@ -39,26 +39,28 @@
 #[path = "support/loadgen.rs"]
 mod loadgen;
 #[allow(dead_code)]
+#[path = "support/mosqproc.rs"]
+mod mosqproc;
+#[allow(dead_code)]
 #[path = "support/procstat.rs"]
 mod procstat;
 #[path = "support/wire.rs"]
 mod wire;
 
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadgen::{Credential, ScramUser, Target};
+use mosqproc::{Broker, MOSQUITTO};
 use mqtt_scram::provider::UserRecord;
 use mqtt_scram_stores::record::{CredentialRecord, json};
-use mqtt_scram_testkit::{TempDir, free_port};
+use mqtt_scram_testkit::TempDir;
 use procstat::{env_or, median};
 
 const PASSWORD: &str = "correct horse battery staple";
 const ITERATIONS: u32 = 4096;
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 
 /// The plugin built with this bench (`target/<profile>/deps/`).
 fn plugin_path() -> PathBuf {
@@ -66,80 +68,12 @@ fn plugin_path() -> PathBuf {
     exe.parent().unwrap().join("libmqtt_scram_mosquitto.so")
 }
 
-/// A Mosquitto process with a generated configuration; killed on drop.
-struct Broker {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Broker {
-    /// `lines`: the security part of the configuration. Logging stays Mosquitto's default.
-    fn start(dir: &TempDir, name: &str, lines: &[String]) -> Self {
-        let port = free_port();
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "root".into());
-        let mut conf = format!("user {user}\nlog_dest stderr\nmax_connections -1\n");
-        for line in lines {
-            conf.push_str(line);
-            conf.push('\n');
-        }
-        conf.push_str(&format!("listener {port} 127.0.0.1\n"));
-        let conf = dir.write(&format!("{name}.conf"), &conf);
-        let log = dir.join(&format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {MOSQUITTO}: {e}"));
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto ({name}) did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, addr, log }
-    }
-
-    fn target(&self, sources: usize) -> Target {
-        Target {
-            addr: self.addr,
-            pid: self.child.id(),
-            sources,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM (the plugin writes its shutdown report), then the log.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.log()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// What the load generator needs of a broker.
+fn target(broker: &Broker, sources: usize) -> Target {
+    Target {
+        addr: broker.addr,
+        pid: broker.pid(),
+        sources,
     }
 }
 
@@ -287,7 +221,7 @@ fn main() {
         for ((name, broker, creds), (rates, cpus)) in contenders_run.iter().zip(&mut series) {
             let w = loadgen::login_window(
                 &rt,
-                broker.target(sources),
+                target(broker, sources),
                 creds,
                 concurrency,
                 warm_up,
@@ -382,7 +316,7 @@ fn reauth(
         _ => wanted,
     };
     let broker = Broker::start(dir, "reauth", &scram_lines(dir, records, "1s"));
-    let target = broker.target(sources);
+    let target = target(&broker, sources);
     let started = Instant::now();
     let (mut held, error) = loadgen::hold(rt, target, users, count, 64);
     println!(

@@ -48,6 +48,7 @@
 #[allow(dead_code)]
 #[path = "support/loadgen.rs"]
 mod loadgen;
+#[allow(dead_code)]
 #[path = "support/mosqproc.rs"]
 mod mosqproc;
 #[allow(dead_code)]

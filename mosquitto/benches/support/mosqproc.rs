@@ -1,5 +1,5 @@
 //! A throw-away Mosquitto process for the benches that measure the broker itself
-//! (`waiting_handshakes.rs` includes this file with `#[path]`): started with its open-file
+//! (`waiting_handshakes.rs` and `broker_cpu.rs` include this file with `#[path]`): started with its open-file
 //! soft limit raised to the hard limit and Mosquitto's default logging; its memory
 //! (`VmRSS`, `smaps_rollup`), CPU time in nanoseconds (`schedstat` over its threads), and
 //! open descriptors from `/proc`; raw MQTT 5 packets for clients that stop half-way; what
@@ -74,6 +74,18 @@ impl Broker {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM (the plugin writes its shutdown report), then the log.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.log()
     }
 }
 
