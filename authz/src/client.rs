@@ -79,7 +79,7 @@ impl Client {
             client_attrs: connection.client_attrs.clone(),
             peer: connection.peer,
             listener_port: connection.listener_port,
-            protocol: connection.protocol.clone(),
+            protocol: String::from(&*connection.protocol),
             is_superuser: false,
             rules: None,
         }

@@ -102,6 +102,15 @@ impl ServerChallenge {
         self.pending.deadline
     }
 
+    /// When the exchange started: the monotonic time given to
+    /// [`ScramServer::start`](crate::ScramServer::start) (the deadline less the configured
+    /// handshake timeout), e.g. for a handshake-latency figure without keeping it twice.
+    pub fn started(&self) -> Duration {
+        self.pending
+            .deadline
+            .saturating_sub(self.pending.shared.config.handshake_timeout)
+    }
+
     /// The mechanism in use.
     pub fn mechanism(&self) -> Mechanism {
         self.pending.mechanism
