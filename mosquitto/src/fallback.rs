@@ -75,10 +75,7 @@ impl Plugin {
         match (accepted, found, prepared) {
             (true, Some((mechanism, record)), Some(name)) => {
                 let identity = Identity::new(name, mechanism, Arc::clone(&record.attributes));
-                let session = Session {
-                    client: mqtt_scram_authz::Client::from_identity(&identity, &connection),
-                    identity,
-                };
+                let session = Session::new(identity, &connection);
                 self.lock()
                     .sessions
                     .authenticated(client.key, client.id, session);

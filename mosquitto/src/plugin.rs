@@ -362,10 +362,7 @@ impl Plugin {
             .first_step_deadline(self.clock.monotonic(), challenge.deadline());
         let handshake = Handshake {
             challenge,
-            connection,
             previous,
-            started: now.monotonic(),
-            kind,
             ticket,
         };
         inner
@@ -407,14 +404,12 @@ impl Plugin {
             }
             Pending::Handshake(h) => h,
         };
+        let kind = handshake.kind();
         let Handshake {
-            challenge,
-            connection,
-            started,
-            kind,
-            ticket,
-            ..
-        } = *handshake;
+            challenge, ticket, ..
+        } = handshake;
+        let started = challenge.started();
+        let connection = Arc::clone(challenge.connection());
         let _work = self.admission.try_work();
         let took = now.monotonic().saturating_sub(started);
         let mechanism = challenge.mechanism();
@@ -429,10 +424,7 @@ impl Plugin {
                 drop(ticket);
                 self.metrics.handshake_succeeded(kind, mechanism, took);
                 let username = identity.username.clone();
-                let session = Session {
-                    client: mqtt_scram_authz::Client::from_identity(&identity, &connection),
-                    identity,
-                };
+                let session = Session::new(identity, &connection);
                 inner.sessions.authenticated(client.key, client.id, session);
                 AuthAnswer {
                     code: AuthCode::Success,
@@ -493,8 +485,8 @@ impl Plugin {
     pub(crate) fn on_disconnect(&self, key: usize) {
         let abandoned = self.lock().sessions.remove(key);
         if let Some(h) = abandoned {
-            let took = self.clock.monotonic().saturating_sub(h.started);
-            self.metrics.handshake_failed(h.kind, "abandoned", took);
+            let took = self.clock.monotonic().saturating_sub(h.challenge.started());
+            self.metrics.handshake_failed(h.kind(), "abandoned", took);
         }
     }
 

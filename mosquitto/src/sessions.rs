@@ -34,43 +34,92 @@ pub(crate) struct Session {
     pub identity: Identity,
     /// The authorizer's view, built once.
     pub client: Client,
+    /// The broker's client id the session belongs to (set by [`Sessions::authenticated`]).
+    client_id: Option<Box<str>>,
+}
+
+impl Session {
+    /// The session of `identity`, authenticated on `connection`.
+    pub(crate) fn new(identity: Identity, connection: &ConnectionInfo) -> Self {
+        Self {
+            client: Client::from_identity(&identity, connection),
+            identity,
+            client_id: None,
+        }
+    }
 }
 
 /// A handshake waiting for the client-final-message.
 #[derive(Debug)]
 pub(crate) struct Handshake {
-    /// The engine's state.
+    /// The engine's state, with the connection facts the exchange started with
+    /// ([`ServerChallenge::connection`]) and when it started ([`ServerChallenge::started`]).
     pub challenge: ServerChallenge,
-    /// The connection facts the exchange started with.
-    pub connection: Arc<ConnectionInfo>,
-    /// On re-authentication: the session in force meanwhile.
+    /// On re-authentication: the session in force meanwhile (so `None` on CONNECT).
     pub previous: Option<Arc<Session>>,
-    /// When the exchange started (monotonic), for the handshake-latency figure.
-    pub started: Duration,
-    /// CONNECT or re-authentication, for metrics.
-    pub kind: HandshakeKind,
     /// The handshake's place under the admission policy, freed on drop.
     pub ticket: HandshakeTicket,
 }
 
+impl Handshake {
+    /// CONNECT or re-authentication, for metrics.
+    pub(crate) fn kind(&self) -> HandshakeKind {
+        match self.previous {
+            Some(_) => HandshakeKind::Reauth,
+            None => HandshakeKind::Connect,
+        }
+    }
+}
+
+/// A handshake in the table: with its deadline and whose it is.
+#[derive(Debug)]
+struct Waiting {
+    handshake: Handshake,
+    deadline: Duration,
+    /// The broker's client id when it is not the handshake's connection's
+    /// ([`ConnectionInfo::client_id`]; the plugin builds it from the broker's, so this is
+    /// `None`, not a second copy): 8 bytes.
+    own_id: Option<Box<Option<Box<str>>>>,
+}
+
+impl Waiting {
+    fn client_id(&self) -> Option<&str> {
+        match &self.own_id {
+            None => Some(&self.handshake.challenge.connection().client_id),
+            Some(own) => own.as_deref(),
+        }
+    }
+}
+
+/// 24 bytes: everything larger is behind a pointer, so that the table's entries stay small.
 #[derive(Debug)]
 enum State {
-    Handshake(Box<Handshake>),
-    Authenticated(Arc<Session>),
-    /// A handshake dropped at its deadline; the connection is still open.
-    Expired,
+    Handshake(Box<Waiting>),
+    Authenticated {
+        session: Arc<Session>,
+        /// While the record has `expire_at` (Unix seconds), until the client is handed out
+        /// by [`Sessions::expired_sessions`].
+        expires: Option<u64>,
+    },
+    /// A handshake dropped at its deadline; the connection (of this client id) is still open.
+    Expired(Option<Box<str>>),
 }
 
 #[derive(Debug)]
 struct Entry {
-    client_id: Option<Box<str>>,
     generation: u64,
-    /// Set while in [`State::Handshake`]: its deadline.
-    deadline: Option<Duration>,
-    /// Set while authenticated with a record that has `expire_at` (Unix seconds), until the
-    /// client is handed out by [`Sessions::expired_sessions`].
-    expires: Option<u64>,
     state: State,
+}
+
+impl Entry {
+    /// The broker's client id the entry belongs to.
+    fn client_id(&self) -> Option<&str> {
+        match &self.state {
+            State::Handshake(w) => w.client_id(),
+            State::Authenticated { session, .. } => session.client_id.as_deref(),
+            State::Expired(id) => id.as_deref(),
+        }
+    }
 }
 
 /// What the table holds for a client at the start of an exchange.
@@ -82,13 +131,16 @@ pub(crate) enum Current {
 }
 
 /// What the table holds for a client's AUTH 0x18.
+// Returned once per AUTH, never stored: moving the handshake out of its box costs less
+// than boxing it again.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Pending {
     /// Not a client of ours.
     None,
     /// Ours, but its deadline passed.
     Expired,
     /// The handshake to finish (removed from the table).
-    Handshake(Box<Handshake>),
+    Handshake(Handshake),
 }
 
 /// The table.
@@ -126,13 +178,13 @@ impl Sessions {
     /// re-authenticating, in which case the session in force is returned).
     pub(crate) fn session(&self, key: usize, client_id: Option<&str>) -> Option<Arc<Session>> {
         let entry = self.entries.get(&key)?;
-        if entry.client_id.as_deref() != client_id {
+        if entry.client_id() != client_id {
             return None;
         }
         match &entry.state {
-            State::Authenticated(s) => Some(Arc::clone(s)),
-            State::Handshake(h) => h.previous.clone(),
-            State::Expired => None,
+            State::Authenticated { session, .. } => Some(Arc::clone(session)),
+            State::Handshake(w) => w.handshake.previous.clone(),
+            State::Expired(_) => None,
         }
     }
 
@@ -146,11 +198,11 @@ impl Sessions {
         username: Option<&str>,
     ) -> Current {
         if let Some(entry) = self.entries.get(&key) {
-            if let (State::Authenticated(s), true) =
-                (&entry.state, entry.client_id.as_deref() == client_id)
+            if let (State::Authenticated { session, .. }, true) =
+                (&entry.state, entry.client_id() == client_id)
             {
-                if username == Some(s.identity.username.as_str()) {
-                    return Current::Session(Arc::clone(s));
+                if username == Some(session.identity.username.as_str()) {
+                    return Current::Session(Arc::clone(session));
                 }
             }
             self.remove(key);
@@ -171,14 +223,20 @@ impl Sessions {
         let generation = self.next_generation;
         self.next_generation += 1;
         self.deadlines.insert((deadline, generation), key);
+        let own_id = match client_id {
+            Some(id) if id == handshake.challenge.connection().client_id => None,
+            other => Some(Box::new(other.map(Box::from))),
+        };
+        let waiting = Waiting {
+            handshake,
+            deadline,
+            own_id,
+        };
         self.entries.insert(
             key,
             Entry {
-                client_id: client_id.map(Into::into),
                 generation,
-                deadline: Some(deadline),
-                expires: None,
-                state: State::Handshake(Box::new(handshake)),
+                state: State::Handshake(Box::new(waiting)),
             },
         );
     }
@@ -188,27 +246,32 @@ impl Sessions {
         let Some(entry) = self.entries.get(&key) else {
             return Pending::None;
         };
-        if entry.client_id.as_deref() != client_id {
+        if entry.client_id() != client_id {
             self.remove(key);
             return Pending::None;
         }
         match entry.state {
             // AUTH 0x18 reaches plugins only during an exchange: this client's
             // re-authentication passed its deadline.
-            State::Authenticated(_) => Pending::Expired,
-            State::Expired => {
+            State::Authenticated { .. } => Pending::Expired,
+            State::Expired(_) => {
                 self.remove(key);
                 Pending::Expired
             }
             State::Handshake(_) => match self.remove_entry(key).map(|e| e.state) {
-                Some(State::Handshake(h)) => Pending::Handshake(h),
+                Some(State::Handshake(w)) => Pending::Handshake(w.handshake),
                 _ => Pending::None,
             },
         }
     }
 
     /// Records an authenticated session for `key`.
-    pub(crate) fn authenticated(&mut self, key: usize, client_id: Option<&str>, session: Session) {
+    pub(crate) fn authenticated(
+        &mut self,
+        key: usize,
+        client_id: Option<&str>,
+        mut session: Session,
+    ) {
         self.remove(key);
         let generation = self.next_generation;
         self.next_generation += 1;
@@ -216,14 +279,15 @@ impl Sessions {
         if let Some(at) = expires {
             self.expiries.insert((at, generation), key);
         }
+        session.client_id = client_id.map(Into::into);
         self.entries.insert(
             key,
             Entry {
-                client_id: client_id.map(Into::into),
                 generation,
-                deadline: None,
-                expires,
-                state: State::Authenticated(Arc::new(session)),
+                state: State::Authenticated {
+                    session: Arc::new(session),
+                    expires,
+                },
             },
         );
     }
@@ -244,9 +308,11 @@ impl Sessions {
             if entry.generation != generation {
                 continue;
             }
-            entry.expires = None;
-            if let (State::Authenticated(_), Some(id)) = (&entry.state, &entry.client_id) {
-                expired.push((key, id.clone()));
+            if let State::Authenticated { session, expires } = &mut entry.state {
+                *expires = None;
+                if let Some(id) = &session.client_id {
+                    expired.push((key, id.clone()));
+                }
             }
         }
         expired
@@ -254,9 +320,9 @@ impl Sessions {
 
     /// Forgets `key` (at disconnect, or when its entry is stale); returns the handshake it
     /// was in, if any (abandoned).
-    pub(crate) fn remove(&mut self, key: usize) -> Option<Box<Handshake>> {
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Handshake> {
         match self.remove_entry(key)?.state {
-            State::Handshake(h) => Some(h),
+            State::Handshake(w) => Some(w.handshake),
             _ => None,
         }
     }
@@ -268,11 +334,16 @@ impl Sessions {
     }
 
     fn release(&mut self, entry: &mut Entry) {
-        if let Some(deadline) = entry.deadline.take() {
-            self.deadlines.remove(&(deadline, entry.generation));
-        }
-        if let Some(at) = entry.expires.take() {
-            self.expiries.remove(&(at, entry.generation));
+        match &mut entry.state {
+            State::Handshake(w) => {
+                self.deadlines.remove(&(w.deadline, entry.generation));
+            }
+            State::Authenticated { expires, .. } => {
+                if let Some(at) = expires.take() {
+                    self.expiries.remove(&(at, entry.generation));
+                }
+            }
+            State::Expired(_) => {}
         }
     }
 
@@ -288,20 +359,27 @@ impl Sessions {
             let Some(mut entry) = self.entries.remove(&key) else {
                 continue;
             };
-            if entry.generation == generation && matches!(entry.state, State::Handshake(_)) {
-                self.release(&mut entry);
-                let state = std::mem::replace(&mut entry.state, State::Expired);
-                if let State::Handshake(h) = state {
-                    // A re-authentication past its deadline falls back to the session in
-                    // force (the broker disconnects the client when it finally answers).
-                    if let Some(previous) = &h.previous {
-                        entry.state = State::Authenticated(Arc::clone(previous));
-                        entry.expires = previous.identity.expire_at();
-                        if let Some(at) = entry.expires {
-                            self.expiries.insert((at, entry.generation), key);
+            if entry.generation == generation {
+                if let State::Handshake(w) = &entry.state {
+                    // Its deadline entry is already gone.
+                    let id = w.client_id().map(Box::<str>::from);
+                    let state = std::mem::replace(&mut entry.state, State::Expired(id));
+                    if let State::Handshake(w) = state {
+                        let h = w.handshake;
+                        // A re-authentication past its deadline falls back to the session in
+                        // force (the broker disconnects the client when it finally answers).
+                        if let Some(previous) = &h.previous {
+                            let expires = previous.identity.expire_at();
+                            if let Some(at) = expires {
+                                self.expiries.insert((at, entry.generation), key);
+                            }
+                            entry.state = State::Authenticated {
+                                session: Arc::clone(previous),
+                                expires,
+                            };
                         }
+                        expired.push(h);
                     }
-                    expired.push(*h);
                 }
             }
             self.entries.insert(key, entry);

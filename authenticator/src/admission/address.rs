@@ -27,7 +27,12 @@ pub struct AddressKey(Key);
 enum Key {
     Unknown,
     V4(u32),
-    V6 { prefix: u128, len: u8 },
+    /// The prefix's octets (not a `u128`: its 16-byte alignment would double the size of
+    /// every ticket, which each waiting handshake holds).
+    V6 {
+        prefix: [u8; 16],
+        len: u8,
+    },
 }
 
 impl AddressKey {
@@ -43,7 +48,7 @@ impl AddressKey {
                     let len = ipv6_prefix_len.min(128);
                     let mask = u128::MAX.checked_shl(u32::from(128 - len)).unwrap_or(0);
                     Key::V6 {
-                        prefix: u128::from(v6) & mask,
+                        prefix: (u128::from(v6) & mask).to_be_bytes(),
                         len,
                     }
                 }

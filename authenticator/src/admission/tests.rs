@@ -225,3 +225,15 @@ fn policy_from_json_with_durations_and_unknown_keys_refused() {
         .to_string();
     assert!(error.contains("parsecs"), "{error}");
 }
+
+#[test]
+fn a_ticket_is_small_and_keys_order_as_addresses() {
+    // Every waiting handshake holds one (issue 22 §2).
+    assert!(std::mem::size_of::<HandshakeTicket>() <= 32);
+    let key = |a: &str| AddressKey::new(Some(a.parse().unwrap()), 64);
+    assert!(key("2001:db8::1") < key("2001:db9::1"));
+    assert_eq!(key("2001:db8::1"), key("2001:db8::2"));
+    assert_eq!(key("2001:db8:0:1::1").to_string(), "2001:db8:0:1::/64");
+    let host = AddressKey::new(Some("2001:db8::7".parse().unwrap()), 128);
+    assert_eq!(host.to_string(), "2001:db8::7");
+}

@@ -16,11 +16,11 @@ impl Plugin {
     /// Drops handshakes past their deadline, counting them as stalled.
     pub(super) fn expire(&self, inner: &mut Inner, now: Duration) {
         for stalled in inner.sessions.expire(now) {
-            let peer = stalled.connection.peer.map(|p| p.ip());
+            let peer = stalled.challenge.connection().peer.map(|p| p.ip());
             self.metrics.handshake_failed(
-                stalled.kind,
+                stalled.kind(),
                 "timeout",
-                now.saturating_sub(stalled.started),
+                now.saturating_sub(stalled.challenge.started()),
             );
             self.notice(Notice::Stalled, peer, now);
         }

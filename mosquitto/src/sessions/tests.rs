@@ -9,7 +9,6 @@ use mqtt_scram::{
     client::{self, ClientConfig},
 };
 use mqtt_scram_authenticator::admission::{Admission, AdmissionPolicy};
-use mqtt_scram_authenticator::observe::HandshakeKind;
 
 use super::*;
 
@@ -43,10 +42,7 @@ fn handshake_with(server: &ScramServer, admission: &Arc<Admission>) -> (Handshak
     (
         Handshake {
             challenge,
-            connection: conn,
             previous: None,
-            started: Duration::ZERO,
-            kind: HandshakeKind::Connect,
             ticket: admission.begin(None).unwrap(),
         },
         deadline,
@@ -59,10 +55,7 @@ fn session(name: &str) -> Session {
         Mechanism::ScramSha256,
         Arc::new(UserAttributes::new()),
     );
-    Session {
-        client: mqtt_scram_authz::Client::from_identity(&identity, &ConnectionInfo::new("c")),
-        identity,
-    }
+    Session::new(identity, &ConnectionInfo::new("c"))
 }
 
 fn server() -> ScramServer {
@@ -143,4 +136,31 @@ fn expiry_leaves_a_marker_and_spares_a_newer_handshake_on_the_same_address() {
     table.begin(2, Some("b"), d3 + Duration::from_secs(60), h);
     assert_eq!(table.expire(d3 + Duration::from_secs(1)).len(), 0);
     assert!(matches!(table.take(2, Some("b")), Pending::Handshake(_)));
+}
+
+#[test]
+fn the_table_keeps_a_waiting_handshake_small() {
+    // Issue 22 §2: the plugin's share per waiting handshake under 1 KiB. The table's entry
+    // is a pointer's worth of state; the handshake's box holds the engine's challenge.
+    assert!(std::mem::size_of::<Entry>() <= 32);
+    assert!(std::mem::size_of::<Waiting>() <= 440);
+}
+
+#[test]
+fn a_handshake_keyed_under_another_client_id_keeps_its_own() {
+    let server = server();
+    let mut table = Sessions::new();
+    // The connection says "c"; the broker's id is absent or another: each is kept.
+    let (h, d) = handshake(&server);
+    table.begin(1, None, d, h);
+    assert!(matches!(table.take(1, Some("c")), Pending::None));
+    let (h, d) = handshake(&server);
+    table.begin(2, None, d, h);
+    assert!(matches!(table.take(2, None), Pending::Handshake(_)));
+    let (h, d) = handshake(&server);
+    table.begin(3, Some("c"), d, h);
+    assert!(matches!(table.take(3, None), Pending::None));
+    let (h, d) = handshake(&server);
+    table.begin(4, Some("c"), d, h);
+    assert!(matches!(table.take(4, Some("c")), Pending::Handshake(_)));
 }
