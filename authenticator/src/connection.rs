@@ -63,6 +63,8 @@ pub struct ConnectionAuth {
     state: State,
 }
 
+// The waiting CONNECT's state inline: boxing it would cost an allocation per connection.
+#[allow(clippy::large_enum_variant)]
 enum State {
     New,
     Connecting(Pending),
@@ -70,7 +72,9 @@ enum State {
         identity: Identity,
         /// When the credentials expire, on the clock's monotonic scale.
         expires: Option<Duration>,
-        reauth: Option<Pending>,
+        /// Boxed: re-authentications are rare, and the state of every connection is as
+        /// large as its largest variant.
+        reauth: Option<Box<Pending>>,
     },
     Closed,
 }
@@ -253,7 +257,7 @@ impl ConnectionAuth {
                 ..
             } => {
                 let step = self
-                    .finish(pending, HandshakeKind::Reauth, reason_code, method, data)
+                    .finish(*pending, HandshakeKind::Reauth, reason_code, method, data)
                     .await;
                 if let Status::Reauthenticated(identity) = &step.status {
                     self.state = self.authenticated(identity.clone());
@@ -277,7 +281,7 @@ impl ConnectionAuth {
                         self.state = State::Authenticated {
                             identity,
                             expires,
-                            reauth: Some(pending),
+                            reauth: Some(Box::new(pending)),
                         };
                         Step::from_reply(reply, Status::Continue)
                     }
@@ -331,7 +335,7 @@ impl ConnectionAuth {
                         failure,
                     ))
                 } else {
-                    reauth.map(|pending| self.stalled(pending, HandshakeKind::Reauth, now))
+                    reauth.map(|pending| self.stalled(*pending, HandshakeKind::Reauth, now))
                 }
             }
             other => {
@@ -536,5 +540,15 @@ impl ConnectionAuth {
                 Step::from_reply(rejection.reply, Status::Failed(failure))
             }
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "tracing")))]
+mod tests {
+    #[test]
+    fn a_waiting_connection_is_small() {
+        // Issue 22 §2: a waiting handshake's state (the engine's challenge, deadlines,
+        // tracker, admission ticket) inline, a re-authentication's boxed.
+        assert!(std::mem::size_of::<super::ConnectionAuth>() <= 480);
     }
 }
