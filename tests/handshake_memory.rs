@@ -121,6 +121,7 @@ struct Report {
 fn measure(mechanism: Mechanism, case: &'static str) -> Report {
     let (user, password, known) = match case {
         "success" => ("user", "pencil", true),
+        "40-byte username" => ("sensor-0123456789-abcdefghij-0123456789a", "pencil", true),
         "wrong password" => ("user", "pencil?", true),
         _ => ("nobody", "pencil", false),
     };
@@ -166,7 +167,12 @@ fn measure(mechanism: Mechanism, case: &'static str) -> Report {
 fn server_handshake_memory() {
     let mut reports = Vec::new();
     for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
-        for case in ["success", "wrong password", "unknown user"] {
+        for case in [
+            "success",
+            "wrong password",
+            "unknown user",
+            "40-byte username",
+        ] {
             reports.push(measure(mechanism, case));
         }
     }
@@ -187,13 +193,8 @@ fn server_handshake_memory() {
         );
     }
     for r in &reports {
-        assert_eq!(
-            r.accepted,
-            r.case == "success",
-            "{} {}",
-            r.mechanism,
-            r.case
-        );
+        let succeeds = !matches!(r.case, "wrong password" | "unknown user");
+        assert_eq!(r.accepted, succeeds, "{} {}", r.mechanism, r.case);
         assert!(
             r.stack + r.heap <= BUDGET,
             "{} {}: ServerChallenge holds {} + {} bytes, budget {BUDGET}",
@@ -213,7 +214,7 @@ fn server_handshake_memory() {
         // finish: the reply's `e=` bytes on a rejection; on success the `v=` bytes and the
         // Identity's username, both owned by the Outcome the caller receives. `c=` is
         // checked without decoding it.
-        let expected = if r.case == "success" { 2 } else { 1 };
+        let expected = if succeeds { 2 } else { 1 };
         assert_eq!(
             r.finish_allocs, expected,
             "{} {}: finish allocated {} times",
