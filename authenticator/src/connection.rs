@@ -17,7 +17,7 @@ use crate::authenticator::Shared;
 use crate::observe::HandshakeKind;
 use crate::runtime::within;
 use crate::step::{Failure, Status, Step, WithoutMethod};
-use crate::tracker::Tracker;
+use crate::tracker::{Nanos, Tracker};
 
 /// DISCONNECT reason code when the session's credentials expire (MQTT 5.0: 0xA0 Maximum
 /// connect time).
@@ -82,7 +82,7 @@ enum State {
 /// A challenge sent, waiting for the client's answer.
 struct Pending {
     challenge: ServerChallenge,
-    client_deadline: Duration,
+    client_deadline: Nanos,
     tracker: Tracker,
     _ticket: HandshakeTicket,
 }
@@ -298,11 +298,11 @@ impl ConnectionAuth {
     /// monotonic part). `None`: nothing is due.
     pub fn deadline(&self) -> Option<Duration> {
         match &self.state {
-            State::Connecting(pending) => Some(pending.client_deadline),
+            State::Connecting(pending) => Some(pending.client_deadline.get()),
             State::Authenticated {
                 expires, reauth, ..
             } => {
-                let reauth = reauth.as_ref().map(|p| p.client_deadline);
+                let reauth = reauth.as_ref().map(|p| p.client_deadline.get());
                 match (*expires, reauth) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -473,7 +473,7 @@ impl ConnectionAuth {
             .first_step_deadline(answered, challenge.deadline());
         let pending = Pending {
             challenge,
-            client_deadline,
+            client_deadline: Nanos::new(client_deadline),
             tracker,
             _ticket: ticket,
         };
@@ -491,7 +491,7 @@ impl ConnectionAuth {
     ) -> Step {
         let shared = &self.shared;
         let arrived = shared.clock.now();
-        if arrived.monotonic() > pending.client_deadline {
+        if arrived.monotonic() > pending.client_deadline.get() {
             return self.stalled(pending, kind, arrived);
         }
         let wait = shared.admission.policy().max_work_wait;
@@ -549,6 +549,6 @@ mod tests {
     fn a_waiting_connection_is_small() {
         // Issue 22 §2: a waiting handshake's state (the engine's challenge, deadlines,
         // tracker, admission ticket) inline, a re-authentication's boxed.
-        assert!(std::mem::size_of::<super::ConnectionAuth>() <= 480);
+        assert!(std::mem::size_of::<super::ConnectionAuth>() <= 448);
     }
 }

@@ -12,10 +12,25 @@ use crate::authenticator::Shared;
 use crate::observe::HandshakeKind;
 use crate::step::Failure;
 
+/// A monotonic time in nanoseconds (saturating at 584 years): 8 bytes where a `Duration`
+/// takes 16, for the times every waiting handshake keeps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Nanos(u64);
+
+impl Nanos {
+    pub(crate) fn new(at: Duration) -> Self {
+        Self(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn get(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+}
+
 pub(crate) struct Tracker {
     shared: Arc<Shared>,
     kind: HandshakeKind,
-    started: Duration,
+    started: Nanos,
     finished: bool,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -34,7 +49,7 @@ impl Tracker {
         Self {
             shared: Arc::clone(shared),
             kind,
-            started,
+            started: Nanos::new(started),
             finished: false,
             #[cfg(feature = "tracing")]
             span: tracing::info_span!(
@@ -94,7 +109,7 @@ impl Tracker {
             .clock
             .now()
             .monotonic()
-            .saturating_sub(self.started)
+            .saturating_sub(self.started.get())
     }
 
     pub(crate) fn succeeded(mut self, identity: &Identity) {
