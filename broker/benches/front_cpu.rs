@@ -151,45 +151,16 @@ fn main() {
 
     let mut runs: Vec<(&str, Vec<Credential>)> = Vec::new();
     if wants("scram") {
-        runs.push((
-            "scram",
-            users.iter().cloned().map(Credential::Scram).collect(),
-        ));
+        runs.push(("scram", loadgen::scram_credentials(&users)));
     }
     if wants("plain") {
-        let creds = users
-            .iter()
-            .map(|u| Credential::Password {
-                user: u.name.clone(),
-                password: PASSWORD.into(),
-            })
-            .collect();
-        runs.push(("plain", creds));
+        runs.push(("plain", loadgen::password_credentials(&users, PASSWORD)));
     }
-    if !runs.is_empty() {
-        println!(
-            "\n| round | contender | logins | logins/s | broker CPU/login (user + sys) | client CPU/login | load average after |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-    }
-    let mut series: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); runs.len()];
-    for round in 1..=rounds {
-        for ((name, creds), (rates, cpus)) in runs.iter().zip(&mut series) {
-            let w = loadgen::login_window(&rt, target, creds, concurrency, warm_up, secs);
-            let cpu = w.per_op(w.broker.total());
-            println!(
-                "| {round} | {name} | {} | {:.0} | {cpu:.1} µs ({:.1} + {:.1}) | {:.1} µs | {} |",
-                w.count,
-                w.rate(),
-                w.per_op(w.broker.user),
-                w.per_op(w.broker.system),
-                w.per_op(w.client.total()),
-                procstat::load_average()
-            );
-            rates.push(w.rate());
-            cpus.push(cpu);
-        }
-    }
+    let contenders: Vec<(&str, Target, &[Credential])> = runs
+        .iter()
+        .map(|(name, creds)| (*name, target, creds.as_slice()))
+        .collect();
+    let series = loadgen::login_rounds(&rt, &contenders, rounds, concurrency, warm_up, secs);
     if !runs.is_empty() {
         println!(
             "\nmedians over {rounds} rounds (load average {}):",

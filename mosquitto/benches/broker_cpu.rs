@@ -194,53 +194,20 @@ fn main() {
     }
     if wants("password_file") {
         let broker = Broker::start(&dir, "password_file", &password_lines(&dir, &users));
-        let creds = users
-            .iter()
-            .map(|u| Credential::Password {
-                user: u.name.clone(),
-                password: PASSWORD.into(),
-            })
-            .collect();
+        let creds = loadgen::password_credentials(&users, PASSWORD);
         contenders_run.push(("password_file", broker, creds));
     }
     if wants("scram") {
         let broker = Broker::start(&dir, "scram", &scram_lines(&dir, &records, "1h"));
-        let creds = users.iter().cloned().map(Credential::Scram).collect();
+        let creds = loadgen::scram_credentials(&users);
         contenders_run.push(("scram", broker, creds));
     }
 
-    if !contenders_run.is_empty() {
-        println!(
-            "\n| round | contender | logins | logins/s | broker CPU/login (user + sys) | client CPU/login | load average after |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-    }
-    let mut series: Vec<(Vec<f64>, Vec<f64>)> =
-        vec![(Vec::new(), Vec::new()); contenders_run.len()];
-    for round in 1..=rounds {
-        for ((name, broker, creds), (rates, cpus)) in contenders_run.iter().zip(&mut series) {
-            let w = loadgen::login_window(
-                &rt,
-                target(broker, sources),
-                creds,
-                concurrency,
-                warm_up,
-                secs,
-            );
-            let cpu = w.per_op(w.broker.total());
-            println!(
-                "| {round} | {name} | {} | {:.0} | {cpu:.1} µs ({:.1} + {:.1}) | {:.1} µs | {} |",
-                w.count,
-                w.rate(),
-                w.per_op(w.broker.user),
-                w.per_op(w.broker.system),
-                w.per_op(w.client.total()),
-                procstat::load_average()
-            );
-            rates.push(w.rate());
-            cpus.push(cpu);
-        }
-    }
+    let contenders: Vec<(&str, Target, &[Credential])> = contenders_run
+        .iter()
+        .map(|(name, broker, creds)| (*name, target(broker, sources), creds.as_slice()))
+        .collect();
+    let series = loadgen::login_rounds(&rt, &contenders, rounds, concurrency, warm_up, secs);
     if !contenders_run.is_empty() {
         println!(
             "\nmedians over {rounds} rounds (load average {}):",

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::runtime::Runtime;
 
-use crate::procstat::Cpu;
+use crate::procstat::{Cpu, load_average};
 use crate::wire::{
     authentication_data, put_binary, put_binary_value, put_varint, remaining_length,
 };
@@ -367,6 +367,62 @@ pub struct Target {
     pub pid: u32,
     /// Source addresses to spread connections over.
     pub sources: usize,
+}
+
+/// The users logging in with SCRAM-SHA-256.
+pub fn scram_credentials(users: &[Arc<ScramUser>]) -> Vec<Credential> {
+    users.iter().cloned().map(Credential::Scram).collect()
+}
+
+/// The same users logging in with User Name and `password`.
+pub fn password_credentials(users: &[Arc<ScramUser>], password: &str) -> Vec<Credential> {
+    users
+        .iter()
+        .map(|u| Credential::Password {
+            user: u.name.clone(),
+            password: password.into(),
+        })
+        .collect()
+}
+
+/// `rounds` rounds of [`login_window`]s, each round every contender (its name, where it
+/// listens, its clients' credentials) once, with one Markdown table row per window (logins/s,
+/// broker CPU per login with its user/system split, client CPU per login, load average).
+/// Returns each contender's logins/s and broker CPU µs per login, one value per round.
+pub fn login_rounds(
+    rt: &Runtime,
+    contenders: &[(&str, Target, &[Credential])],
+    rounds: usize,
+    concurrency: usize,
+    warm_up: Duration,
+    window: Duration,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
+    if contenders.is_empty() {
+        return Vec::new();
+    }
+    println!(
+        "\n| round | contender | logins | logins/s | broker CPU/login (user + sys) | client CPU/login | load average after |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut series = vec![(Vec::new(), Vec::new()); contenders.len()];
+    for round in 1..=rounds {
+        for (&(name, target, credentials), (rates, cpus)) in contenders.iter().zip(&mut series) {
+            let w = login_window(rt, target, credentials, concurrency, warm_up, window);
+            let cpu = w.per_op(w.broker.total());
+            println!(
+                "| {round} | {name} | {} | {:.0} | {cpu:.1} µs ({:.1} + {:.1}) | {:.1} µs | {} |",
+                w.count,
+                w.rate(),
+                w.per_op(w.broker.user),
+                w.per_op(w.broker.system),
+                w.per_op(w.client.total()),
+                load_average()
+            );
+            rates.push(w.rate());
+            cpus.push(cpu);
+        }
+    }
+    series
 }
 
 /// Closed loop: `concurrency` workers each log in on a new connection, DISCONNECT, and
